@@ -1,0 +1,106 @@
+//! analysis-worker: runs one job at a time under a deadline, stores the result or
+//! hands the failure to the retry scheduler, then tells the pool it is free.
+
+use super::analysis_pool::PoolMsg;
+use super::retry_scheduler::RetryMsg;
+use super::{Ctx, pipeline};
+use crate::clock::now_ms;
+use crate::domain::{Job, JobFailure};
+use ractor::{Actor, ActorProcessingErr, ActorRef};
+use std::time::Duration;
+
+pub enum WorkerMsg {
+    Run(Job),
+}
+
+pub struct AnalysisWorker;
+
+pub struct WorkerState {
+    ctx: Ctx,
+    pool: ActorRef<PoolMsg>,
+}
+
+impl Actor for AnalysisWorker {
+    type Msg = WorkerMsg;
+    type State = WorkerState;
+    type Arguments = (Ctx, ActorRef<PoolMsg>);
+
+    async fn pre_start(
+        &self,
+        _me: ActorRef<WorkerMsg>,
+        (ctx, pool): (Ctx, ActorRef<PoolMsg>),
+    ) -> Result<WorkerState, ActorProcessingErr> {
+        Ok(WorkerState { ctx, pool })
+    }
+
+    async fn handle(
+        &self,
+        myself: ActorRef<WorkerMsg>,
+        msg: WorkerMsg,
+        st: &mut WorkerState,
+    ) -> Result<(), ActorProcessingErr> {
+        let WorkerMsg::Run(job) = msg;
+        let ctx = &st.ctx;
+        let faults = &ctx.config.faults;
+        if !faults.worker_panic_filename.is_empty()
+            && job.attempt == 1
+            && job.filename.contains(&faults.worker_panic_filename)
+        {
+            // Fault injection: the pool must notice, keep the job and replace this worker.
+            panic!("injected worker panic for record {}", job.record_id);
+        }
+        if faults.worker_delay_ms > 0 {
+            tokio::time::sleep(Duration::from_millis(faults.worker_delay_ms)).await;
+        }
+        let started = std::time::Instant::now();
+        let deadline = Duration::from_secs(ctx.config.pipeline.analysis_deadline_seconds.max(1));
+        let outcome = match tokio::time::timeout(deadline, pipeline::analyze(ctx, &job)).await {
+            Ok(r) => r,
+            Err(_) => Err(JobFailure {
+                message: format!("the analysis passed its {}s deadline", deadline.as_secs()),
+                permanent: false,
+            }),
+        };
+        let outcome = match outcome {
+            Ok(analysis) => match ctx.store.complete(&job, &analysis, now_ms()).await {
+                Ok(Some(ev)) => {
+                    tracing::info!(record_id = %job.record_id, attempt = job.attempt, ms = started.elapsed().as_millis() as u64, "analysis completed");
+                    ctx.publish([ev]);
+                    Ok(())
+                }
+                Ok(None) => {
+                    tracing::warn!(record_id = %job.record_id, attempt = job.attempt, "lease lost before the result was stored; result dropped");
+                    Ok(())
+                }
+                Err(e) => Err(JobFailure {
+                    message: format!("storing the analysis failed: {e}"),
+                    permanent: false,
+                }),
+            },
+            Err(f) => Err(f),
+        };
+        if let Err(failure) = outcome {
+            tracing::warn!(record_id = %job.record_id, attempt = job.attempt, permanent = failure.permanent, error = %failure.message, "analysis failed");
+            report_failure(ctx, job, failure);
+        }
+        let _ = st.pool.cast(PoolMsg::Done(myself.get_id()));
+        Ok(())
+    }
+}
+
+/// Hands a failed attempt to the retry scheduler. If it is down, the job's lease
+/// expires and the job is reclaimed, so nothing is lost either way.
+pub fn report_failure(ctx: &Ctx, job: Job, failure: JobFailure) {
+    match ctx.directory.retry() {
+        Some(retry) => {
+            if retry.cast(RetryMsg::Failed { job, failure }).is_err() {
+                tracing::warn!(
+                    "retry scheduler unreachable; the lease will expire and the job be reclaimed"
+                );
+            }
+        }
+        None => {
+            tracing::warn!("retry scheduler down; the lease will expire and the job be reclaimed")
+        }
+    }
+}

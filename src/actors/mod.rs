@@ -1,0 +1,59 @@
+//! The actor tree (ractor). Actors glue the pure domain and audio code to the
+//! store; each file here is one actor.
+//!
+//! ```text
+//! root supervisor ─┬─ sse-broadcaster    per-record subscribers, fan-out of status events
+//!                  ├─ retry-scheduler    backoff with jitter, due retries, expired leases
+//!                  ├─ analysis-pool ──── analysis-worker × N
+//!                  ├─ job-source         claims queued jobs only when the pool has room
+//!                  ├─ s3-event           object-created → UPLOADED → QUEUED
+//!                  └─ upload-session     new uploads, expiry of unfinished ones
+//! ```
+//!
+//! Backpressure: the job source claims work from the database only for free worker
+//! slots, so a flood of uploads waits durably in the database, not in mailboxes.
+
+pub mod analysis_pool;
+pub mod analysis_worker;
+pub mod context;
+pub mod directory;
+pub mod intensity;
+pub mod job_source;
+pub mod pipeline;
+pub mod retry_scheduler;
+pub mod s3_event;
+pub mod sse_broadcaster;
+pub mod supervisor;
+pub mod upload_session;
+
+pub use context::Ctx;
+pub use directory::Directory;
+pub use supervisor::{RootSupervisor, start_tree};
+
+use ractor::rpc::CallResult;
+use ractor::{ActorRef, Message, RpcReplyPort};
+use std::time::Duration;
+
+/// An actor that could not answer.
+#[derive(Debug, thiserror::Error)]
+pub enum ActorError {
+    #[error("the {0} actor is not running")]
+    Down(&'static str),
+    #[error("the {0} actor did not answer in time")]
+    Timeout(&'static str),
+}
+
+/// Asks `actor` and waits (at most `timeout`) for the answer.
+pub async fn ask<M: Message, T: Send + 'static>(
+    actor: Option<ActorRef<M>>,
+    name: &'static str,
+    timeout: Duration,
+    build: impl FnOnce(RpcReplyPort<T>) -> M,
+) -> Result<T, ActorError> {
+    let actor = actor.ok_or(ActorError::Down(name))?;
+    match actor.call(build, Some(timeout)).await {
+        Ok(CallResult::Success(v)) => Ok(v),
+        Ok(CallResult::Timeout) => Err(ActorError::Timeout(name)),
+        Ok(CallResult::SenderError) | Err(_) => Err(ActorError::Down(name)),
+    }
+}

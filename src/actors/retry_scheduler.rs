@@ -1,0 +1,122 @@
+//! retry-scheduler: decides what a failed attempt becomes (RETRYING with exponential
+//! backoff and full jitter, or FAILED as a dead letter), puts due retries back in
+//! the queue, and takes back expired leases. The schedule lives in the database, so
+//! a restart loses no retry.
+
+use super::Ctx;
+use crate::clock::now_ms;
+use crate::domain::retry::RetryDecision;
+use crate::domain::{FailureOutcome, Job, JobFailure};
+use crate::store::LeaseScope;
+use ractor::{Actor, ActorProcessingErr, ActorRef};
+use std::time::Duration;
+
+pub enum RetryMsg {
+    Failed {
+        job: Job,
+        failure: JobFailure,
+    },
+    /// Release due retries and reclaim expired leases.
+    Tick,
+}
+
+pub struct RetryScheduler;
+
+impl Actor for RetryScheduler {
+    type Msg = RetryMsg;
+    type State = Ctx;
+    type Arguments = Ctx;
+
+    async fn pre_start(
+        &self,
+        myself: ActorRef<RetryMsg>,
+        ctx: Ctx,
+    ) -> Result<Ctx, ActorProcessingErr> {
+        myself.send_interval(
+            Duration::from_millis(ctx.config.pipeline.sweep_interval_ms.max(10)),
+            || RetryMsg::Tick,
+        );
+        Ok(ctx)
+    }
+
+    async fn handle(
+        &self,
+        myself: ActorRef<RetryMsg>,
+        msg: RetryMsg,
+        ctx: &mut Ctx,
+    ) -> Result<(), ActorProcessingErr> {
+        match msg {
+            RetryMsg::Failed { job, failure } => on_failure(&myself, ctx, job, failure).await,
+            RetryMsg::Tick => tick(ctx).await,
+        }
+        Ok(())
+    }
+}
+
+fn max_attempts(ctx: &Ctx) -> i32 {
+    i32::try_from(ctx.config.retry.max_retries).unwrap_or(i32::MAX - 1) + 1
+}
+
+async fn on_failure(myself: &ActorRef<RetryMsg>, ctx: &Ctx, job: Job, failure: JobFailure) {
+    let attempt = u32::try_from(job.attempt).unwrap_or(0);
+    let decision =
+        ctx.config
+            .retry_policy()
+            .decide(attempt, failure.permanent, rand::random::<f64>());
+    let now = now_ms();
+    let outcome = match decision {
+        RetryDecision::RetryAfter(d) => {
+            FailureOutcome::RetryAt(now + i64::try_from(d.as_millis()).unwrap_or(i64::MAX / 2))
+        }
+        RetryDecision::GiveUp => FailureOutcome::Dead,
+    };
+    match ctx.store.fail(&job, &failure.message, outcome, now).await {
+        Ok(Some(ev)) => {
+            match decision {
+                RetryDecision::RetryAfter(d) => {
+                    tracing::info!(record_id = %job.record_id, attempt = job.attempt, delay_ms = d.as_millis() as u64, "retry scheduled");
+                    myself.send_after(d, || RetryMsg::Tick);
+                }
+                RetryDecision::GiveUp => {
+                    tracing::warn!(record_id = %job.record_id, attempt = job.attempt, permanent = failure.permanent, error = %failure.message, "record failed");
+                }
+            }
+            ctx.publish([ev]);
+        }
+        Ok(None) => {
+            tracing::warn!(record_id = %job.record_id, attempt = job.attempt, "failure of a job whose lease was lost; ignored")
+        }
+        Err(e) => {
+            tracing::error!(record_id = %job.record_id, error = %e, "could not record a failure; the lease will expire and the job be reclaimed")
+        }
+    }
+}
+
+async fn tick(ctx: &Ctx) {
+    let now = now_ms();
+    let mut queued = false;
+    match ctx.store.release_due_retries(now).await {
+        Ok(events) => {
+            queued |= !events.is_empty();
+            ctx.publish(events);
+        }
+        Err(e) => tracing::warn!(error = %e, "releasing due retries failed"),
+    }
+    match ctx
+        .store
+        .reclaim_leases(now, LeaseScope::Expired, max_attempts(ctx))
+        .await
+    {
+        Ok(events) => {
+            if !events.is_empty() {
+                tracing::warn!(count = events.len(), "took back expired leases");
+            }
+            queued |= !events.is_empty();
+            ctx.publish(events);
+        }
+        Err(e) => tracing::warn!(error = %e, "reclaiming expired leases failed"),
+    }
+    if queued {
+        ctx.directory.wake_job_source();
+    }
+}

@@ -1,0 +1,71 @@
+//! s3-event: object-created notifications. The record becomes UPLOADED and is
+//! queued (one transaction), then the job source is woken.
+
+use super::Ctx;
+use crate::clock::now_ms;
+use crate::domain::{RecordId, StatusEvent};
+use crate::store::StoreError;
+use ractor::{Actor, ActorProcessingErr, ActorRef, RpcReplyPort};
+
+/// An object landed in the store.
+#[derive(Debug, Clone)]
+pub struct ObjectCreated {
+    pub key: String,
+    pub size: u64,
+    pub sha256: String,
+}
+
+pub enum S3EventMsg {
+    ObjectCreated {
+        event: ObjectCreated,
+        reply: Option<RpcReplyPort<Result<Vec<StatusEvent>, StoreError>>>,
+    },
+}
+
+pub struct S3Event;
+
+impl Actor for S3Event {
+    type Msg = S3EventMsg;
+    type State = Ctx;
+    type Arguments = Ctx;
+
+    async fn pre_start(
+        &self,
+        _me: ActorRef<S3EventMsg>,
+        ctx: Ctx,
+    ) -> Result<Ctx, ActorProcessingErr> {
+        Ok(ctx)
+    }
+
+    async fn handle(
+        &self,
+        _me: ActorRef<S3EventMsg>,
+        msg: S3EventMsg,
+        ctx: &mut Ctx,
+    ) -> Result<(), ActorProcessingErr> {
+        let S3EventMsg::ObjectCreated { event, reply } = msg;
+        let result = apply(ctx, &event).await;
+        match &result {
+            Ok(events) => {
+                tracing::info!(key = %event.key, size = event.size, "object created; record queued");
+                ctx.publish(events.iter().cloned());
+                ctx.directory.wake_job_source();
+            }
+            Err(e) => {
+                tracing::warn!(key = %event.key, error = %e, "object-created event not applied")
+            }
+        }
+        if let Some(reply) = reply {
+            let _ = reply.send(result);
+        }
+        Ok(())
+    }
+}
+
+async fn apply(ctx: &Ctx, event: &ObjectCreated) -> Result<Vec<StatusEvent>, StoreError> {
+    let id = RecordId::from_object_key(&event.key).map_err(|_| StoreError::NotFound)?;
+    let size = i64::try_from(event.size).unwrap_or(i64::MAX);
+    ctx.store
+        .mark_uploaded(&id, size, &event.sha256, now_ms())
+        .await
+}

@@ -1,0 +1,79 @@
+//! sse-broadcaster: per-record subscribers and the fan-out of status events.
+//!
+//! Each subscriber gets a bounded channel; one that falls behind is dropped (its
+//! stream ends and the client reconnects, receiving the current state first), so a
+//! slow reader never holds memory or slows the others.
+
+use super::Ctx;
+use crate::domain::{RecordId, StatusEvent};
+use ractor::{Actor, ActorProcessingErr, ActorRef, RpcReplyPort};
+use std::collections::HashMap;
+use std::time::Duration;
+use tokio::sync::mpsc;
+
+/// Events a subscriber may have queued before it counts as too slow.
+const SUBSCRIBER_BUFFER: usize = 32;
+
+pub enum SseMsg {
+    Subscribe {
+        record_id: RecordId,
+        reply: RpcReplyPort<mpsc::Receiver<StatusEvent>>,
+    },
+    Publish(StatusEvent),
+    /// Forget subscribers that went away.
+    Sweep,
+}
+
+pub struct SseBroadcaster;
+
+pub struct SseState {
+    subscribers: HashMap<RecordId, Vec<mpsc::Sender<StatusEvent>>>,
+}
+
+impl Actor for SseBroadcaster {
+    type Msg = SseMsg;
+    type State = SseState;
+    type Arguments = Ctx;
+
+    async fn pre_start(
+        &self,
+        myself: ActorRef<SseMsg>,
+        _ctx: Ctx,
+    ) -> Result<SseState, ActorProcessingErr> {
+        myself.send_interval(Duration::from_secs(10), || SseMsg::Sweep);
+        Ok(SseState {
+            subscribers: HashMap::new(),
+        })
+    }
+
+    async fn handle(
+        &self,
+        _me: ActorRef<SseMsg>,
+        msg: SseMsg,
+        st: &mut SseState,
+    ) -> Result<(), ActorProcessingErr> {
+        match msg {
+            SseMsg::Subscribe { record_id, reply } => {
+                let (tx, rx) = mpsc::channel(SUBSCRIBER_BUFFER);
+                st.subscribers.entry(record_id).or_default().push(tx);
+                let _ = reply.send(rx);
+            }
+            SseMsg::Publish(ev) => {
+                if let Some(subs) = st.subscribers.get_mut(&ev.record_id) {
+                    subs.retain(|tx| tx.try_send(ev.clone()).is_ok());
+                    if subs.is_empty() || ev.status.is_terminal() {
+                        // After a terminal status the streams close; nothing more will come.
+                        st.subscribers.remove(&ev.record_id);
+                    }
+                }
+            }
+            SseMsg::Sweep => {
+                st.subscribers.retain(|_, subs| {
+                    subs.retain(|tx| !tx.is_closed());
+                    !subs.is_empty()
+                });
+            }
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,137 @@
+//! upload-session: opens uploads (a PENDING record plus, for the presigned path, a
+//! signed URL) and removes uploads that never finished.
+
+use super::Ctx;
+use crate::clock::now_ms;
+use crate::domain::RecordId;
+use crate::store::objects::PresignedPut;
+use crate::store::{NewRecord, ObjectError, StoreError, StoredRecord};
+use ractor::{Actor, ActorProcessingErr, ActorRef, RpcReplyPort};
+use std::time::Duration;
+
+/// What a new upload needs.
+#[derive(Debug, Clone)]
+pub struct UploadRequest {
+    pub owner: String,
+    pub filename: String,
+    pub content_type: String,
+    pub size: u64,
+    pub metadata: Option<serde_json::Value>,
+    /// Issue a signed URL (presigned path) or not (multipart path).
+    pub presign: bool,
+}
+
+/// An opened upload.
+#[derive(Debug, Clone)]
+pub struct UploadTicket {
+    pub record: StoredRecord,
+    pub presigned: Option<PresignedPut>,
+    /// Unix ms.
+    pub expires_at: i64,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum UploadError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Object(#[from] ObjectError),
+}
+
+pub enum UploadMsg {
+    Open {
+        request: UploadRequest,
+        reply: RpcReplyPort<Result<UploadTicket, UploadError>>,
+    },
+    /// Remove PENDING uploads older than the configured time to live.
+    Sweep,
+}
+
+pub struct UploadSession;
+
+impl Actor for UploadSession {
+    type Msg = UploadMsg;
+    type State = Ctx;
+    type Arguments = Ctx;
+
+    async fn pre_start(
+        &self,
+        myself: ActorRef<UploadMsg>,
+        ctx: Ctx,
+    ) -> Result<Ctx, ActorProcessingErr> {
+        let every = Duration::from_millis(ctx.config.pipeline.sweep_interval_ms.max(100) * 10);
+        myself.send_interval(every, || UploadMsg::Sweep);
+        Ok(ctx)
+    }
+
+    async fn handle(
+        &self,
+        _me: ActorRef<UploadMsg>,
+        msg: UploadMsg,
+        ctx: &mut Ctx,
+    ) -> Result<(), ActorProcessingErr> {
+        match msg {
+            UploadMsg::Open { request, reply } => {
+                let _ = reply.send(open(ctx, request).await);
+            }
+            UploadMsg::Sweep => {
+                let ttl = i64::try_from(ctx.config.uploads.pending_ttl_seconds)
+                    .unwrap_or(i64::MAX / 2)
+                    * 1000;
+                match ctx.store.expire_pending(now_ms() - ttl).await {
+                    Ok(keys) => {
+                        for key in &keys {
+                            if let Err(e) = ctx.objects.delete(key).await {
+                                tracing::warn!(key, error = %e, "could not remove an expired upload's object");
+                            }
+                        }
+                        if !keys.is_empty() {
+                            tracing::info!(
+                                count = keys.len(),
+                                "removed uploads that never finished"
+                            );
+                        }
+                    }
+                    Err(e) => tracing::warn!(error = %e, "sweep of unfinished uploads failed"),
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+async fn open(ctx: &Ctx, req: UploadRequest) -> Result<UploadTicket, UploadError> {
+    let now = now_ms();
+    let ttl_ms = i64::try_from(ctx.config.uploads.url_ttl_seconds).unwrap_or(i64::MAX / 2) * 1000;
+    let expires_at = now + ttl_ms;
+    let id = RecordId::from_uuid(uuid::Uuid::now_v7());
+    let record = ctx
+        .store
+        .create_pending(NewRecord {
+            id: id.clone(),
+            owner: req.owner.clone(),
+            filename: req.filename.clone(),
+            content_type: req.content_type.clone(),
+            declared_size: i64::try_from(req.size).unwrap_or(i64::MAX),
+            metadata: req.metadata.clone(),
+            upload_expires_at: expires_at,
+            now,
+        })
+        .await?;
+    let presigned = if req.presign {
+        Some(ctx.objects.presign_put(
+            &id.object_key(),
+            req.size,
+            &req.content_type,
+            expires_at / 1000,
+        )?)
+    } else {
+        None
+    };
+    tracing::info!(record_id = %id, owner = %req.owner, size = req.size, presigned = req.presign, "upload opened");
+    Ok(UploadTicket {
+        record,
+        presigned,
+        expires_at,
+    })
+}

@@ -1,0 +1,150 @@
+//! The composition root of `serve`: opens the stores, starts the actor tree and
+//! the HTTP server, and shuts both down in order.
+
+use crate::actors::supervisor::shutdown_tree;
+use crate::actors::{Ctx, Directory, start_tree};
+use crate::auth::{JwtKeys, UploadSigner};
+use crate::config::Config;
+use crate::http::{self, AppState};
+use crate::store::lock::{DataDirLock, LockError};
+use crate::store::{
+    LeaseScope, LocalObjects, ObjectError, RecordStore, SqliteStore, StoreError, secrets,
+};
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// Why the service could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error(transparent)]
+    Lock(#[from] LockError),
+    #[error("cannot read or create the secret: {0}")]
+    Secret(std::io::Error),
+    #[error("cannot bind {addr}: {source}")]
+    Bind {
+        addr: String,
+        source: std::io::Error,
+    },
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Objects(#[from] ObjectError),
+    #[error("invalid auth configuration: {0}")]
+    Auth(String),
+    #[error("cannot start the actor tree: {0}")]
+    Actors(String),
+    #[error("I/O error: {0}")]
+    Io(#[from] std::io::Error),
+}
+
+/// The HS256 secret: configured, or generated and kept in the data dir.
+pub fn secret(config: &Config) -> Result<Vec<u8>, StartError> {
+    if config.auth.jwt_secret.is_empty() {
+        secrets::load_or_create(&config.storage.data_dir).map_err(StartError::Secret)
+    } else {
+        Ok(config.auth.jwt_secret.as_bytes().to_vec())
+    }
+}
+
+/// JWT keys for this instance.
+pub fn jwt_keys(config: &Config) -> Result<JwtKeys, StartError> {
+    JwtKeys::hs256(&secret(config)?, &config.auth.issuer, &config.auth.audience)
+        .map_err(|e| StartError::Auth(e.to_string()))
+}
+
+/// Runs the service until SIGINT/SIGTERM.
+pub async fn serve(config: Config) -> Result<(), StartError> {
+    let data_dir = config.storage.data_dir.clone();
+    std::fs::create_dir_all(&data_dir)?;
+    let _lock = DataDirLock::acquire(&data_dir)?;
+    let secret = secret(&config)?;
+    let jwt = JwtKeys::hs256(&secret, &config.auth.issuer, &config.auth.audience)
+        .map_err(|e| StartError::Auth(e.to_string()))?;
+    let signer = UploadSigner::new(&secret);
+
+    let store = SqliteStore::open(&config.database_url(), config.storage.read_connections).await?;
+    let listener = tokio::net::TcpListener::bind(&config.server.bind)
+        .await
+        .map_err(|source| StartError::Bind {
+            addr: config.server.bind.clone(),
+            source,
+        })?;
+    let addr: SocketAddr = listener.local_addr()?;
+    let public_url = if config.server.public_url.is_empty() {
+        format!("http://{addr}")
+    } else {
+        config.server.public_url.clone()
+    };
+    let objects = LocalObjects::open(&data_dir.join("objects"), signer.clone(), &public_url)?;
+
+    let instance_id: Arc<str> = uuid::Uuid::new_v4().simple().to_string()[..12].into();
+    // Holding the data-dir lock, every lease in the database belongs to a dead process.
+    let max_attempts = i32::try_from(config.retry.max_retries).unwrap_or(i32::MAX - 1) + 1;
+    let reclaimed = store
+        .reclaim_leases(
+            crate::clock::now_ms(),
+            LeaseScope::NotOwnedBy(&instance_id),
+            max_attempts,
+        )
+        .await?;
+    if !reclaimed.is_empty() {
+        tracing::warn!(
+            count = reclaimed.len(),
+            "re-queued jobs that were in flight when the last process stopped"
+        );
+    }
+
+    let grace = Duration::from_secs(config.server.shutdown_grace_seconds);
+    let ctx = Ctx {
+        config: Arc::new(config),
+        store: Arc::new(store),
+        objects: Arc::new(objects),
+        directory: Arc::new(Directory::default()),
+        instance_id: instance_id.clone(),
+    };
+    let (root, root_handle) = start_tree(ctx.clone())
+        .await
+        .map_err(|e| StartError::Actors(e.to_string()))?;
+    let state = AppState {
+        ctx: ctx.clone(),
+        jwt: Arc::new(jwt),
+        signer,
+    };
+
+    std::fs::write(data_dir.join("server.addr"), addr.to_string())?;
+    tracing::info!(addr = %addr, public_url = %public_url, instance = %instance_id, data_dir = %data_dir.display(), workers = ctx.config.workers(), "listening");
+
+    warp::serve(http::routes(state))
+        .incoming(listener)
+        .graceful(shutdown_signal())
+        .run()
+        .await;
+    tracing::info!("HTTP server stopped; stopping actors");
+    shutdown_tree(&ctx, root, root_handle, grace).await;
+    let _ = std::fs::remove_file(data_dir.join("server.addr"));
+    tracing::info!("stopped");
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = term => {},
+    }
+    tracing::info!("shutdown requested");
+}

@@ -1,0 +1,375 @@
+//! Configuration: defaults, then `config.toml` (or `--config FILE`), then `ORAK_`
+//! environment variables (`ORAK_SERVER__BIND=0.0.0.0:8080`: sections and keys joined
+//! by a double underscore), then command-line flags.
+
+use figment::Figment;
+use figment::providers::{Env, Format, Serialized, Toml};
+use serde::{Deserialize, Serialize};
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use crate::domain::RetryPolicy;
+
+/// Everything the service can be told.
+#[derive(Debug, Clone, Serialize, Deserialize, Default)]
+#[serde(default, deny_unknown_fields)]
+pub struct Config {
+    pub server: ServerConfig,
+    pub storage: StorageConfig,
+    pub uploads: UploadConfig,
+    pub auth: AuthConfig,
+    pub pipeline: PipelineConfig,
+    pub retry: RetryConfig,
+    pub supervision: SupervisionConfig,
+    pub sse: SseConfig,
+    pub log: LogConfig,
+    pub faults: FaultConfig,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ServerConfig {
+    /// Address to listen on; port 0 picks a free port.
+    pub bind: String,
+    /// Base URL that clients reach this service at, used in upload URLs.
+    /// Empty: `http://` + the bound address.
+    pub public_url: String,
+    /// Seconds to let requests and jobs finish on shutdown.
+    pub shutdown_grace_seconds: u64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct StorageConfig {
+    /// Folder for the SQLite database, the audio objects and the generated secrets.
+    pub data_dir: PathBuf,
+    /// Database URL; empty means `<data_dir>/orakgaraki.sqlite3`.
+    pub database_url: String,
+    /// Connections for readers (the single writer is separate).
+    pub read_connections: usize,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct UploadConfig {
+    /// Largest accepted upload, bytes.
+    pub max_bytes: u64,
+    /// Lifetime of a signed upload URL, seconds.
+    pub url_ttl_seconds: u64,
+    /// PENDING records whose upload never came are removed after this many seconds.
+    pub pending_ttl_seconds: u64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct AuthConfig {
+    /// HS256 secret for tokens and upload-URL signatures. Empty: a random secret is
+    /// generated once and kept in `<data_dir>/secret.key`.
+    pub jwt_secret: String,
+    pub issuer: String,
+    pub audience: String,
+    /// Lifetime of tokens printed by `orakgaraki token`, seconds.
+    pub token_ttl_seconds: u64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct PipelineConfig {
+    /// Analysis workers; 0 means one per CPU core.
+    pub workers: usize,
+    /// How often the job source looks for queued work when nothing woke it, ms.
+    pub poll_interval_ms: u64,
+    /// How long a worker's lease on a job lasts; expired leases go back to the queue.
+    pub lease_seconds: u64,
+    /// How often expired leases and due retries are looked for, ms.
+    pub sweep_interval_ms: u64,
+    /// An analysis that runs longer is abandoned and counts as a transient failure.
+    pub analysis_deadline_seconds: u64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RetryConfig {
+    pub base_ms: u64,
+    pub factor: f64,
+    pub cap_ms: u64,
+    pub max_retries: u32,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct SupervisionConfig {
+    /// Restarts of one child allowed within `period_seconds` before the tree gives up.
+    pub max_restarts: usize,
+    pub period_seconds: u64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct SseConfig {
+    /// Keep-alive comment interval on idle streams, seconds.
+    pub keepalive_seconds: u64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct LogConfig {
+    /// `text` or `json`.
+    pub format: String,
+    /// A `tracing` filter, e.g. `info` or `orakgaraki=debug,info`. `RUST_LOG` wins.
+    pub level: String,
+}
+
+/// Fault injection for tests; all off by default.
+#[derive(Debug, Clone, Serialize, Deserialize, Default)]
+#[serde(default, deny_unknown_fields)]
+pub struct FaultConfig {
+    /// A worker panics on the first attempt at a record whose filename contains this.
+    pub worker_panic_filename: String,
+    /// Milliseconds a worker sleeps before analysing (to hold jobs in flight).
+    pub worker_delay_ms: u64,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        ServerConfig {
+            bind: "127.0.0.1:8080".into(),
+            public_url: String::new(),
+            shutdown_grace_seconds: 10,
+        }
+    }
+}
+
+impl Default for StorageConfig {
+    fn default() -> Self {
+        StorageConfig {
+            data_dir: PathBuf::from("./data"),
+            database_url: String::new(),
+            read_connections: 4,
+        }
+    }
+}
+
+impl Default for UploadConfig {
+    fn default() -> Self {
+        UploadConfig {
+            max_bytes: 500 * 1024 * 1024,
+            url_ttl_seconds: 15 * 60,
+            pending_ttl_seconds: 3600,
+        }
+    }
+}
+
+impl Default for AuthConfig {
+    fn default() -> Self {
+        AuthConfig {
+            jwt_secret: String::new(),
+            issuer: "orakgaraki".into(),
+            audience: "orakgaraki".into(),
+            token_ttl_seconds: 7 * 24 * 3600,
+        }
+    }
+}
+
+impl Default for PipelineConfig {
+    fn default() -> Self {
+        PipelineConfig {
+            workers: 0,
+            poll_interval_ms: 1000,
+            lease_seconds: 360,
+            sweep_interval_ms: 1000,
+            analysis_deadline_seconds: 300,
+        }
+    }
+}
+
+impl Default for RetryConfig {
+    fn default() -> Self {
+        RetryConfig {
+            base_ms: 5000,
+            factor: 2.0,
+            cap_ms: 300_000,
+            max_retries: 3,
+        }
+    }
+}
+
+impl Default for SupervisionConfig {
+    fn default() -> Self {
+        SupervisionConfig {
+            max_restarts: 5,
+            period_seconds: 30,
+        }
+    }
+}
+
+impl Default for SseConfig {
+    fn default() -> Self {
+        SseConfig {
+            keepalive_seconds: 15,
+        }
+    }
+}
+
+impl Default for LogConfig {
+    fn default() -> Self {
+        LogConfig {
+            format: "text".into(),
+            level: "info".into(),
+        }
+    }
+}
+
+/// A configuration that could not be read.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("config file {0} does not exist")]
+    Missing(PathBuf),
+    #[error("invalid configuration: {0}")]
+    Invalid(String),
+}
+
+/// Overrides given on the command line.
+#[derive(Debug, Default, Clone)]
+pub struct CliOverrides {
+    pub config_file: Option<PathBuf>,
+    pub bind: Option<String>,
+    pub data_dir: Option<PathBuf>,
+}
+
+impl Config {
+    /// Loads defaults ← config file ← `ORAK_*` environment ← command line.
+    ///
+    /// Without `--config`, `./config.toml` is read when it exists.
+    pub fn load(cli: &CliOverrides) -> Result<Config, ConfigError> {
+        let mut fig = Figment::from(Serialized::defaults(Config::default()));
+        match &cli.config_file {
+            Some(path) if !path.exists() => return Err(ConfigError::Missing(path.clone())),
+            Some(path) => fig = fig.merge(Toml::file(path)),
+            None if Path::new("config.toml").exists() => fig = fig.merge(Toml::file("config.toml")),
+            None => {}
+        }
+        fig = fig.merge(Env::prefixed("ORAK_").split("__"));
+        let mut cfg: Config = fig
+            .extract()
+            .map_err(|e| ConfigError::Invalid(e.to_string()))?;
+        if let Some(bind) = &cli.bind {
+            cfg.server.bind = bind.clone();
+        }
+        if let Some(dir) = &cli.data_dir {
+            cfg.storage.data_dir = dir.clone();
+        }
+        cfg.validate()?;
+        Ok(cfg)
+    }
+
+    fn validate(&self) -> Result<(), ConfigError> {
+        self.server.bind.parse::<SocketAddr>().map_err(|e| {
+            ConfigError::Invalid(format!("server.bind {:?}: {e}", self.server.bind))
+        })?;
+        if self.uploads.max_bytes == 0 {
+            return Err(ConfigError::Invalid(
+                "uploads.max_bytes must be positive".into(),
+            ));
+        }
+        if !(self.retry.factor >= 1.0) {
+            return Err(ConfigError::Invalid(
+                "retry.factor must be at least 1".into(),
+            ));
+        }
+        if !matches!(self.log.format.as_str(), "text" | "json") {
+            return Err(ConfigError::Invalid(format!(
+                "log.format must be text or json, not {:?}",
+                self.log.format
+            )));
+        }
+        Ok(())
+    }
+
+    /// The database URL, defaulting to a file in the data dir.
+    pub fn database_url(&self) -> String {
+        if self.storage.database_url.is_empty() {
+            self.storage
+                .data_dir
+                .join("orakgaraki.sqlite3")
+                .to_string_lossy()
+                .into_owned()
+        } else {
+            self.storage.database_url.clone()
+        }
+    }
+
+    /// Number of analysis workers.
+    pub fn workers(&self) -> usize {
+        if self.pipeline.workers == 0 {
+            num_cpus::get().max(1)
+        } else {
+            self.pipeline.workers
+        }
+    }
+
+    /// The retry policy.
+    pub fn retry_policy(&self) -> RetryPolicy {
+        RetryPolicy {
+            base: Duration::from_millis(self.retry.base_ms),
+            factor: self.retry.factor,
+            cap: Duration::from_millis(self.retry.cap_ms),
+            max_retries: self.retry.max_retries,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_shipped_config_file_parses_to_the_defaults() {
+        let shipped: Config = Figment::from(Serialized::defaults(Config::default()))
+            .merge(Toml::file(concat!(
+                env!("CARGO_MANIFEST_DIR"),
+                "/config.toml"
+            )))
+            .extract()
+            .unwrap();
+        let defaults = Config::default();
+        assert_eq!(
+            serde_json::to_value(&shipped).unwrap(),
+            serde_json::to_value(&defaults).unwrap()
+        );
+    }
+
+    #[test]
+    fn environment_overrides_nested_keys() {
+        figment::Jail::expect_with(|jail| {
+            jail.set_env("ORAK_SERVER__BIND", "127.0.0.1:9999");
+            jail.set_env("ORAK_RETRY__MAX_RETRIES", "7");
+            let cfg = Config::load(&CliOverrides::default()).unwrap();
+            assert_eq!(cfg.server.bind, "127.0.0.1:9999");
+            assert_eq!(cfg.retry.max_retries, 7);
+            let cfg = Config::load(&CliOverrides {
+                bind: Some("127.0.0.1:1".into()),
+                ..Default::default()
+            })
+            .unwrap();
+            assert_eq!(cfg.server.bind, "127.0.0.1:1");
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn bad_values_are_refused_with_a_reason() {
+        figment::Jail::expect_with(|jail| {
+            jail.set_env("ORAK_SERVER__BIND", "not an address");
+            let err = Config::load(&CliOverrides::default()).unwrap_err();
+            assert!(err.to_string().contains("server.bind"), "{err}");
+            Ok(())
+        });
+        let err = Config::load(&CliOverrides {
+            config_file: Some("/nonexistent.toml".into()),
+            ..Default::default()
+        });
+        assert!(matches!(err, Err(ConfigError::Missing(_))));
+    }
+}

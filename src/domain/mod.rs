@@ -1,0 +1,16 @@
+//! The domain: records, their status machine, analysis results and status events.
+//!
+//! Pure types and rules only — no I/O, no clocks, no randomness. Everything here
+//! can be unit-tested without a runtime.
+
+pub mod analysis;
+pub mod job;
+pub mod record;
+pub mod retry;
+pub mod status;
+
+pub use analysis::Analysis;
+pub use job::{FailureOutcome, Job, JobFailure};
+pub use record::{RecordId, RecordView, StatusEvent};
+pub use retry::RetryPolicy;
+pub use status::{RecordStatus, TransitionError};

@@ -1,0 +1,47 @@
+//! `/health` (the process answers) and `/ready` (database reachable, actors alive).
+
+use super::{AppState, with_state};
+use serde_json::json;
+use std::convert::Infallible;
+use warp::Filter;
+use warp::http::StatusCode;
+use warp::reply::Reply;
+
+pub fn routes(
+    state: AppState,
+) -> impl Filter<Extract = (impl Reply,), Error = warp::Rejection> + Clone {
+    let health = warp::path!("health")
+        .and(warp::get())
+        .map(|| warp::reply::json(&json!({"status": "ok"})));
+    let ready = warp::path!("ready")
+        .and(warp::get())
+        .and(with_state(state))
+        .and_then(ready);
+    health.or(ready)
+}
+
+async fn ready(state: AppState) -> Result<warp::reply::Response, Infallible> {
+    let d = &state.ctx.directory;
+    let database = match state.ctx.store.ping().await {
+        Ok(()) => "ok".to_owned(),
+        Err(e) => e.to_string(),
+    };
+    let actors = d.alive()
+        && d.sse().is_some()
+        && d.pool().is_some()
+        && d.retry().is_some()
+        && d.job_source().is_some()
+        && d.s3_event().is_some()
+        && d.upload_session().is_some();
+    let ok = database == "ok" && actors;
+    let body = json!({
+        "status": if ok { "ready" } else { "unavailable" },
+        "checks": { "database": database, "actors": if actors { "ok" } else { "down" } },
+    });
+    let status = if ok {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
+    Ok(warp::reply::with_status(warp::reply::json(&body), status).into_response())
+}

@@ -1,0 +1,366 @@
+//! Record routes: open an upload (presigned URL or multipart), read, list, delete.
+
+use super::auth::{Caller, caller};
+use super::objects::object_created;
+use super::{ApiError, AppState, with_state};
+use crate::actors::ask;
+use crate::actors::upload_session::{UploadMsg, UploadRequest};
+use crate::clock::now_ms;
+use crate::domain::record::{rfc3339_millis, sanitize_filename};
+use crate::domain::{RecordId, RecordView};
+use crate::store::objects::ByteStream;
+use crate::store::{ListCursor, StoredRecord};
+use bytes::Buf;
+use futures_util::{StreamExt, TryStreamExt};
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+use std::time::Duration;
+use warp::Filter;
+use warp::http::StatusCode;
+use warp::reply::{Reply, Response};
+
+const ACTOR_TIMEOUT: Duration = Duration::from_secs(10);
+/// Largest `metadata` part of a multipart upload.
+const MAX_METADATA: usize = 64 * 1024;
+/// Multipart framing allowed on top of the file itself.
+const MULTIPART_OVERHEAD: u64 = 1024 * 1024;
+
+pub fn routes(
+    state: AppState,
+) -> impl Filter<Extract = (impl Reply,), Error = warp::Rejection> + Clone {
+    let presign = warp::path!("api" / "records" / "presigned-url")
+        .and(warp::post())
+        .and(caller(state.clone()))
+        .and(warp::body::content_length_limit(64 * 1024))
+        .and(warp::body::json())
+        .and(with_state(state.clone()))
+        .and_then(presigned_url);
+    let upload = warp::path!("api" / "records" / "upload")
+        .and(warp::post())
+        .and(caller(state.clone()))
+        .and(warp::header::optional::<u64>("content-length"))
+        .and(warp::multipart::form().max_length(None))
+        .and(with_state(state.clone()))
+        .and_then(multipart_upload);
+    let list = warp::path!("api" / "records")
+        .and(warp::get())
+        .and(caller(state.clone()))
+        .and(warp::query::<ListQuery>())
+        .and(with_state(state.clone()))
+        .and_then(list);
+    let get = warp::path!("api" / "records" / String)
+        .and(warp::get())
+        .and(caller(state.clone()))
+        .and(with_state(state.clone()))
+        .and_then(get);
+    let delete = warp::path!("api" / "records" / String)
+        .and(warp::delete())
+        .and(caller(state.clone()))
+        .and(with_state(state))
+        .and_then(delete);
+    presign.or(upload).or(list).or(get).or(delete)
+}
+
+/// Loads a record the caller may see; anything else is 404 (never 403, which
+/// would tell a stranger the id exists).
+pub async fn visible_record(
+    state: &AppState,
+    caller: &Caller,
+    id: &str,
+) -> Result<StoredRecord, ApiError> {
+    let id = RecordId::parse(id).map_err(|_| ApiError::not_found("record"))?;
+    match state.ctx.store.get(&id).await? {
+        Some(r) if caller.may_see(&r.owner) => Ok(r),
+        _ => Err(ApiError::not_found("record")),
+    }
+}
+
+#[derive(Deserialize)]
+struct PresignRequest {
+    filename: String,
+    content_type: Option<String>,
+    size: u64,
+}
+
+#[derive(Serialize)]
+struct PresignResponse {
+    record_id: RecordId,
+    upload_url: String,
+    method: &'static str,
+    headers: std::collections::BTreeMap<String, String>,
+    expires_at: String,
+}
+
+fn check_content_type(ct: Option<String>) -> Result<String, ApiError> {
+    let ct = ct.unwrap_or_default().trim().to_owned();
+    if ct.len() > 255 || ct.chars().any(|c| c.is_control()) {
+        return Err(ApiError::bad_request("invalid content_type"));
+    }
+    Ok(if ct.is_empty() {
+        "application/octet-stream".to_owned()
+    } else {
+        ct
+    })
+}
+
+async fn presigned_url(
+    caller: Caller,
+    req: PresignRequest,
+    state: AppState,
+) -> Result<Response, warp::Rejection> {
+    let max = state.ctx.config.uploads.max_bytes;
+    if req.filename.trim().is_empty() {
+        return Err(ApiError::bad_request("filename must not be empty").reject());
+    }
+    if req.size == 0 {
+        return Err(ApiError::bad_request("size must be positive").reject());
+    }
+    if req.size > max {
+        return Err(ApiError::too_large(format!(
+            "size {} is over the limit of {max} bytes",
+            req.size
+        ))
+        .reject());
+    }
+    let request = UploadRequest {
+        owner: caller.user,
+        filename: sanitize_filename(&req.filename),
+        content_type: check_content_type(req.content_type).map_err(ApiError::reject)?,
+        size: req.size,
+        metadata: None,
+        presign: true,
+    };
+    let ticket = ask(
+        state.ctx.directory.upload_session(),
+        "upload-session",
+        ACTOR_TIMEOUT,
+        |reply| UploadMsg::Open { request, reply },
+    )
+    .await
+    .map_err(|e| ApiError::from(e).reject())?
+    .map_err(|e| ApiError::from(e).reject())?;
+    let presigned = ticket
+        .presigned
+        .ok_or_else(|| ApiError::internal("no upload URL was issued").reject())?;
+    let body = PresignResponse {
+        record_id: ticket.record.view.id,
+        upload_url: presigned.url,
+        method: presigned.method,
+        headers: presigned.headers,
+        expires_at: rfc3339_millis(ticket.expires_at),
+    };
+    Ok(warp::reply::with_status(warp::reply::json(&body), StatusCode::CREATED).into_response())
+}
+
+async fn multipart_upload(
+    caller: Caller,
+    content_length: Option<u64>,
+    mut form: warp::multipart::FormData,
+    state: AppState,
+) -> Result<Response, warp::Rejection> {
+    let max = state.ctx.config.uploads.max_bytes;
+    if content_length.is_some_and(|n| n > max + MULTIPART_OVERHEAD) {
+        return Err(
+            ApiError::too_large(format!("the upload is over the limit of {max} bytes")).reject(),
+        );
+    }
+    let mut metadata: Option<serde_json::Value> = None;
+    let mut stored: Option<(StoredRecord, u64, String)> = None;
+    let result: Result<(), ApiError> = async {
+        while let Some(part) = form.next().await {
+            let part =
+                part.map_err(|e| ApiError::bad_request(format!("malformed multipart body: {e}")))?;
+            match part.name() {
+                "metadata" => {
+                    let bytes = read_small(part, MAX_METADATA).await?;
+                    let value: serde_json::Value = serde_json::from_slice(&bytes).map_err(|e| {
+                        ApiError::bad_request(format!("metadata is not valid JSON: {e}"))
+                    })?;
+                    if !value.is_object() {
+                        return Err(ApiError::bad_request("metadata must be a JSON object"));
+                    }
+                    if let Some((rec, _, _)) = &stored {
+                        state
+                            .ctx
+                            .store
+                            .set_metadata(&rec.view.id, &value, now_ms())
+                            .await?;
+                    }
+                    metadata = Some(value);
+                }
+                "file" if stored.is_none() => {
+                    let request = UploadRequest {
+                        owner: caller.user.clone(),
+                        filename: sanitize_filename(part.filename().unwrap_or("upload")),
+                        content_type: check_content_type(part.content_type().map(str::to_owned))?,
+                        size: 0,
+                        metadata: metadata.clone(),
+                        presign: false,
+                    };
+                    let ticket = ask(
+                        state.ctx.directory.upload_session(),
+                        "upload-session",
+                        ACTOR_TIMEOUT,
+                        |reply| UploadMsg::Open { request, reply },
+                    )
+                    .await??;
+                    let record = ticket.record;
+                    let body: ByteStream<'_> = part
+                        .stream()
+                        .map_ok(|mut b| b.copy_to_bytes(b.remaining()))
+                        .map_err(std::io::Error::other)
+                        .boxed();
+                    match state
+                        .ctx
+                        .objects
+                        .put_stream(&record.object_key, body, max)
+                        .await
+                    {
+                        Ok(out) => stored = Some((record, out.size, out.sha256)),
+                        Err(e) => {
+                            // Nothing usable arrived: the record must not linger as PENDING.
+                            let _ = state.ctx.store.delete(&record.view.id).await;
+                            return Err(e.into());
+                        }
+                    }
+                }
+                "file" => return Err(ApiError::bad_request("only one file part is accepted")),
+                _ => {
+                    // Unknown parts are read and ignored, within the metadata limit.
+                    read_small(part, MAX_METADATA).await?;
+                }
+            }
+        }
+        Ok(())
+    }
+    .await;
+    if let Err(e) = result {
+        if let Some((rec, _, _)) = &stored {
+            let _ = state.ctx.objects.delete(&rec.object_key).await;
+            let _ = state.ctx.store.delete(&rec.view.id).await;
+        }
+        return Err(e.reject());
+    }
+    let Some((record, size, sha256)) = stored else {
+        return Err(ApiError::bad_request("the form has no `file` part").reject());
+    };
+    if size == 0 {
+        let _ = state.ctx.objects.delete(&record.object_key).await;
+        let _ = state.ctx.store.delete(&record.view.id).await;
+        return Err(ApiError::bad_request("the file is empty").reject());
+    }
+    let events = object_created(&state, record.object_key.clone(), size, sha256)
+        .await
+        .map_err(ApiError::reject)?;
+    let status = events
+        .last()
+        .map(|e| e.status)
+        .unwrap_or(record.view.status);
+    let body = json!({ "record_id": record.view.id, "status": status });
+    Ok(warp::reply::with_status(warp::reply::json(&body), StatusCode::ACCEPTED).into_response())
+}
+
+async fn read_small(part: warp::multipart::Part, limit: usize) -> Result<Vec<u8>, ApiError> {
+    let mut out = Vec::new();
+    let mut stream = part.stream();
+    while let Some(chunk) = stream.next().await {
+        let chunk =
+            chunk.map_err(|e| ApiError::bad_request(format!("malformed multipart body: {e}")))?;
+        if out.len() + chunk.remaining() > limit {
+            return Err(ApiError::too_large(format!(
+                "a form field is over {limit} bytes"
+            )));
+        }
+        out.extend_from_slice(chunk.chunk());
+    }
+    Ok(out)
+}
+
+async fn get(id: String, caller: Caller, state: AppState) -> Result<Response, warp::Rejection> {
+    let record = visible_record(&state, &caller, &id)
+        .await
+        .map_err(ApiError::reject)?;
+    Ok(warp::reply::json(&record.view).into_response())
+}
+
+#[derive(Deserialize)]
+struct ListQuery {
+    limit: Option<i64>,
+    cursor: Option<String>,
+}
+
+#[derive(Serialize)]
+struct ListResponse {
+    items: Vec<RecordView>,
+    /// Pass as `cursor` to get the next page; null on the last page.
+    next_cursor: Option<String>,
+}
+
+fn parse_cursor(s: &str) -> Result<ListCursor, ApiError> {
+    let (ms, id) = s
+        .split_once('_')
+        .ok_or_else(|| ApiError::bad_request("invalid cursor"))?;
+    let created_at = ms
+        .parse::<i64>()
+        .map_err(|_| ApiError::bad_request("invalid cursor"))?;
+    let id = RecordId::parse(id).map_err(|_| ApiError::bad_request("invalid cursor"))?;
+    Ok(ListCursor {
+        created_at,
+        id: id.as_str().to_owned(),
+    })
+}
+
+async fn list(caller: Caller, q: ListQuery, state: AppState) -> Result<Response, warp::Rejection> {
+    let limit = q.limit.unwrap_or(20);
+    if !(1..=100).contains(&limit) {
+        return Err(ApiError::bad_request("limit must be between 1 and 100").reject());
+    }
+    let cursor = q
+        .cursor
+        .as_deref()
+        .map(parse_cursor)
+        .transpose()
+        .map_err(ApiError::reject)?;
+    let rows = state
+        .ctx
+        .store
+        .list_for_owner(&caller.user, limit + 1, cursor.as_ref())
+        .await
+        .map_err(|e| ApiError::from(e).reject())?;
+    let more = rows.len() as i64 > limit;
+    let items: Vec<StoredRecord> = rows.into_iter().take(limit as usize).collect();
+    let next_cursor = if more {
+        items
+            .last()
+            .map(|r| format!("{}_{}", r.created_at_ms, r.view.id))
+    } else {
+        None
+    };
+    let body = ListResponse {
+        items: items.into_iter().map(|r| r.view).collect(),
+        next_cursor,
+    };
+    Ok(warp::reply::json(&body).into_response())
+}
+
+async fn delete(id: String, caller: Caller, state: AppState) -> Result<Response, warp::Rejection> {
+    let record = visible_record(&state, &caller, &id)
+        .await
+        .map_err(ApiError::reject)?;
+    let removed = state
+        .ctx
+        .store
+        .delete(&record.view.id)
+        .await
+        .map_err(|e| ApiError::from(e).reject())?;
+    if let Some(key) = removed {
+        state
+            .ctx
+            .objects
+            .delete(&key)
+            .await
+            .map_err(|e| ApiError::from(e).reject())?;
+    }
+    tracing::info!(record_id = %record.view.id, by = %caller.user, "record deleted");
+    Ok(StatusCode::NO_CONTENT.into_response())
+}

@@ -1,0 +1,130 @@
+//! The `orakgaraki` command: `serve` (the default), `token`, `migrate`.
+
+use anyhow::Context;
+use clap::{Args, Parser, Subcommand};
+use orakgaraki::auth::Role;
+use orakgaraki::config::{CliOverrides, Config};
+use std::path::PathBuf;
+
+#[derive(Parser)]
+#[command(name = "orakgaraki", version, about = "Voice analysis service")]
+struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Args, Clone, Default)]
+struct Common {
+    /// Configuration file (default: ./config.toml when it exists).
+    #[arg(long, value_name = "FILE")]
+    config: Option<PathBuf>,
+    /// Data directory (database, objects, secret).
+    #[arg(long, value_name = "DIR")]
+    data_dir: Option<PathBuf>,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the service (the default).
+    Serve {
+        #[command(flatten)]
+        common: Common,
+        /// Address to listen on, e.g. 127.0.0.1:8080 (port 0: any free port).
+        #[arg(long, value_name = "ADDR")]
+        bind: Option<String>,
+    },
+    /// Print a bearer token signed with this instance's secret.
+    Token {
+        #[command(flatten)]
+        common: Common,
+        /// The user the token names.
+        #[arg(long)]
+        user: String,
+        /// Give the token the admin role.
+        #[arg(long)]
+        admin: bool,
+        /// Lifetime in seconds (default: auth.token_ttl_seconds).
+        #[arg(long)]
+        ttl: Option<u64>,
+    },
+    /// Create or migrate the database, then exit.
+    Migrate {
+        #[command(flatten)]
+        common: Common,
+    },
+}
+
+fn load(common: &Common, bind: Option<String>) -> anyhow::Result<Config> {
+    Ok(Config::load(&CliOverrides {
+        config_file: common.config.clone(),
+        data_dir: common.data_dir.clone(),
+        bind,
+    })?)
+}
+
+fn init_tracing(config: &Config) {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(&config.log.level));
+    let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(ansi);
+    if config.log.format == "json" {
+        builder.json().flatten_event(true).init();
+    } else {
+        builder.init();
+    }
+}
+
+fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    let command = cli.command.unwrap_or(Command::Serve {
+        common: Common::default(),
+        bind: None,
+    });
+    match command {
+        Command::Serve { common, bind } => {
+            let config = load(&common, bind)?;
+            init_tracing(&config);
+            let rt = tokio::runtime::Runtime::new().context("starting the runtime")?;
+            rt.block_on(orakgaraki::app::serve(config))?;
+        }
+        Command::Token {
+            common,
+            user,
+            admin,
+            ttl,
+        } => {
+            let config = load(&common, None)?;
+            if user.trim().is_empty() {
+                anyhow::bail!("--user must not be empty");
+            }
+            let keys = orakgaraki::app::jwt_keys(&config)?;
+            let role = if admin { Role::Admin } else { Role::User };
+            let now = orakgaraki::clock::now_ms() / 1000;
+            println!(
+                "{}",
+                keys.issue(
+                    &user,
+                    role,
+                    now,
+                    ttl.unwrap_or(config.auth.token_ttl_seconds)
+                )?
+            );
+        }
+        Command::Migrate { common } => {
+            let config = load(&common, None)?;
+            init_tracing(&config);
+            std::fs::create_dir_all(&config.storage.data_dir)?;
+            let rt = tokio::runtime::Runtime::new().context("starting the runtime")?;
+            let applied = rt.block_on(async {
+                let store = orakgaraki::store::SqliteStore::open(&config.database_url(), 1).await?;
+                store.migrate().await
+            })?;
+            println!("database {} is up to date", config.database_url());
+            drop(applied);
+        }
+    }
+    Ok(())
+}

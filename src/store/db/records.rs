@@ -1,0 +1,489 @@
+//! `RecordStore` for SQLite: every status change is a guarded row update
+//! (`WHERE seq = <seen>`) inside a transaction, returning the event that announces it.
+
+use super::models::{NewAnalysisRow, NewAttemptRow, NewRecordRow, RecordRow};
+use super::schema::{analyses, attempts, records};
+use super::{Conn, SqliteStore};
+use crate::domain::{Analysis, FailureOutcome, Job, RecordId, RecordStatus, StatusEvent};
+use crate::store::{LeaseScope, ListCursor, NewRecord, RecordStore, StoreError, StoredRecord};
+use async_trait::async_trait;
+use diesel::prelude::AsChangeset;
+use diesel::{
+    BoolExpressionMethods, ExpressionMethods, NullableExpressionMethods, OptionalExtension,
+    QueryDsl, SelectableHelper,
+};
+use diesel_async::{AsyncConnection, RunQueryDsl};
+
+/// The columns a transition may change.
+#[derive(AsChangeset)]
+#[diesel(table_name = records, treat_none_as_null = true)]
+struct Mutable<'a> {
+    status: &'a str,
+    seq: i64,
+    attempts: i32,
+    error: Option<&'a str>,
+    size: Option<i64>,
+    content_hash: Option<&'a str>,
+    queued_at: Option<i64>,
+    next_attempt_at: Option<i64>,
+    lease_owner: Option<&'a str>,
+    lease_until: Option<i64>,
+    updated_at: i64,
+}
+
+async fn load(conn: &mut Conn, id: &str) -> Result<Option<RecordRow>, StoreError> {
+    Ok(records::table
+        .find(id)
+        .select(RecordRow::as_select())
+        .first(conn)
+        .await
+        .optional()?)
+}
+
+/// Moves `row` to `to` after `edit` adjusts its other columns; refuses illegal
+/// transitions and concurrent changes.
+async fn transition(
+    conn: &mut Conn,
+    mut row: RecordRow,
+    to: RecordStatus,
+    now: i64,
+    edit: impl FnOnce(&mut RecordRow),
+) -> Result<StatusEvent, StoreError> {
+    row.status()?.check_transition(to)?;
+    let seen = row.seq;
+    row.status = to.as_str().to_owned();
+    row.seq += 1;
+    row.updated_at = now;
+    edit(&mut row);
+    let changes = Mutable {
+        status: &row.status,
+        seq: row.seq,
+        attempts: row.attempts,
+        error: row.error.as_deref(),
+        size: row.size,
+        content_hash: row.content_hash.as_deref(),
+        queued_at: row.queued_at,
+        next_attempt_at: row.next_attempt_at,
+        lease_owner: row.lease_owner.as_deref(),
+        lease_until: row.lease_until,
+        updated_at: row.updated_at,
+    };
+    let n = diesel::update(
+        records::table
+            .filter(records::id.eq(&row.id))
+            .filter(records::seq.eq(seen)),
+    )
+    .set(changes)
+    .execute(conn)
+    .await?;
+    if n != 1 {
+        return Err(StoreError::Database(format!(
+            "record {} changed concurrently",
+            row.id
+        )));
+    }
+    row.event()
+}
+
+fn clear_lease(row: &mut RecordRow) {
+    row.lease_owner = None;
+    row.lease_until = None;
+}
+
+fn enqueue(row: &mut RecordRow, now: i64) {
+    clear_lease(row);
+    row.queued_at = Some(now);
+    row.next_attempt_at = None;
+}
+
+async fn log_attempt(
+    conn: &mut Conn,
+    row: &RecordRow,
+    started_at: i64,
+    now: i64,
+    outcome: &str,
+) -> Result<(), StoreError> {
+    diesel::insert_into(attempts::table)
+        .values(NewAttemptRow {
+            record_id: &row.id,
+            attempt: row.attempts,
+            worker: row.lease_owner.as_deref().unwrap_or(""),
+            started_at,
+            finished_at: now,
+            outcome,
+            error: row.error.as_deref(),
+        })
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+/// The row when it is still PROCESSING under this job's lease, else `None`.
+async fn load_leased(conn: &mut Conn, job: &Job) -> Result<Option<RecordRow>, StoreError> {
+    Ok(load(conn, job.record_id.as_str()).await?.filter(|row| {
+        row.status == RecordStatus::Processing.as_str()
+            && row.attempts == job.attempt
+            && row.lease_owner.as_deref() == Some(job.lease_owner.as_str())
+    }))
+}
+
+#[async_trait]
+impl RecordStore for SqliteStore {
+    async fn ping(&self) -> Result<(), StoreError> {
+        let mut conn = self.read().await?;
+        diesel::sql_query("SELECT 1").execute(&mut *conn).await?;
+        Ok(())
+    }
+
+    async fn create_pending(&self, new: NewRecord) -> Result<StoredRecord, StoreError> {
+        let mut conn = self.write().await?;
+        let key = new.id.object_key();
+        let metadata = new.metadata.as_ref().map(|m| m.to_string());
+        diesel::insert_into(records::table)
+            .values(NewRecordRow {
+                id: new.id.as_str(),
+                owner: &new.owner,
+                status: RecordStatus::Pending.as_str(),
+                seq: 0,
+                filename: &new.filename,
+                content_type: &new.content_type,
+                declared_size: new.declared_size,
+                object_key: &key,
+                metadata,
+                attempts: 0,
+                upload_expires_at: new.upload_expires_at,
+                created_at: new.now,
+                updated_at: new.now,
+            })
+            .execute(&mut *conn)
+            .await?;
+        let row = load(&mut conn, new.id.as_str())
+            .await?
+            .ok_or(StoreError::NotFound)?;
+        row.into_stored(None)
+    }
+
+    async fn get(&self, id: &RecordId) -> Result<Option<StoredRecord>, StoreError> {
+        let mut conn = self.read().await?;
+        let found: Option<(RecordRow, Option<String>)> = records::table
+            .left_join(analyses::table)
+            .filter(records::id.eq(id.as_str()))
+            .select((RecordRow::as_select(), analyses::analysis.nullable()))
+            .first(&mut *conn)
+            .await
+            .optional()?;
+        found
+            .map(|(row, analysis)| row.into_stored(analysis))
+            .transpose()
+    }
+
+    async fn list_for_owner(
+        &self,
+        owner: &str,
+        limit: i64,
+        after: Option<&ListCursor>,
+    ) -> Result<Vec<StoredRecord>, StoreError> {
+        let mut conn = self.read().await?;
+        let mut query = records::table
+            .left_join(analyses::table)
+            .filter(records::owner.eq(owner))
+            .select((RecordRow::as_select(), analyses::analysis.nullable()))
+            .order((records::created_at.desc(), records::id.desc()))
+            .limit(limit)
+            .into_boxed();
+        if let Some(c) = after {
+            query = query.filter(
+                records::created_at.lt(c.created_at).or(records::created_at
+                    .eq(c.created_at)
+                    .and(records::id.lt(c.id.clone()))),
+            );
+        }
+        let rows: Vec<(RecordRow, Option<String>)> = query.load(&mut *conn).await?;
+        rows.into_iter()
+            .map(|(row, analysis)| row.into_stored(analysis))
+            .collect()
+    }
+
+    async fn set_metadata(
+        &self,
+        id: &RecordId,
+        metadata: &serde_json::Value,
+        now: i64,
+    ) -> Result<(), StoreError> {
+        let mut conn = self.write().await?;
+        let n = diesel::update(records::table.find(id.as_str()))
+            .set((
+                records::metadata.eq(metadata.to_string()),
+                records::updated_at.eq(now),
+            ))
+            .execute(&mut *conn)
+            .await?;
+        if n == 0 {
+            Err(StoreError::NotFound)
+        } else {
+            Ok(())
+        }
+    }
+
+    async fn mark_uploaded(
+        &self,
+        id: &RecordId,
+        size: i64,
+        content_hash: &str,
+        now: i64,
+    ) -> Result<Vec<StatusEvent>, StoreError> {
+        let mut conn = self.write().await?;
+        let id = id.as_str().to_owned();
+        let hash = content_hash.to_owned();
+        conn.transaction::<_, StoreError, _>(async move |conn| {
+            let row = load(conn, &id).await?.ok_or(StoreError::NotFound)?;
+            let uploaded = transition(conn, row, RecordStatus::Uploaded, now, |r| {
+                r.size = Some(size);
+                r.content_hash = Some(hash);
+            })
+            .await?;
+            let row = load(conn, &id).await?.ok_or(StoreError::NotFound)?;
+            let queued =
+                transition(conn, row, RecordStatus::Queued, now, |r| enqueue(r, now)).await?;
+            Ok(vec![uploaded, queued])
+        })
+        .await
+    }
+
+    async fn claim_jobs(
+        &self,
+        max: usize,
+        owner: &str,
+        lease_until: i64,
+        now: i64,
+    ) -> Result<Vec<(Job, StatusEvent)>, StoreError> {
+        if max == 0 {
+            return Ok(Vec::new());
+        }
+        let mut conn = self.write().await?;
+        let owner = owner.to_owned();
+        conn.transaction::<_, StoreError, _>(async move |conn| {
+            let rows: Vec<RecordRow> = records::table
+                .filter(records::status.eq(RecordStatus::Queued.as_str()))
+                .order((records::queued_at.asc(), records::id.asc()))
+                .limit(i64::try_from(max).unwrap_or(i64::MAX))
+                .select(RecordRow::as_select())
+                .load(conn)
+                .await?;
+            let mut claimed = Vec::with_capacity(rows.len());
+            for row in rows {
+                let job = Job {
+                    record_id: row.record_id()?,
+                    object_key: row.object_key.clone(),
+                    filename: row.filename.clone(),
+                    attempt: row.attempts + 1,
+                    lease_owner: owner.clone(),
+                    claimed_at: now,
+                };
+                let event = transition(conn, row, RecordStatus::Processing, now, |r| {
+                    r.attempts += 1;
+                    r.lease_owner = Some(owner.clone());
+                    r.lease_until = Some(lease_until);
+                })
+                .await?;
+                claimed.push((job, event));
+            }
+            Ok(claimed)
+        })
+        .await
+    }
+
+    async fn complete(
+        &self,
+        job: &Job,
+        analysis: &Analysis,
+        now: i64,
+    ) -> Result<Option<StatusEvent>, StoreError> {
+        let mut conn = self.write().await?;
+        let json =
+            serde_json::to_string(analysis).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        let job = job.clone();
+        conn.transaction::<_, StoreError, _>(async move |conn| {
+            let Some(row) = load_leased(conn, &job).await? else {
+                return Ok(None);
+            };
+            log_attempt(conn, &row, job.claimed_at, now, "completed").await?;
+            diesel::delete(analyses::table.find(job.record_id.as_str()))
+                .execute(conn)
+                .await?;
+            diesel::insert_into(analyses::table)
+                .values(NewAnalysisRow {
+                    record_id: job.record_id.as_str(),
+                    analysis: json,
+                    created_at: now,
+                })
+                .execute(conn)
+                .await?;
+            let ev = transition(conn, row, RecordStatus::Completed, now, |r| {
+                clear_lease(r);
+                r.error = None;
+            })
+            .await?;
+            Ok(Some(ev))
+        })
+        .await
+    }
+
+    async fn fail(
+        &self,
+        job: &Job,
+        error: &str,
+        outcome: FailureOutcome,
+        now: i64,
+    ) -> Result<Option<StatusEvent>, StoreError> {
+        let mut conn = self.write().await?;
+        let job = job.clone();
+        let error = error.to_owned();
+        conn.transaction::<_, StoreError, _>(async move |conn| {
+            let Some(mut row) = load_leased(conn, &job).await? else {
+                return Ok(None);
+            };
+            row.error = Some(error);
+            let (to, label) = match outcome {
+                FailureOutcome::RetryAt(_) => (RecordStatus::Retrying, "retrying"),
+                FailureOutcome::Dead => (RecordStatus::Failed, "failed"),
+            };
+            log_attempt(conn, &row, job.claimed_at, now, label).await?;
+            let ev = transition(conn, row, to, now, |r| {
+                clear_lease(r);
+                r.next_attempt_at = match outcome {
+                    FailureOutcome::RetryAt(at) => Some(at),
+                    FailureOutcome::Dead => None,
+                };
+            })
+            .await?;
+            Ok(Some(ev))
+        })
+        .await
+    }
+
+    async fn release_due_retries(&self, now: i64) -> Result<Vec<StatusEvent>, StoreError> {
+        let mut conn = self.write().await?;
+        conn.transaction::<_, StoreError, _>(async move |conn| {
+            let rows: Vec<RecordRow> = records::table
+                .filter(records::status.eq(RecordStatus::Retrying.as_str()))
+                .filter(records::next_attempt_at.le(now))
+                .select(RecordRow::as_select())
+                .load(conn)
+                .await?;
+            let mut events = Vec::with_capacity(rows.len());
+            for row in rows {
+                events.push(
+                    transition(conn, row, RecordStatus::Queued, now, |r| enqueue(r, now)).await?,
+                );
+            }
+            Ok(events)
+        })
+        .await
+    }
+
+    async fn reclaim_leases(
+        &self,
+        now: i64,
+        scope: LeaseScope<'_>,
+        max_attempts: i32,
+    ) -> Result<Vec<StatusEvent>, StoreError> {
+        let mut conn = self.write().await?;
+        // Owned copy: the transaction's future must be 'static.
+        enum Scope {
+            Expired,
+            OwnedBy(String),
+            NotOwnedBy(String),
+        }
+        let scope = match scope {
+            LeaseScope::Expired => Scope::Expired,
+            LeaseScope::OwnedBy(me) => Scope::OwnedBy(me.to_owned()),
+            LeaseScope::NotOwnedBy(me) => Scope::NotOwnedBy(me.to_owned()),
+        };
+        conn.transaction::<_, StoreError, _>(async move |conn| {
+            let mut query = records::table
+                .filter(records::status.eq(RecordStatus::Processing.as_str()))
+                .select(RecordRow::as_select())
+                .into_boxed();
+            query = match scope {
+                Scope::OwnedBy(me) => query.filter(records::lease_owner.eq(me)),
+                Scope::NotOwnedBy(me) => query.filter(
+                    records::lease_owner
+                        .ne(me)
+                        .or(records::lease_owner.is_null()),
+                ),
+                Scope::Expired => query.filter(records::lease_until.lt(now)),
+            };
+            let rows: Vec<RecordRow> = query.load(conn).await?;
+            let mut events = Vec::with_capacity(rows.len());
+            for mut row in rows {
+                let exhausted = row.attempts >= max_attempts;
+                row.error = Some(format!(
+                    "attempt {} was interrupted: its lease expired",
+                    row.attempts
+                ));
+                log_attempt(conn, &row, row.updated_at, now, "lease_expired").await?;
+                let ev = if exhausted {
+                    transition(conn, row, RecordStatus::Failed, now, clear_lease).await?
+                } else {
+                    transition(conn, row, RecordStatus::Queued, now, |r| enqueue(r, now)).await?
+                };
+                events.push(ev);
+            }
+            Ok(events)
+        })
+        .await
+    }
+
+    async fn expire_pending(&self, cutoff: i64) -> Result<Vec<String>, StoreError> {
+        let mut conn = self.write().await?;
+        conn.transaction::<_, StoreError, _>(async move |conn| {
+            let stale = records::table
+                .filter(records::status.eq(RecordStatus::Pending.as_str()))
+                .filter(records::created_at.lt(cutoff));
+            let keys: Vec<String> = stale.select(records::object_key).load(conn).await?;
+            diesel::delete(stale).execute(conn).await?;
+            Ok(keys)
+        })
+        .await
+    }
+
+    async fn delete(&self, id: &RecordId) -> Result<Option<String>, StoreError> {
+        let mut conn = self.write().await?;
+        let id = id.as_str().to_owned();
+        conn.transaction::<_, StoreError, _>(async move |conn| {
+            let Some(row) = load(conn, &id).await? else {
+                return Ok(None);
+            };
+            diesel::delete(analyses::table.find(&id))
+                .execute(conn)
+                .await?;
+            diesel::delete(attempts::table.filter(attempts::record_id.eq(&id)))
+                .execute(conn)
+                .await?;
+            diesel::delete(records::table.find(&id))
+                .execute(conn)
+                .await?;
+            Ok(Some(row.object_key))
+        })
+        .await
+    }
+
+    async fn count_by_status(&self) -> Result<Vec<(RecordStatus, i64)>, StoreError> {
+        let mut conn = self.read().await?;
+        let rows: Vec<(String, i64)> = records::table
+            .group_by(records::status)
+            .select((records::status, diesel::dsl::count_star()))
+            .load(&mut *conn)
+            .await?;
+        rows.into_iter()
+            .map(|(s, n)| {
+                s.parse()
+                    .map(|st| (st, n))
+                    .map_err(|e: crate::domain::status::UnknownStatus| {
+                        StoreError::Corrupt(e.to_string())
+                    })
+            })
+            .collect()
+    }
+}

@@ -1,0 +1,51 @@
+//! Diesel table definitions, matching `migrations/sqlite/`.
+
+diesel::table! {
+    records (id) {
+        id -> Text,
+        owner -> Text,
+        status -> Text,
+        seq -> BigInt,
+        filename -> Text,
+        content_type -> Text,
+        declared_size -> BigInt,
+        size -> Nullable<BigInt>,
+        object_key -> Text,
+        content_hash -> Nullable<Text>,
+        metadata -> Nullable<Text>,
+        attempts -> Integer,
+        error -> Nullable<Text>,
+        upload_expires_at -> BigInt,
+        queued_at -> Nullable<BigInt>,
+        next_attempt_at -> Nullable<BigInt>,
+        lease_owner -> Nullable<Text>,
+        lease_until -> Nullable<BigInt>,
+        created_at -> BigInt,
+        updated_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    analyses (record_id) {
+        record_id -> Text,
+        analysis -> Text,
+        created_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    attempts (id) {
+        id -> Integer,
+        record_id -> Text,
+        attempt -> Integer,
+        worker -> Text,
+        started_at -> BigInt,
+        finished_at -> BigInt,
+        outcome -> Text,
+        error -> Nullable<Text>,
+    }
+}
+
+diesel::joinable!(analyses -> records (record_id));
+diesel::joinable!(attempts -> records (record_id));
+diesel::allow_tables_to_appear_in_same_query!(records, analyses, attempts);

@@ -1,0 +1,157 @@
+//! Adapters to the outside world: the record database, the object store and the
+//! files kept in the data dir. Each outside system sits behind a small trait with
+//! one implementation per backend, so actors and handlers never name a backend.
+
+pub mod db;
+pub mod lock;
+pub mod objects;
+pub mod secrets;
+
+use crate::domain::{
+    Analysis, FailureOutcome, Job, RecordId, RecordStatus, RecordView, StatusEvent, TransitionError,
+};
+use async_trait::async_trait;
+
+pub use db::SqliteStore;
+pub use objects::{LocalObjects, ObjectError, ObjectStore, PresignedPut, PutOutcome};
+
+/// A failed database operation.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("record not found")]
+    NotFound,
+    #[error(transparent)]
+    Conflict(#[from] TransitionError),
+    #[error("database error: {0}")]
+    Database(String),
+    #[error("database pool error: {0}")]
+    Pool(String),
+    #[error("corrupt row: {0}")]
+    Corrupt(String),
+}
+
+impl From<diesel::result::Error> for StoreError {
+    fn from(e: diesel::result::Error) -> Self {
+        match e {
+            diesel::result::Error::NotFound => StoreError::NotFound,
+            other => StoreError::Database(other.to_string()),
+        }
+    }
+}
+
+/// A new record, as the upload session creates it (PENDING).
+#[derive(Debug, Clone)]
+pub struct NewRecord {
+    pub id: RecordId,
+    pub owner: String,
+    pub filename: String,
+    pub content_type: String,
+    pub declared_size: i64,
+    pub metadata: Option<serde_json::Value>,
+    pub upload_expires_at: i64,
+    pub now: i64,
+}
+
+/// A record with the facts the API does not show.
+#[derive(Debug, Clone)]
+pub struct StoredRecord {
+    pub view: RecordView,
+    pub owner: String,
+    pub object_key: String,
+    pub declared_size: i64,
+    pub seq: i64,
+    /// `view.created_at` as unix ms.
+    pub created_at_ms: i64,
+}
+
+/// Position in a newest-first listing: (created_at, id) of the last item seen.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ListCursor {
+    pub created_at: i64,
+    pub id: String,
+}
+
+/// Which leases to take back.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LeaseScope<'a> {
+    /// Leases past their expiry, whoever holds them.
+    Expired,
+    /// Every lease held by this instance (its pool restarted: no worker holds them).
+    OwnedBy(&'a str),
+    /// Every lease not held by this instance (embedded mode at start-up, holding the
+    /// data-dir lock: their holders are dead).
+    NotOwnedBy(&'a str),
+}
+
+/// The record database: records, their status transitions, job leases and results.
+/// Every transition happens in one transaction and returns the event announcing it.
+#[async_trait]
+pub trait RecordStore: Send + Sync + 'static {
+    /// Cheap liveness check.
+    async fn ping(&self) -> Result<(), StoreError>;
+    /// Inserts a PENDING record.
+    async fn create_pending(&self, new: NewRecord) -> Result<StoredRecord, StoreError>;
+    /// One record with its analysis.
+    async fn get(&self, id: &RecordId) -> Result<Option<StoredRecord>, StoreError>;
+    /// An owner's records, newest first.
+    async fn list_for_owner(
+        &self,
+        owner: &str,
+        limit: i64,
+        after: Option<&ListCursor>,
+    ) -> Result<Vec<StoredRecord>, StoreError>;
+    /// Replaces a record's client metadata.
+    async fn set_metadata(
+        &self,
+        id: &RecordId,
+        metadata: &serde_json::Value,
+        now: i64,
+    ) -> Result<(), StoreError>;
+    /// The object arrived: PENDING → UPLOADED → QUEUED, in one transaction.
+    async fn mark_uploaded(
+        &self,
+        id: &RecordId,
+        size: i64,
+        content_hash: &str,
+        now: i64,
+    ) -> Result<Vec<StatusEvent>, StoreError>;
+    /// Leases up to `max` QUEUED records, oldest first: QUEUED → PROCESSING.
+    async fn claim_jobs(
+        &self,
+        max: usize,
+        owner: &str,
+        lease_until: i64,
+        now: i64,
+    ) -> Result<Vec<(Job, StatusEvent)>, StoreError>;
+    /// Stores the analysis: PROCESSING → COMPLETED. `None` when the lease was lost
+    /// (the job was reclaimed or the record deleted): the result is dropped.
+    async fn complete(
+        &self,
+        job: &Job,
+        analysis: &Analysis,
+        now: i64,
+    ) -> Result<Option<StatusEvent>, StoreError>;
+    /// Records a failed attempt: PROCESSING → RETRYING or FAILED. `None` when the lease was lost.
+    async fn fail(
+        &self,
+        job: &Job,
+        error: &str,
+        outcome: FailureOutcome,
+        now: i64,
+    ) -> Result<Option<StatusEvent>, StoreError>;
+    /// RETRYING records whose time has come: → QUEUED.
+    async fn release_due_retries(&self, now: i64) -> Result<Vec<StatusEvent>, StoreError>;
+    /// PROCESSING records in `scope`: back to QUEUED, or FAILED once `max_attempts` were used.
+    async fn reclaim_leases(
+        &self,
+        now: i64,
+        scope: LeaseScope<'_>,
+        max_attempts: i32,
+    ) -> Result<Vec<StatusEvent>, StoreError>;
+    /// PENDING records created before `cutoff` whose upload never came: deleted; returns their object keys.
+    async fn expire_pending(&self, cutoff: i64) -> Result<Vec<String>, StoreError>;
+    /// Removes a record, its analysis and history; returns its object key.
+    async fn delete(&self, id: &RecordId) -> Result<Option<String>, StoreError>;
+    /// How many records are in each status.
+    async fn count_by_status(&self) -> Result<Vec<(RecordStatus, i64)>, StoreError>;
+}
