@@ -77,8 +77,20 @@ fn measure(samples: impl Iterator<Item = Result<f64, hound::Error>>) -> Result<S
 
 fn map_hound(e: hound::Error) -> AudioError {
     match e {
-        hound::Error::IoError(io) if io.kind() == std::io::ErrorKind::UnexpectedEof => {
-            AudioError::Invalid("the file ends in the middle of the audio data".into())
+        // hound reports a short file as an I/O error of its own making (kind
+        // UnexpectedEof or Other, "Failed to read enough bytes"): that is bad input,
+        // not a failing disk, and trying again cannot help.
+        hound::Error::IoError(io)
+            if matches!(
+                io.kind(),
+                std::io::ErrorKind::UnexpectedEof
+                    | std::io::ErrorKind::InvalidData
+                    | std::io::ErrorKind::Other
+            ) =>
+        {
+            AudioError::Invalid(format!(
+                "the file ends in the middle of the audio data ({io})"
+            ))
         }
         hound::Error::IoError(io) => AudioError::Io(io),
         hound::Error::FormatError(m) => AudioError::Invalid(m.to_owned()),

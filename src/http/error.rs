@@ -97,6 +97,10 @@ impl Reply for ApiError {
                 warp::http::HeaderValue::from_static("Bearer"),
             );
         }
+        if self.status == StatusCode::PAYLOAD_TOO_LARGE {
+            // The rest of the body is never read: tell the client not to reuse the connection.
+            headers.insert("connection", warp::http::HeaderValue::from_static("close"));
+        }
         if let Some(secs) = self.retry_after {
             headers.insert("retry-after", warp::http::HeaderValue::from(secs));
         }

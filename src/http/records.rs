@@ -31,8 +31,7 @@ pub fn routes(
     let presign = warp::path!("api" / "records" / "presigned-url")
         .and(warp::post())
         .and(caller(state.clone()))
-        .and(warp::body::content_length_limit(64 * 1024))
-        .and(warp::body::json())
+        .and(json_body::<PresignRequest>())
         .and(with_state(state.clone()))
         .and_then(presigned_url);
     let upload = warp::path!("api" / "records" / "upload")
@@ -59,6 +58,19 @@ pub fn routes(
         .and(with_state(state))
         .and_then(delete);
     presign.or(upload).or(list).or(get).or(delete)
+}
+
+/// A JSON body of at most 64 KiB, parsed into `T`; errors are ours (400 with the
+/// serde message), so they are reported as such rather than lost among the
+/// rejections of neighbouring routes.
+pub fn json_body<T: serde::de::DeserializeOwned + Send>()
+-> impl Filter<Extract = (T,), Error = warp::Rejection> + Clone {
+    warp::body::content_length_limit(64 * 1024)
+        .and(warp::body::bytes())
+        .and_then(|body: bytes::Bytes| async move {
+            serde_json::from_slice::<T>(&body)
+                .map_err(|e| ApiError::bad_request(format!("invalid JSON body: {e}")).reject())
+        })
 }
 
 /// Loads a record the caller may see; anything else is 404 (never 403, which

@@ -1,0 +1,274 @@
+//! Both upload paths, end to end over real HTTP: statuses over SSE, the stored
+//! analysis, listing, deletion, and a corrupt file beside a good one.
+
+mod common;
+
+use common::{Server, collect_sse, sine_wav, statuses};
+use serde_json::Value;
+use std::time::Duration;
+
+const T: Duration = Duration::from_secs(60);
+
+#[tokio::test]
+async fn presigned_upload_reaches_completed_and_sse_shows_every_step() {
+    let s = Server::start(&[]).await;
+    let token = s.token("alice", false);
+    let wav = sine_wav(2.0, 16_000, 220.0, 0.5);
+    let p = s.presign(&token, "voice.wav", wav.len()).await;
+    let id = p["record_id"].as_str().unwrap().to_owned();
+    assert_eq!(p["method"], "PUT");
+    assert!(p["expires_at"].as_str().unwrap().ends_with('Z'));
+    let rec: Value = s.get_record(&token, &id).await.json().await.unwrap();
+    assert_eq!(rec["status"], "PENDING");
+    assert!(rec["analysis"].is_null());
+
+    // Subscribe before the upload: the stream must show every transition in order.
+    let stream = s.sse(&token, &id).await;
+    assert_eq!(stream.status(), 200);
+    assert_eq!(stream.headers()["content-type"], "text/event-stream");
+    let events = tokio::spawn(collect_sse(stream, T));
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let put = s.put(p["upload_url"].as_str().unwrap(), wav).await;
+    assert_eq!(put.status(), 200, "{}", put.text().await.unwrap());
+
+    let events = events.await.unwrap();
+    assert_eq!(
+        statuses(&events),
+        ["PENDING", "UPLOADED", "QUEUED", "PROCESSING", "COMPLETED"],
+        "{events:?}"
+    );
+    assert_eq!(events[3]["attempt"], 1);
+    assert!(events.iter().all(|e| e["record_id"] == id.as_str()));
+
+    let rec: Value = s.get_record(&token, &id).await.json().await.unwrap();
+    assert_eq!(rec["status"], "COMPLETED");
+    assert_eq!(rec["attempts"], 1);
+    assert_eq!(rec["filename"], "voice.wav");
+    let a = &rec["analysis"];
+    assert!(
+        (a["duration_s"].as_f64().unwrap() - 2.0).abs() < 1e-6,
+        "{a}"
+    );
+    assert_eq!(a["sample_rate"], 16_000);
+    assert_eq!(a["channels"], 1);
+    assert!((a["peak"].as_f64().unwrap() - 0.5).abs() < 0.01, "{a}");
+    assert!(
+        (a["rms"].as_f64().unwrap() - 0.5 / 2f64.sqrt()).abs() < 0.01,
+        "{a}"
+    );
+    for key in [
+        "id",
+        "status",
+        "filename",
+        "size",
+        "created_at",
+        "updated_at",
+        "attempts",
+        "error",
+        "analysis",
+    ] {
+        assert!(rec.get(key).is_some(), "missing {key} in {rec}");
+    }
+
+    // A terminal record's stream sends the state and closes.
+    let again = collect_sse(s.sse(&token, &id).await, T).await;
+    assert_eq!(statuses(&again), ["COMPLETED"]);
+}
+
+#[tokio::test]
+async fn multipart_upload_reaches_completed_with_its_metadata() {
+    let s = Server::start(&[]).await;
+    let token = s.token("bob", false);
+    let r = s
+        .upload_multipart(
+            &token,
+            "../../etc/take1.wav",
+            sine_wav(1.0, 22_050, 440.0, 0.25),
+            Some(r#"{"song":"Arirang"}"#),
+        )
+        .await;
+    assert_eq!(r.status(), 202);
+    let body: Value = r.json().await.unwrap();
+    let id = body["record_id"].as_str().unwrap().to_owned();
+    assert!(
+        matches!(
+            body["status"].as_str(),
+            Some("QUEUED" | "PROCESSING" | "COMPLETED")
+        ),
+        "{body}"
+    );
+
+    let events = collect_sse(s.sse(&token, &id).await, T).await;
+    let st = statuses(&events);
+    assert_eq!(st.last().map(String::as_str), Some("COMPLETED"), "{st:?}");
+    let order = ["QUEUED", "PROCESSING", "COMPLETED"];
+    let idx: Vec<usize> = st
+        .iter()
+        .map(|x| {
+            order
+                .iter()
+                .position(|o| o == x)
+                .expect("unexpected status")
+        })
+        .collect();
+    assert!(idx.windows(2).all(|w| w[0] < w[1]), "out of order: {st:?}");
+
+    let rec: Value = s.get_record(&token, &id).await.json().await.unwrap();
+    assert_eq!(
+        rec["filename"], "take1.wav",
+        "path parts of a client filename are dropped"
+    );
+    assert_eq!(rec["metadata"]["song"], "Arirang");
+    assert_eq!(rec["analysis"]["sample_rate"], 22_050);
+    assert!((rec["analysis"]["duration_s"].as_f64().unwrap() - 1.0).abs() < 1e-3);
+}
+
+#[tokio::test]
+async fn a_corrupt_file_fails_with_a_reason_while_a_good_one_completes() {
+    let s = Server::start(&[]).await;
+    let token = s.token("carol", false);
+    let junk = b"RIFF....WAVEthis is not audio at all, just text pretending".repeat(100);
+    let (bad, good) = tokio::join!(
+        s.upload_presigned(&token, "broken.wav", junk),
+        s.upload_presigned(&token, "fine.wav", sine_wav(1.0, 16_000, 330.0, 0.3)),
+    );
+    let bad = s.wait_terminal(&token, &bad, T).await;
+    let good = s.wait_terminal(&token, &good, T).await;
+    assert_eq!(good["status"], "COMPLETED", "{good}");
+    assert_eq!(bad["status"], "FAILED", "{bad}");
+    assert!(
+        bad["error"]
+            .as_str()
+            .unwrap()
+            .contains("not a valid audio file"),
+        "{bad}"
+    );
+    assert_eq!(bad["attempts"], 1, "a permanent error is not retried");
+    assert!(bad["analysis"].is_null());
+
+    // The service goes on.
+    let after = s
+        .upload_presigned(&token, "after.wav", sine_wav(0.5, 8_000, 200.0, 0.2))
+        .await;
+    assert_eq!(
+        s.wait_terminal(&token, &after, T).await["status"],
+        "COMPLETED"
+    );
+    // An empty multipart file is refused outright.
+    let r = s
+        .upload_multipart(&token, "empty.wav", Vec::new(), None)
+        .await;
+    assert_eq!(r.status(), 400);
+}
+
+#[tokio::test]
+async fn list_is_newest_first_and_paginated_and_delete_removes_everything() {
+    let s = Server::start(&[]).await;
+    let token = s.token("dave", false);
+    let mut ids = Vec::new();
+    for i in 0..3 {
+        let id = s
+            .upload_presigned(
+                &token,
+                &format!("{i}.wav"),
+                sine_wav(0.2, 8_000, 300.0, 0.2),
+            )
+            .await;
+        s.wait_terminal(&token, &id, T).await;
+        ids.push(id);
+    }
+    let page1: Value = s
+        .client
+        .get(s.url("/api/records?limit=2"))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let got: Vec<&str> = page1["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(got, [ids[2].as_str(), ids[1].as_str()]);
+    let cursor = page1["next_cursor"].as_str().unwrap();
+    let page2: Value = s
+        .client
+        .get(s.url(&format!("/api/records?limit=2&cursor={cursor}")))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let got: Vec<&str> = page2["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(got, [ids[0].as_str()]);
+    assert!(page2["next_cursor"].is_null());
+    let bad = s
+        .client
+        .get(s.url("/api/records?limit=0"))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(bad.status(), 400);
+    let err: Value = bad.json().await.unwrap();
+    assert_eq!(err["error"]["code"], "bad_request");
+
+    let object = s.data_dir.join("objects/audio").join(&ids[1]);
+    assert!(object.exists());
+    let del = s
+        .client
+        .delete(s.url(&format!("/api/records/{}", ids[1])))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(del.status(), 204);
+    assert_eq!(s.get_record(&token, &ids[1]).await.status(), 404);
+    assert!(
+        !object.exists(),
+        "the audio object must be removed with the record"
+    );
+    let del = s
+        .client
+        .delete(s.url(&format!("/api/records/{}", ids[1])))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(del.status(), 404);
+}
+
+#[tokio::test]
+async fn health_and_readiness() {
+    let s = Server::start(&[]).await;
+    let h: Value = s
+        .client
+        .get(s.url("/health"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(h["status"], "ok");
+    let r = s.client.get(s.url("/ready")).send().await.unwrap();
+    assert_eq!(r.status(), 200);
+    let r: Value = r.json().await.unwrap();
+    assert_eq!(r["checks"]["database"], "ok");
+    assert_eq!(r["checks"]["actors"], "ok");
+    let nf = s.client.get(s.url("/nope")).send().await.unwrap();
+    assert_eq!(nf.status(), 404);
+    let e: Value = nf.json().await.unwrap();
+    assert_eq!(e["error"]["code"], "not_found");
+}
