@@ -1,0 +1,99 @@
+//! Crashes lose nothing: a SIGKILL with jobs in flight, and a panicking worker.
+
+mod common;
+
+use common::{Server, collect_sse, sine_wav, statuses};
+use serde_json::Value;
+use std::time::{Duration, Instant};
+
+const T: Duration = Duration::from_secs(90);
+
+async fn statuses_of(s: &Server, token: &str, ids: &[String]) -> Vec<String> {
+    let mut out = Vec::new();
+    for id in ids {
+        let v: Value = s.get_record(token, id).await.json().await.unwrap();
+        out.push(v["status"].as_str().unwrap().to_owned());
+    }
+    out
+}
+
+#[tokio::test]
+async fn jobs_in_flight_when_the_process_is_killed_complete_after_restart() {
+    let tmp = tempfile::tempdir().unwrap();
+    let slow = vec![
+        ("ORAK_PIPELINE__WORKERS".to_owned(), "2".to_owned()),
+        ("ORAK_FAULTS__WORKER_DELAY_MS".to_owned(), "60000".to_owned()),
+    ];
+    let mut s = Server::spawn(tmp.path(), &slow).await;
+    let token = s.token("alice", false);
+    let mut ids = Vec::new();
+    for i in 0..6 {
+        ids.push(s.upload_presigned(&token, &format!("{i}.wav"), sine_wav(0.5, 8_000, 200.0 + i as f64, 0.3)).await);
+    }
+    // Wait until both workers hold a job, then kill the process outright.
+    let deadline = Instant::now() + T;
+    loop {
+        let st = statuses_of(&s, &token, &ids).await;
+        if st.iter().filter(|x| *x == "PROCESSING").count() == 2 {
+            assert_eq!(st.iter().filter(|x| *x == "QUEUED").count(), 4, "{st:?}");
+            break;
+        }
+        assert!(Instant::now() < deadline, "jobs never started: {st:?}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    s.kill9();
+
+    // Restart over the same data dir, without the delay.
+    let s = Server::spawn(tmp.path(), &[]).await;
+    let mut in_flight = 0;
+    for id in &ids {
+        let rec = s.wait_terminal(&token, id, T).await;
+        assert_eq!(rec["status"], "COMPLETED", "{rec}");
+        assert!(rec["analysis"]["duration_s"].as_f64().unwrap() > 0.4);
+        match rec["attempts"].as_i64().unwrap() {
+            1 => {}
+            2 => in_flight += 1,
+            n => panic!("record {id} took {n} attempts"),
+        }
+    }
+    assert_eq!(in_flight, 2, "exactly the two interrupted jobs ran twice");
+    // Nothing duplicated: six records, each completed once, no stray rows.
+    let list: Value = s.client.get(s.url("/api/records?limit=100")).bearer_auth(&token).send().await.unwrap().json().await.unwrap();
+    let items = list["items"].as_array().unwrap();
+    assert_eq!(items.len(), 6);
+    assert!(items.iter().all(|r| r["status"] == "COMPLETED"));
+    assert!(s.log().contains("re-queued jobs that were in flight"), "{}", s.log());
+}
+
+#[tokio::test]
+async fn a_worker_panic_never_loses_the_job_it_held() {
+    let s = Server::start(&[
+        ("ORAK_FAULTS__WORKER_PANIC_FILENAME", "PANIC"),
+        ("ORAK_RETRY__BASE_MS", "100"),
+        ("ORAK_PIPELINE__WORKERS", "2"),
+    ])
+    .await;
+    let token = s.token("alice", false);
+    let p = s.presign(&token, "PANIC-now.wav", sine_wav(0.5, 8_000, 250.0, 0.3).len()).await;
+    let id = p["record_id"].as_str().unwrap().to_owned();
+    let stream = tokio::spawn(collect_sse(s.sse(&token, &id).await, T));
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert_eq!(s.put(p["upload_url"].as_str().unwrap(), sine_wav(0.5, 8_000, 250.0, 0.3)).await.status(), 200);
+    // A healthy upload beside it is unaffected.
+    let other = s.upload_presigned(&token, "fine.wav", sine_wav(0.5, 8_000, 300.0, 0.3)).await;
+
+    let events = stream.await.unwrap();
+    assert_eq!(
+        statuses(&events),
+        ["PENDING", "UPLOADED", "QUEUED", "PROCESSING", "RETRYING", "QUEUED", "PROCESSING", "COMPLETED"],
+        "{events:?}"
+    );
+    assert!(events[4]["error"].as_str().unwrap().contains("worker crashed"), "{events:?}");
+    let rec = s.wait_terminal(&token, &id, T).await;
+    assert_eq!(rec["status"], "COMPLETED");
+    assert_eq!(rec["attempts"], 2);
+    assert_eq!(s.wait_terminal(&token, &other, T).await["status"], "COMPLETED");
+    // The pool replaced the worker and the service is still ready.
+    assert_eq!(s.client.get(s.url("/ready")).send().await.unwrap().status(), 200);
+    assert!(s.log().contains("analysis worker died"));
+}
