@@ -97,3 +97,44 @@ async fn a_worker_panic_never_loses_the_job_it_held() {
     assert_eq!(s.client.get(s.url("/ready")).send().await.unwrap().status(), 200);
     assert!(s.log().contains("analysis worker died"));
 }
+
+#[tokio::test]
+async fn a_child_that_keeps_crashing_stops_the_tree_and_ready_turns_503() {
+    let tmp = tempfile::tempdir().unwrap();
+    let crashing = vec![
+        ("ORAK_FAULTS__WORKER_PANIC_FILENAME".to_owned(), "PANIC".to_owned()),
+        ("ORAK_PIPELINE__WORKERS".to_owned(), "1".to_owned()),
+        ("ORAK_SUPERVISION__MAX_RESTARTS".to_owned(), "2".to_owned()),
+        ("ORAK_RETRY__BASE_MS".to_owned(), "2000".to_owned()),
+    ];
+    let mut s = Server::spawn(tmp.path(), &crashing).await;
+    let token = s.token("alice", false);
+    let mut ids = Vec::new();
+    for i in 0..12 {
+        ids.push(s.upload_presigned(&token, &format!("PANIC-{i}.wav"), sine_wav(0.3, 8_000, 200.0, 0.3)).await);
+    }
+    // 2 worker restarts per pool, 2 pool restarts: the tree gives up after 9 panics.
+    // (While a child restarts /ready may blink 503; once the tree gives up it stays so.)
+    let deadline = Instant::now() + T;
+    while !s.log().contains("restart intensity exceeded") {
+        assert!(Instant::now() < deadline, "the tree never gave up; log:\n{}", s.log());
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    for _ in 0..5 {
+        let r = s.client.get(s.url("/ready")).send().await.unwrap();
+        assert_eq!(r.status(), 503);
+        let body: Value = r.json().await.unwrap();
+        assert_eq!(body["checks"]["actors"], "down", "{body}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    // Liveness still answers: the process is up, it is just not ready.
+    assert_eq!(s.client.get(s.url("/health")).send().await.unwrap().status(), 200);
+
+    // A restart without the fault finishes every recording: none was lost.
+    s.kill9();
+    let s = Server::spawn(tmp.path(), &[("ORAK_RETRY__BASE_MS".to_owned(), "50".to_owned())]).await;
+    for id in &ids {
+        let rec = s.wait_terminal(&token, id, T).await;
+        assert_eq!(rec["status"], "COMPLETED", "{rec}");
+    }
+}
