@@ -10,11 +10,13 @@ mod records;
 pub mod schema;
 
 use super::StoreError;
+use diesel::Connection;
 use diesel::SqliteConnection;
+use diesel::connection::SimpleConnection;
 use diesel_async::pooled_connection::deadpool::{Object, Pool};
 use diesel_async::pooled_connection::{AsyncDieselConnectionManager, ManagerConfig};
 use diesel_async::sync_connection_wrapper::SyncConnectionWrapper;
-use diesel_async::{AsyncConnection, AsyncMigrationHarness, SimpleAsyncConnection};
+use diesel_async::{AsyncConnection, SimpleAsyncConnection};
 use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
 use futures_util::FutureExt;
 
@@ -26,6 +28,7 @@ type Conn = SyncConnectionWrapper<SqliteConnection>;
 /// Records, jobs and results in one SQLite file.
 #[derive(Clone)]
 pub struct SqliteStore {
+    url: String,
     writer: Pool<Conn>,
     readers: Pool<Conn>,
 }
@@ -63,19 +66,34 @@ impl SqliteStore {
             .max_size(read_connections.max(1))
             .build()
             .map_err(|e| StoreError::Pool(e.to_string()))?;
-        let store = SqliteStore { writer, readers };
+        let store = SqliteStore {
+            url: url.to_owned(),
+            writer,
+            readers,
+        };
         store.migrate().await?;
         Ok(store)
     }
 
     /// Runs the embedded migrations that have not run yet.
+    ///
+    /// diesel's migration harness is synchronous (diesel-async's wrapper needs
+    /// `block_in_place`, which panics on a current-thread runtime), so it runs on
+    /// its own connection in a blocking task, holding the writer meanwhile.
     pub async fn migrate(&self) -> Result<Vec<String>, StoreError> {
-        let conn = self.write().await?;
-        let mut harness = AsyncMigrationHarness::new(conn);
-        let applied = harness
-            .run_pending_migrations(SQLITE_MIGRATIONS)
-            .map_err(|e| StoreError::Database(format!("migration failed: {e}")))?;
-        Ok(applied.iter().map(|v| v.to_string()).collect())
+        let _writer = self.write().await?;
+        let url = self.url.clone();
+        tokio::task::spawn_blocking(move || {
+            let mut conn = SqliteConnection::establish(&url)
+                .map_err(|e| StoreError::Database(e.to_string()))?;
+            conn.batch_execute("PRAGMA busy_timeout = 10000; PRAGMA foreign_keys = ON;")?;
+            let applied = conn
+                .run_pending_migrations(SQLITE_MIGRATIONS)
+                .map_err(|e| StoreError::Database(format!("migration failed: {e}")))?;
+            Ok(applied.iter().map(|v| v.to_string()).collect())
+        })
+        .await
+        .map_err(|e| StoreError::Database(format!("migration task failed: {e}")))?
     }
 
     async fn write(&self) -> Result<Object<Conn>, StoreError> {
