@@ -7,9 +7,7 @@ use crate::auth::{JwtKeys, UploadSigner};
 use crate::config::Config;
 use crate::http::{self, AppState};
 use crate::store::lock::{DataDirLock, LockError};
-use crate::store::{
-    LeaseScope, LocalObjects, ObjectError, RecordStore, SqliteStore, StoreError, secrets,
-};
+use crate::store::{LeaseScope, LocalObjects, ObjectError, RecordStore, SqliteStore, StoreError, secrets};
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
@@ -22,10 +20,7 @@ pub enum StartError {
     #[error("cannot read or create the secret: {0}")]
     Secret(std::io::Error),
     #[error("cannot bind {addr}: {source}")]
-    Bind {
-        addr: String,
-        source: std::io::Error,
-    },
+    Bind { addr: String, source: std::io::Error },
     #[error(transparent)]
     Store(#[from] StoreError),
     #[error(transparent)]
@@ -66,33 +61,19 @@ pub async fn serve(config: Config) -> Result<(), StartError> {
     let store = SqliteStore::open(&config.database_url(), config.storage.read_connections).await?;
     let listener = tokio::net::TcpListener::bind(&config.server.bind)
         .await
-        .map_err(|source| StartError::Bind {
-            addr: config.server.bind.clone(),
-            source,
-        })?;
+        .map_err(|source| StartError::Bind { addr: config.server.bind.clone(), source })?;
     let addr: SocketAddr = listener.local_addr()?;
-    let public_url = if config.server.public_url.is_empty() {
-        format!("http://{addr}")
-    } else {
-        config.server.public_url.clone()
-    };
+    let public_url =
+        if config.server.public_url.is_empty() { format!("http://{addr}") } else { config.server.public_url.clone() };
     let objects = LocalObjects::open(&data_dir.join("objects"), signer.clone(), &public_url)?;
 
     let instance_id: Arc<str> = uuid::Uuid::new_v4().simple().to_string()[..12].into();
     // Holding the data-dir lock, every lease in the database belongs to a dead process.
     let max_attempts = i32::try_from(config.retry.max_retries).unwrap_or(i32::MAX - 1) + 1;
-    let reclaimed = store
-        .reclaim_leases(
-            crate::clock::now_ms(),
-            LeaseScope::NotOwnedBy(&instance_id),
-            max_attempts,
-        )
-        .await?;
+    let reclaimed =
+        store.reclaim_leases(crate::clock::now_ms(), LeaseScope::NotOwnedBy(&instance_id), max_attempts).await?;
     if !reclaimed.is_empty() {
-        tracing::warn!(
-            count = reclaimed.len(),
-            "re-queued jobs that were in flight when the last process stopped"
-        );
+        tracing::warn!(count = reclaimed.len(), "re-queued jobs that were in flight when the last process stopped");
     }
 
     let grace = Duration::from_secs(config.server.shutdown_grace_seconds);
@@ -103,23 +84,13 @@ pub async fn serve(config: Config) -> Result<(), StartError> {
         directory: Arc::new(Directory::default()),
         instance_id: instance_id.clone(),
     };
-    let (root, root_handle) = start_tree(ctx.clone())
-        .await
-        .map_err(|e| StartError::Actors(e.to_string()))?;
-    let state = AppState {
-        ctx: ctx.clone(),
-        jwt: Arc::new(jwt),
-        signer,
-    };
+    let (root, root_handle) = start_tree(ctx.clone()).await.map_err(|e| StartError::Actors(e.to_string()))?;
+    let state = AppState { ctx: ctx.clone(), jwt: Arc::new(jwt), signer };
 
     std::fs::write(data_dir.join("server.addr"), addr.to_string())?;
     tracing::info!(addr = %addr, public_url = %public_url, instance = %instance_id, data_dir = %data_dir.display(), workers = ctx.config.workers(), "listening");
 
-    warp::serve(http::routes(state))
-        .incoming(listener)
-        .graceful(shutdown_signal())
-        .run()
-        .await;
+    warp::serve(http::routes(state)).incoming(listener).graceful(shutdown_signal()).run().await;
     tracing::info!("HTTP server stopped; stopping actors");
     shutdown_tree(&ctx, root, root_handle, grace).await;
     let _ = std::fs::remove_file(data_dir.join("server.addr"));

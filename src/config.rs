@@ -133,31 +133,19 @@ pub struct FaultConfig {
 
 impl Default for ServerConfig {
     fn default() -> Self {
-        ServerConfig {
-            bind: "127.0.0.1:8080".into(),
-            public_url: String::new(),
-            shutdown_grace_seconds: 10,
-        }
+        ServerConfig { bind: "127.0.0.1:8080".into(), public_url: String::new(), shutdown_grace_seconds: 10 }
     }
 }
 
 impl Default for StorageConfig {
     fn default() -> Self {
-        StorageConfig {
-            data_dir: PathBuf::from("./data"),
-            database_url: String::new(),
-            read_connections: 4,
-        }
+        StorageConfig { data_dir: PathBuf::from("./data"), database_url: String::new(), read_connections: 4 }
     }
 }
 
 impl Default for UploadConfig {
     fn default() -> Self {
-        UploadConfig {
-            max_bytes: 500 * 1024 * 1024,
-            url_ttl_seconds: 15 * 60,
-            pending_ttl_seconds: 3600,
-        }
+        UploadConfig { max_bytes: 500 * 1024 * 1024, url_ttl_seconds: 15 * 60, pending_ttl_seconds: 3600 }
     }
 }
 
@@ -186,38 +174,25 @@ impl Default for PipelineConfig {
 
 impl Default for RetryConfig {
     fn default() -> Self {
-        RetryConfig {
-            base_ms: 5000,
-            factor: 2.0,
-            cap_ms: 300_000,
-            max_retries: 3,
-        }
+        RetryConfig { base_ms: 5000, factor: 2.0, cap_ms: 300_000, max_retries: 3 }
     }
 }
 
 impl Default for SupervisionConfig {
     fn default() -> Self {
-        SupervisionConfig {
-            max_restarts: 5,
-            period_seconds: 30,
-        }
+        SupervisionConfig { max_restarts: 5, period_seconds: 30 }
     }
 }
 
 impl Default for SseConfig {
     fn default() -> Self {
-        SseConfig {
-            keepalive_seconds: 15,
-        }
+        SseConfig { keepalive_seconds: 15 }
     }
 }
 
 impl Default for LogConfig {
     fn default() -> Self {
-        LogConfig {
-            format: "text".into(),
-            level: "info".into(),
-        }
+        LogConfig { format: "text".into(), level: "info".into() }
     }
 }
 
@@ -251,9 +226,7 @@ impl Config {
             None => {}
         }
         fig = fig.merge(Env::prefixed("ORAK_").split("__"));
-        let mut cfg: Config = fig
-            .extract()
-            .map_err(|e| ConfigError::Invalid(e.to_string()))?;
+        let mut cfg: Config = fig.extract().map_err(|e| ConfigError::Invalid(e.to_string()))?;
         if let Some(bind) = &cli.bind {
             cfg.server.bind = bind.clone();
         }
@@ -265,24 +238,18 @@ impl Config {
     }
 
     fn validate(&self) -> Result<(), ConfigError> {
-        self.server.bind.parse::<SocketAddr>().map_err(|e| {
-            ConfigError::Invalid(format!("server.bind {:?}: {e}", self.server.bind))
-        })?;
+        self.server
+            .bind
+            .parse::<SocketAddr>()
+            .map_err(|e| ConfigError::Invalid(format!("server.bind {:?}: {e}", self.server.bind)))?;
         if self.uploads.max_bytes == 0 {
-            return Err(ConfigError::Invalid(
-                "uploads.max_bytes must be positive".into(),
-            ));
+            return Err(ConfigError::Invalid("uploads.max_bytes must be positive".into()));
         }
         if !(self.retry.factor >= 1.0) {
-            return Err(ConfigError::Invalid(
-                "retry.factor must be at least 1".into(),
-            ));
+            return Err(ConfigError::Invalid("retry.factor must be at least 1".into()));
         }
         if !matches!(self.log.format.as_str(), "text" | "json") {
-            return Err(ConfigError::Invalid(format!(
-                "log.format must be text or json, not {:?}",
-                self.log.format
-            )));
+            return Err(ConfigError::Invalid(format!("log.format must be text or json, not {:?}", self.log.format)));
         }
         Ok(())
     }
@@ -290,11 +257,7 @@ impl Config {
     /// The database URL, defaulting to a file in the data dir.
     pub fn database_url(&self) -> String {
         if self.storage.database_url.is_empty() {
-            self.storage
-                .data_dir
-                .join("orakgaraki.sqlite3")
-                .to_string_lossy()
-                .into_owned()
+            self.storage.data_dir.join("orakgaraki.sqlite3").to_string_lossy().into_owned()
         } else {
             self.storage.database_url.clone()
         }
@@ -302,11 +265,7 @@ impl Config {
 
     /// Number of analysis workers.
     pub fn workers(&self) -> usize {
-        if self.pipeline.workers == 0 {
-            num_cpus::get().max(1)
-        } else {
-            self.pipeline.workers
-        }
+        if self.pipeline.workers == 0 { num_cpus::get().max(1) } else { self.pipeline.workers }
     }
 
     /// The retry policy.
@@ -327,17 +286,11 @@ mod tests {
     #[test]
     fn the_shipped_config_file_parses_to_the_defaults() {
         let shipped: Config = Figment::from(Serialized::defaults(Config::default()))
-            .merge(Toml::file(concat!(
-                env!("CARGO_MANIFEST_DIR"),
-                "/config.toml"
-            )))
+            .merge(Toml::file(concat!(env!("CARGO_MANIFEST_DIR"), "/config.toml")))
             .extract()
             .unwrap();
         let defaults = Config::default();
-        assert_eq!(
-            serde_json::to_value(&shipped).unwrap(),
-            serde_json::to_value(&defaults).unwrap()
-        );
+        assert_eq!(serde_json::to_value(&shipped).unwrap(), serde_json::to_value(&defaults).unwrap());
     }
 
     #[test]
@@ -348,11 +301,7 @@ mod tests {
             let cfg = Config::load(&CliOverrides::default()).unwrap();
             assert_eq!(cfg.server.bind, "127.0.0.1:9999");
             assert_eq!(cfg.retry.max_retries, 7);
-            let cfg = Config::load(&CliOverrides {
-                bind: Some("127.0.0.1:1".into()),
-                ..Default::default()
-            })
-            .unwrap();
+            let cfg = Config::load(&CliOverrides { bind: Some("127.0.0.1:1".into()), ..Default::default() }).unwrap();
             assert_eq!(cfg.server.bind, "127.0.0.1:1");
             Ok(())
         });
@@ -366,10 +315,7 @@ mod tests {
             assert!(err.to_string().contains("server.bind"), "{err}");
             Ok(())
         });
-        let err = Config::load(&CliOverrides {
-            config_file: Some("/nonexistent.toml".into()),
-            ..Default::default()
-        });
+        let err = Config::load(&CliOverrides { config_file: Some("/nonexistent.toml".into()), ..Default::default() });
         assert!(matches!(err, Err(ConfigError::Missing(_))));
     }
 }

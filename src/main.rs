@@ -55,21 +55,14 @@ enum Command {
 }
 
 fn load(common: &Common, bind: Option<String>) -> anyhow::Result<Config> {
-    Ok(Config::load(&CliOverrides {
-        config_file: common.config.clone(),
-        data_dir: common.data_dir.clone(),
-        bind,
-    })?)
+    Ok(Config::load(&CliOverrides { config_file: common.config.clone(), data_dir: common.data_dir.clone(), bind })?)
 }
 
 fn init_tracing(config: &Config) {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(&config.log.level));
     let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .with_ansi(ansi);
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_ansi(ansi);
     if config.log.format == "json" {
         builder.json().flatten_event(true).init();
     } else {
@@ -79,10 +72,7 @@ fn init_tracing(config: &Config) {
 
 fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
-    let command = cli.command.unwrap_or(Command::Serve {
-        common: Common::default(),
-        bind: None,
-    });
+    let command = cli.command.unwrap_or(Command::Serve { common: Common::default(), bind: None });
     match command {
         Command::Serve { common, bind } => {
             let config = load(&common, bind)?;
@@ -90,12 +80,7 @@ fn main() -> anyhow::Result<()> {
             let rt = tokio::runtime::Runtime::new().context("starting the runtime")?;
             rt.block_on(orakgaraki::app::serve(config))?;
         }
-        Command::Token {
-            common,
-            user,
-            admin,
-            ttl,
-        } => {
+        Command::Token { common, user, admin, ttl } => {
             let config = load(&common, None)?;
             if user.trim().is_empty() {
                 anyhow::bail!("--user must not be empty");
@@ -103,15 +88,7 @@ fn main() -> anyhow::Result<()> {
             let keys = orakgaraki::app::jwt_keys(&config)?;
             let role = if admin { Role::Admin } else { Role::User };
             let now = orakgaraki::clock::now_ms() / 1000;
-            println!(
-                "{}",
-                keys.issue(
-                    &user,
-                    role,
-                    now,
-                    ttl.unwrap_or(config.auth.token_ttl_seconds)
-                )?
-            );
+            println!("{}", keys.issue(&user, role, now, ttl.unwrap_or(config.auth.token_ttl_seconds))?);
         }
         Command::Migrate { common } => {
             let config = load(&common, None)?;

@@ -29,14 +29,11 @@ async fn error_code(r: reqwest::Response) -> (u16, String) {
 async fn every_record_endpoint_needs_a_valid_token() {
     let s = Server::start(&[]).await;
     let token = s.token("alice", false);
-    let id = s
-        .upload_presigned(&token, "a.wav", sine_wav(0.3, 8_000, 200.0, 0.3))
-        .await;
+    let id = s.upload_presigned(&token, "a.wav", sine_wav(0.3, 8_000, 200.0, 0.3)).await;
     let c = &s.client;
     let reqs = || {
         vec![
-            c.post(s.url("/api/records/presigned-url"))
-                .json(&serde_json::json!({"filename":"x.wav","size":10})),
+            c.post(s.url("/api/records/presigned-url")).json(&serde_json::json!({"filename":"x.wav","size":10})),
             c.post(s.url("/api/records/upload")).body("x"),
             c.get(s.url("/api/records")),
             c.get(s.url(&format!("/api/records/{id}"))),
@@ -46,12 +43,7 @@ async fn every_record_endpoint_needs_a_valid_token() {
     };
     for req in reqs() {
         let r = req.send().await.unwrap();
-        assert_eq!(
-            r.headers()
-                .get("www-authenticate")
-                .map(|v| v.to_str().unwrap()),
-            Some("Bearer")
-        );
+        assert_eq!(r.headers().get("www-authenticate").map(|v| v.to_str().unwrap()), Some("Bearer"));
         assert_eq!(error_code(r).await, (401, "unauthorized".to_owned()));
     }
     // A token signed by another instance's secret, or garbage, is refused the same way.
@@ -62,12 +54,7 @@ async fn every_record_endpoint_needs_a_valid_token() {
             assert_eq!(r.status(), 401);
         }
     }
-    let r = c
-        .get(s.url("/api/records"))
-        .header("authorization", format!("Basic {token}"))
-        .send()
-        .await
-        .unwrap();
+    let r = c.get(s.url("/api/records")).header("authorization", format!("Basic {token}")).send().await.unwrap();
     assert_eq!(r.status(), 401);
     // The record survived all of that.
     assert_eq!(s.wait_terminal(&token, &id, T).await["status"], "COMPLETED");
@@ -79,60 +66,28 @@ async fn users_only_see_their_own_records() {
     let alice = s.token("alice", false);
     let mallory = s.token("mallory", false);
     let admin = s.token("root", true);
-    let id = s
-        .upload_presigned(&alice, "mine.wav", sine_wav(0.3, 8_000, 200.0, 0.3))
-        .await;
+    let id = s.upload_presigned(&alice, "mine.wav", sine_wav(0.3, 8_000, 200.0, 0.3)).await;
     s.wait_terminal(&alice, &id, T).await;
 
-    assert_eq!(
-        error_code(s.get_record(&mallory, &id).await).await,
-        (404, "not_found".into())
-    );
+    assert_eq!(error_code(s.get_record(&mallory, &id).await).await, (404, "not_found".into()));
     assert_eq!(s.sse(&mallory, &id).await.status(), 404);
-    let sse_query = s
-        .client
-        .get(s.url(&format!(
-            "/api/processing/status/{id}?access_token={mallory}"
-        )))
-        .send()
-        .await
-        .unwrap();
+    let sse_query =
+        s.client.get(s.url(&format!("/api/processing/status/{id}?access_token={mallory}"))).send().await.unwrap();
     assert_eq!(sse_query.status(), 404);
-    let del = s
-        .client
-        .delete(s.url(&format!("/api/records/{id}")))
-        .bearer_auth(&mallory)
-        .send()
-        .await
-        .unwrap();
+    let del = s.delete(&mallory, &format!("/api/records/{id}")).await;
     assert_eq!(del.status(), 404);
-    let list: Value = s
-        .client
-        .get(s.url("/api/records"))
-        .bearer_auth(&mallory)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let list: Value = s.get_json(&mallory, "/api/records").await;
     assert_eq!(list["items"].as_array().unwrap().len(), 0);
     // An id that does not exist looks exactly the same as someone else's.
-    let missing = s
-        .get_record(&mallory, "01a22995-0000-7000-8000-000000000000")
-        .await;
+    let missing = s.get_record(&mallory, "01a22995-0000-7000-8000-000000000000").await;
     assert_eq!(error_code(missing).await, (404, "not_found".into()));
     assert_eq!(s.get_record(&mallory, "not-a-uuid").await.status(), 404);
 
     // The owner (and an admin) still see it; the SSE stream accepts ?access_token=.
     assert_eq!(s.get_record(&alice, &id).await.status(), 200);
     assert_eq!(s.get_record(&admin, &id).await.status(), 200);
-    let via_query = s
-        .client
-        .get(s.url(&format!("/api/processing/status/{id}?access_token={alice}")))
-        .send()
-        .await
-        .unwrap();
+    let via_query =
+        s.client.get(s.url(&format!("/api/processing/status/{id}?access_token={alice}"))).send().await.unwrap();
     assert_eq!(statuses(&collect_sse(via_query, T).await), ["COMPLETED"]);
 }
 
@@ -146,10 +101,7 @@ async fn upload_urls_refuse_bad_signatures_and_expiry() {
     let id = p["record_id"].as_str().unwrap().to_owned();
 
     let tampered_sig = format!("{}0000", &url[..url.len() - 4]);
-    let bigger = url.replace(
-        &format!("size={}", wav.len()),
-        &format!("size={}", wav.len() + 1000),
-    );
+    let bigger = url.replace(&format!("size={}", wav.len()), &format!("size={}", wav.len() + 1000));
     let unsigned = url.split('?').next().unwrap().to_owned();
     for bad in [tampered_sig, bigger, unsigned] {
         let r = s.put(&bad, wav.clone()).await;
@@ -170,22 +122,12 @@ async fn upload_urls_refuse_bad_signatures_and_expiry() {
     let (status, _) = error_code(r).await;
     assert_eq!(status, 403);
     // Nothing was stored by any of those: the record is still waiting for its upload.
-    assert_eq!(
-        s.get_record(&token, &id)
-            .await
-            .json::<Value>()
-            .await
-            .unwrap()["status"],
-        "PENDING"
-    );
+    assert_eq!(s.get_record(&token, &id).await.json::<Value>().await.unwrap()["status"], "PENDING");
 
     // The genuine URL works once; a second PUT is a conflict.
     assert_eq!(s.put(&url, wav.clone()).await.status(), 200);
     assert_eq!(s.wait_terminal(&token, &id, T).await["status"], "COMPLETED");
-    assert_eq!(
-        error_code(s.put(&url, wav).await).await,
-        (409, "conflict".into())
-    );
+    assert_eq!(error_code(s.put(&url, wav).await).await, (409, "conflict".into()));
 }
 
 #[tokio::test]
@@ -209,59 +151,28 @@ async fn oversize_uploads_get_413_and_leave_nothing_behind() {
     let url = p["upload_url"].as_str().unwrap();
     assert_eq!(error_code(s.put(url, wav.clone()).await).await.0, 413);
     // …and when streamed without one (chunked), by counting bytes.
-    let chunks: Vec<Result<Vec<u8>, std::io::Error>> =
-        wav.chunks(4096).map(|c| Ok(c.to_vec())).collect();
+    let chunks: Vec<Result<Vec<u8>, std::io::Error>> = wav.chunks(4096).map(|c| Ok(c.to_vec())).collect();
     let body = reqwest::Body::wrap_stream(futures_util::stream::iter(chunks));
     refused_as_too_large(s.client.put(url).body(body).send().await).await;
     assert_eq!(
-        s.get_record(&token, p["record_id"].as_str().unwrap())
-            .await
-            .json::<Value>()
-            .await
-            .unwrap()["status"],
+        s.get_record(&token, p["record_id"].as_str().unwrap()).await.json::<Value>().await.unwrap()["status"],
         "PENDING"
     );
 
     // Multipart over the cap: 413, and no record is left behind.
-    let r = s
-        .upload_multipart(&token, "big.wav", sine_wav(4.0, 16_000, 200.0, 0.3), None)
-        .await;
+    let r = s.upload_multipart(&token, "big.wav", sine_wav(4.0, 16_000, 200.0, 0.3), None).await;
     assert_eq!(error_code(r).await.0, 413);
     let chunks: Vec<Result<Vec<u8>, std::io::Error>> = vec![Ok(b"x".repeat(150_000))];
-    let part = reqwest::multipart::Part::stream(reqwest::Body::wrap_stream(
-        futures_util::stream::iter(chunks),
-    ))
-    .file_name("big.wav");
+    let part = reqwest::multipart::Part::stream(reqwest::Body::wrap_stream(futures_util::stream::iter(chunks)))
+        .file_name("big.wav");
     let form = reqwest::multipart::Form::new().part("file", part);
-    refused_as_too_large(
-        s.client
-            .post(s.url("/api/records/upload"))
-            .bearer_auth(&token)
-            .multipart(form)
-            .send()
-            .await,
-    )
-    .await;
-    let list: Value = s
-        .client
-        .get(s.url("/api/records"))
-        .bearer_auth(&token)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    refused_as_too_large(s.client.post(s.url("/api/records/upload")).bearer_auth(&token).multipart(form).send().await)
+        .await;
+    let list: Value = s.get_json(&token, "/api/records").await;
     let items = list["items"].as_array().unwrap();
-    assert_eq!(
-        items.len(),
-        1,
-        "only the still-pending presigned record: {list}"
-    );
+    assert_eq!(items.len(), 1, "only the still-pending presigned record: {list}");
     assert_eq!(items[0]["status"], "PENDING");
-    let objects: Vec<_> = std::fs::read_dir(s.data_dir.join("objects/tmp"))
-        .unwrap()
-        .collect();
+    let objects: Vec<_> = std::fs::read_dir(s.data_dir.join("objects/tmp")).unwrap().collect();
     assert!(objects.is_empty(), "no partial files");
 
     // Bad requests get 400 with the error shape.
@@ -270,14 +181,8 @@ async fn oversize_uploads_get_413_and_leave_nothing_behind() {
         serde_json::json!({"filename": "a.wav", "size": 0}),
         serde_json::json!({"size": 5}),
     ] {
-        let r = s
-            .client
-            .post(s.url("/api/records/presigned-url"))
-            .bearer_auth(&token)
-            .json(&body)
-            .send()
-            .await
-            .unwrap();
+        let r =
+            s.client.post(s.url("/api/records/presigned-url")).bearer_auth(&token).json(&body).send().await.unwrap();
         assert_eq!(error_code(r).await, (400, "bad_request".into()), "{body}");
     }
     let r = s

@@ -20,14 +20,9 @@ async fn two_hundred_uploads_at_once_all_complete_with_bounded_memory() {
             if i % 2 == 0 {
                 s.upload_presigned(&token, &format!("p{i}.wav"), wav).await
             } else {
-                let r = s
-                    .upload_multipart(&token, &format!("m{i}.wav"), wav, None)
-                    .await;
+                let r = s.upload_multipart(&token, &format!("m{i}.wav"), wav, None).await;
                 assert_eq!(r.status(), 202);
-                r.json::<serde_json::Value>().await.unwrap()["record_id"]
-                    .as_str()
-                    .unwrap()
-                    .to_owned()
+                r.json::<serde_json::Value>().await.unwrap()["record_id"].as_str().unwrap().to_owned()
             }
         }));
     }
@@ -40,25 +35,12 @@ async fn two_hundred_uploads_at_once_all_complete_with_bounded_memory() {
         assert_eq!(rec["status"], "COMPLETED", "{rec}");
         assert_eq!(rec["attempts"], 1);
     }
-    let list: serde_json::Value = s
-        .client
-        .get(s.url("/api/records?limit=100"))
-        .bearer_auth(&token)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let list: serde_json::Value = s.get_json(&token, "/api/records?limit=100").await;
     assert_eq!(list["items"].as_array().unwrap().len(), 100);
     assert!(list["next_cursor"].is_string());
 
     let peak = s.peak_rss();
-    eprintln!(
-        "rss baseline {} MiB, peak {} MiB",
-        baseline >> 20,
-        peak >> 20
-    );
+    eprintln!("rss baseline {} MiB, peak {} MiB", baseline >> 20, peak >> 20);
     // Measured about 36 MiB on the 2-core CI machine.
     assert!(peak < 96 << 20, "peak RSS {} MiB", peak >> 20);
 }
@@ -90,29 +72,17 @@ async fn a_200_mb_upload_streams_through_both_paths_without_growing_memory() {
     // The body is generated as it is sent, so the test holds no copy either.
     let body = || {
         let header = wav_header(DATA);
-        let chunk: Vec<u8> = (0..CHUNK / 2)
-            .flat_map(|i| (((i % 64) as i16 - 32) * 256).to_le_bytes())
-            .collect();
-        let parts =
-            std::iter::once(header).chain(std::iter::repeat_n(chunk, DATA as usize / CHUNK));
-        reqwest::Body::wrap_stream(futures_util::stream::iter(
-            parts.map(Ok::<_, std::io::Error>),
-        ))
+        let chunk: Vec<u8> = (0..CHUNK / 2).flat_map(|i| (((i % 64) as i16 - 32) * 256).to_le_bytes()).collect();
+        let parts = std::iter::once(header).chain(std::iter::repeat_n(chunk, DATA as usize / CHUNK));
+        reqwest::Body::wrap_stream(futures_util::stream::iter(parts.map(Ok::<_, std::io::Error>)))
     };
     let total = 44 + DATA as usize;
     let before = s.rss();
 
     let p = s.presign(&token, "long.wav", total).await;
-    let r = s
-        .client
-        .put(p["upload_url"].as_str().unwrap())
-        .body(body())
-        .send()
-        .await
-        .unwrap();
+    let r = s.client.put(p["upload_url"].as_str().unwrap()).body(body()).send().await.unwrap();
     assert_eq!(r.status(), 200, "{}", r.text().await.unwrap());
-    let part =
-        reqwest::multipart::Part::stream_with_length(body(), total as u64).file_name("long2.wav");
+    let part = reqwest::multipart::Part::stream_with_length(body(), total as u64).file_name("long2.wav");
     let r = s
         .client
         .post(s.url("/api/records/upload"))
@@ -122,10 +92,7 @@ async fn a_200_mb_upload_streams_through_both_paths_without_growing_memory() {
         .await
         .unwrap();
     assert_eq!(r.status(), 202);
-    let id2 = r.json::<serde_json::Value>().await.unwrap()["record_id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let id2 = r.json::<serde_json::Value>().await.unwrap()["record_id"].as_str().unwrap().to_owned();
     for id in [p["record_id"].as_str().unwrap(), id2.as_str()] {
         let rec = s.wait_terminal(&token, id, Duration::from_secs(600)).await;
         assert_eq!(rec["status"], "COMPLETED", "{rec}");
@@ -134,10 +101,6 @@ async fn a_200_mb_upload_streams_through_both_paths_without_growing_memory() {
         assert!((rec["analysis"]["duration_s"].as_f64().unwrap() - expected).abs() < 1e-6);
     }
     let growth = s.peak_rss().saturating_sub(before);
-    eprintln!(
-        "rss before {} MiB, peak growth {} MiB for 2 x 200 MiB",
-        before >> 20,
-        growth >> 20
-    );
+    eprintln!("rss before {} MiB, peak growth {} MiB for 2 x 200 MiB", before >> 20, growth >> 20);
     assert!(growth < 64 << 20, "peak RSS grew {} MiB", growth >> 20);
 }

@@ -22,23 +22,13 @@ async fn jobs_in_flight_when_the_process_is_killed_complete_after_restart() {
     let tmp = tempfile::tempdir().unwrap();
     let slow = vec![
         ("ORAK_PIPELINE__WORKERS".to_owned(), "2".to_owned()),
-        (
-            "ORAK_FAULTS__WORKER_DELAY_MS".to_owned(),
-            "60000".to_owned(),
-        ),
+        ("ORAK_FAULTS__WORKER_DELAY_MS".to_owned(), "60000".to_owned()),
     ];
     let mut s = Server::spawn(tmp.path(), &slow).await;
     let token = s.token("alice", false);
     let mut ids = Vec::new();
     for i in 0..6 {
-        ids.push(
-            s.upload_presigned(
-                &token,
-                &format!("{i}.wav"),
-                sine_wav(0.5, 8_000, 200.0 + i as f64, 0.3),
-            )
-            .await,
-        );
+        ids.push(s.upload_presigned(&token, &format!("{i}.wav"), sine_wav(0.5, 8_000, 200.0 + i as f64, 0.3)).await);
     }
     // Wait until both workers hold a job, then kill the process outright.
     let deadline = Instant::now() + T;
@@ -68,24 +58,11 @@ async fn jobs_in_flight_when_the_process_is_killed_complete_after_restart() {
     }
     assert_eq!(in_flight, 2, "exactly the two interrupted jobs ran twice");
     // Nothing duplicated: six records, each completed once, no stray rows.
-    let list: Value = s
-        .client
-        .get(s.url("/api/records?limit=100"))
-        .bearer_auth(&token)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let list: Value = s.get_json(&token, "/api/records?limit=100").await;
     let items = list["items"].as_array().unwrap();
     assert_eq!(items.len(), 6);
     assert!(items.iter().all(|r| r["status"] == "COMPLETED"));
-    assert!(
-        s.log().contains("re-queued jobs that were in flight"),
-        "{}",
-        s.log()
-    );
+    assert!(s.log().contains("re-queued jobs that were in flight"), "{}", s.log());
 }
 
 #[tokio::test]
@@ -97,64 +74,27 @@ async fn a_worker_panic_never_loses_the_job_it_held() {
     ])
     .await;
     let token = s.token("alice", false);
-    let p = s
-        .presign(
-            &token,
-            "PANIC-now.wav",
-            sine_wav(0.5, 8_000, 250.0, 0.3).len(),
-        )
-        .await;
+    let p = s.presign(&token, "PANIC-now.wav", sine_wav(0.5, 8_000, 250.0, 0.3).len()).await;
     let id = p["record_id"].as_str().unwrap().to_owned();
     let stream = tokio::spawn(collect_sse(s.sse(&token, &id).await, T));
     tokio::time::sleep(Duration::from_millis(200)).await;
-    assert_eq!(
-        s.put(
-            p["upload_url"].as_str().unwrap(),
-            sine_wav(0.5, 8_000, 250.0, 0.3)
-        )
-        .await
-        .status(),
-        200
-    );
+    assert_eq!(s.put(p["upload_url"].as_str().unwrap(), sine_wav(0.5, 8_000, 250.0, 0.3)).await.status(), 200);
     // A healthy upload beside it is unaffected.
-    let other = s
-        .upload_presigned(&token, "fine.wav", sine_wav(0.5, 8_000, 300.0, 0.3))
-        .await;
+    let other = s.upload_presigned(&token, "fine.wav", sine_wav(0.5, 8_000, 300.0, 0.3)).await;
 
     let events = stream.await.unwrap();
     assert_eq!(
         statuses(&events),
-        [
-            "PENDING",
-            "UPLOADED",
-            "QUEUED",
-            "PROCESSING",
-            "RETRYING",
-            "QUEUED",
-            "PROCESSING",
-            "COMPLETED"
-        ],
+        ["PENDING", "UPLOADED", "QUEUED", "PROCESSING", "RETRYING", "QUEUED", "PROCESSING", "COMPLETED"],
         "{events:?}"
     );
-    assert!(
-        events[4]["error"]
-            .as_str()
-            .unwrap()
-            .contains("worker crashed"),
-        "{events:?}"
-    );
+    assert!(events[4]["error"].as_str().unwrap().contains("worker crashed"), "{events:?}");
     let rec = s.wait_terminal(&token, &id, T).await;
     assert_eq!(rec["status"], "COMPLETED");
     assert_eq!(rec["attempts"], 2);
-    assert_eq!(
-        s.wait_terminal(&token, &other, T).await["status"],
-        "COMPLETED"
-    );
+    assert_eq!(s.wait_terminal(&token, &other, T).await["status"], "COMPLETED");
     // The pool replaced the worker and the service is still ready.
-    assert_eq!(
-        s.client.get(s.url("/ready")).send().await.unwrap().status(),
-        200
-    );
+    assert_eq!(s.client.get(s.url("/ready")).send().await.unwrap().status(), 200);
     assert!(s.log().contains("analysis worker died"));
 }
 
@@ -162,10 +102,7 @@ async fn a_worker_panic_never_loses_the_job_it_held() {
 async fn a_child_that_keeps_crashing_stops_the_tree_and_ready_turns_503() {
     let tmp = tempfile::tempdir().unwrap();
     let crashing = vec![
-        (
-            "ORAK_FAULTS__WORKER_PANIC_FILENAME".to_owned(),
-            "PANIC".to_owned(),
-        ),
+        ("ORAK_FAULTS__WORKER_PANIC_FILENAME".to_owned(), "PANIC".to_owned()),
         ("ORAK_PIPELINE__WORKERS".to_owned(), "1".to_owned()),
         ("ORAK_SUPERVISION__MAX_RESTARTS".to_owned(), "2".to_owned()),
         ("ORAK_RETRY__BASE_MS".to_owned(), "2000".to_owned()),
@@ -174,24 +111,13 @@ async fn a_child_that_keeps_crashing_stops_the_tree_and_ready_turns_503() {
     let token = s.token("alice", false);
     let mut ids = Vec::new();
     for i in 0..12 {
-        ids.push(
-            s.upload_presigned(
-                &token,
-                &format!("PANIC-{i}.wav"),
-                sine_wav(0.3, 8_000, 200.0, 0.3),
-            )
-            .await,
-        );
+        ids.push(s.upload_presigned(&token, &format!("PANIC-{i}.wav"), sine_wav(0.3, 8_000, 200.0, 0.3)).await);
     }
     // 2 worker restarts per pool, 2 pool restarts: the tree gives up after 9 panics.
     // (While a child restarts /ready may blink 503; once the tree gives up it stays so.)
     let deadline = Instant::now() + T;
     while !s.log().contains("restart intensity exceeded") {
-        assert!(
-            Instant::now() < deadline,
-            "the tree never gave up; log:\n{}",
-            s.log()
-        );
+        assert!(Instant::now() < deadline, "the tree never gave up; log:\n{}", s.log());
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     for _ in 0..5 {
@@ -202,23 +128,11 @@ async fn a_child_that_keeps_crashing_stops_the_tree_and_ready_turns_503() {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     // Liveness still answers: the process is up, it is just not ready.
-    assert_eq!(
-        s.client
-            .get(s.url("/health"))
-            .send()
-            .await
-            .unwrap()
-            .status(),
-        200
-    );
+    assert_eq!(s.client.get(s.url("/health")).send().await.unwrap().status(), 200);
 
     // A restart without the fault finishes every recording: none was lost.
     s.kill9();
-    let s = Server::spawn(
-        tmp.path(),
-        &[("ORAK_RETRY__BASE_MS".to_owned(), "50".to_owned())],
-    )
-    .await;
+    let s = Server::spawn(tmp.path(), &[("ORAK_RETRY__BASE_MS".to_owned(), "50".to_owned())]).await;
     for id in &ids {
         let rec = s.wait_terminal(&token, id, T).await;
         assert_eq!(rec["status"], "COMPLETED", "{rec}");

@@ -39,10 +39,7 @@ async fn queued(s: &SqliteStore, owner: &str, now: i64) -> RecordId {
     .await
     .unwrap();
     let ev = s.mark_uploaded(&id, 10, "hash", now).await.unwrap();
-    assert_eq!(
-        ev.iter().map(|e| e.status).collect::<Vec<_>>(),
-        [RecordStatus::Uploaded, RecordStatus::Queued]
-    );
+    assert_eq!(ev.iter().map(|e| e.status).collect::<Vec<_>>(), [RecordStatus::Uploaded, RecordStatus::Queued]);
     assert_eq!(ev[1].seq, 2);
     id
 }
@@ -51,31 +48,17 @@ async fn queued(s: &SqliteStore, owner: &str, now: i64) -> RecordId {
 async fn a_reclaimed_lease_fences_off_the_old_worker() {
     let (_d, s) = store().await;
     let id = queued(&s, "u", 1).await;
-    let (old, ev) = s
-        .claim_jobs(5, "instance-a", 100, 2)
-        .await
-        .unwrap()
-        .remove(0);
+    let (old, ev) = s.claim_jobs(5, "instance-a", 100, 2).await.unwrap().remove(0);
     assert_eq!((ev.status, old.attempt), (RecordStatus::Processing, 1));
     // Instance b starts, holding the data dir: a's lease goes back to the queue.
-    let back = s
-        .reclaim_leases(3, LeaseScope::NotOwnedBy("instance-b"), 4)
-        .await
-        .unwrap();
+    let back = s.reclaim_leases(3, LeaseScope::NotOwnedBy("instance-b"), 4).await.unwrap();
     assert_eq!(back.len(), 1);
     assert_eq!(back[0].status, RecordStatus::Queued);
-    let (new, _) = s
-        .claim_jobs(5, "instance-b", 100, 4)
-        .await
-        .unwrap()
-        .remove(0);
+    let (new, _) = s.claim_jobs(5, "instance-b", 100, 4).await.unwrap().remove(0);
     assert_eq!(new.attempt, 2);
     // The old worker's late result and late failure are both dropped.
     assert_eq!(s.complete(&old, &analysis(), 5).await.unwrap(), None);
-    assert_eq!(
-        s.fail(&old, "late", FailureOutcome::Dead, 5).await.unwrap(),
-        None
-    );
+    assert_eq!(s.fail(&old, "late", FailureOutcome::Dead, 5).await.unwrap(), None);
     let done = s.complete(&new, &analysis(), 6).await.unwrap().unwrap();
     assert_eq!(done.status, RecordStatus::Completed);
     // Completing twice does nothing.
@@ -91,15 +74,9 @@ async fn illegal_transitions_are_refused() {
     let (_d, s) = store().await;
     let id = queued(&s, "u", 1).await;
     let err = s.mark_uploaded(&id, 10, "hash", 2).await.unwrap_err();
-    assert!(
-        matches!(err, StoreError::Conflict(t) if t.from == RecordStatus::Queued),
-        "uploading twice"
-    );
+    assert!(matches!(err, StoreError::Conflict(t) if t.from == RecordStatus::Queued), "uploading twice");
     let missing = RecordId::from_uuid(uuid::Uuid::now_v7());
-    assert!(matches!(
-        s.mark_uploaded(&missing, 1, "h", 2).await,
-        Err(StoreError::NotFound)
-    ));
+    assert!(matches!(s.mark_uploaded(&missing, 1, "h", 2).await, Err(StoreError::NotFound)));
 }
 
 #[tokio::test]
@@ -107,15 +84,8 @@ async fn retries_wait_for_their_time_and_exhausted_leases_fail() {
     let (_d, s) = store().await;
     let id = queued(&s, "u", 1).await;
     let (job, _) = s.claim_jobs(1, "me", 100, 2).await.unwrap().remove(0);
-    let ev = s
-        .fail(&job, "disk hiccup", FailureOutcome::RetryAt(50), 3)
-        .await
-        .unwrap()
-        .unwrap();
-    assert_eq!(
-        (ev.status, ev.error.as_deref()),
-        (RecordStatus::Retrying, Some("disk hiccup"))
-    );
+    let ev = s.fail(&job, "disk hiccup", FailureOutcome::RetryAt(50), 3).await.unwrap().unwrap();
+    assert_eq!((ev.status, ev.error.as_deref()), (RecordStatus::Retrying, Some("disk hiccup")));
     assert!(s.release_due_retries(49).await.unwrap().is_empty());
     let released = s.release_due_retries(50).await.unwrap();
     assert_eq!(released.len(), 1);
@@ -124,20 +94,11 @@ async fn retries_wait_for_their_time_and_exhausted_leases_fail() {
     // A lease that expires on the last allowed attempt ends FAILED.
     let (job, _) = s.claim_jobs(1, "me", 60, 51).await.unwrap().remove(0);
     assert_eq!(job.attempt, 2);
-    assert!(
-        s.reclaim_leases(59, LeaseScope::Expired, 2)
-            .await
-            .unwrap()
-            .is_empty(),
-        "not expired yet"
-    );
+    assert!(s.reclaim_leases(59, LeaseScope::Expired, 2).await.unwrap().is_empty(), "not expired yet");
     let ev = s.reclaim_leases(61, LeaseScope::Expired, 2).await.unwrap();
     assert_eq!(ev[0].status, RecordStatus::Failed);
     assert!(ev[0].error.as_deref().unwrap().contains("lease expired"));
-    assert_eq!(
-        s.get(&id).await.unwrap().unwrap().view.status,
-        RecordStatus::Failed
-    );
+    assert_eq!(s.get(&id).await.unwrap().unwrap().view.status, RecordStatus::Failed);
 }
 
 #[tokio::test]
@@ -146,21 +107,11 @@ async fn claims_are_oldest_first_and_limited() {
     let a = queued(&s, "u", 1).await;
     let b = queued(&s, "u", 2).await;
     let c = queued(&s, "u", 3).await;
-    let first: Vec<RecordId> = s
-        .claim_jobs(2, "me", 100, 4)
-        .await
-        .unwrap()
-        .into_iter()
-        .map(|(j, _)| j.record_id)
-        .collect();
+    let first: Vec<RecordId> =
+        s.claim_jobs(2, "me", 100, 4).await.unwrap().into_iter().map(|(j, _)| j.record_id).collect();
     assert_eq!(first, [a, b]);
-    let rest: Vec<RecordId> = s
-        .claim_jobs(2, "me", 100, 4)
-        .await
-        .unwrap()
-        .into_iter()
-        .map(|(j, _)| j.record_id)
-        .collect();
+    let rest: Vec<RecordId> =
+        s.claim_jobs(2, "me", 100, 4).await.unwrap().into_iter().map(|(j, _)| j.record_id).collect();
     assert_eq!(rest, [c]);
     assert!(s.claim_jobs(2, "me", 100, 4).await.unwrap().is_empty());
     let counts = s.count_by_status().await.unwrap();
@@ -187,10 +138,7 @@ async fn unfinished_uploads_expire_and_deletes_remove_everything() {
     assert!(s.expire_pending(10).await.unwrap().is_empty());
     assert_eq!(s.expire_pending(11).await.unwrap(), [pending.object_key()]);
     assert!(s.get(&pending).await.unwrap().is_none());
-    assert!(
-        s.get(&done).await.unwrap().is_some(),
-        "only PENDING records expire"
-    );
+    assert!(s.get(&done).await.unwrap().is_some(), "only PENDING records expire");
     assert_eq!(s.delete(&done).await.unwrap(), Some(done.object_key()));
     assert_eq!(s.delete(&done).await.unwrap(), None);
     assert!(s.list_for_owner("u", 10, None).await.unwrap().is_empty());

@@ -32,11 +32,7 @@ async fn presigned_upload_reaches_completed_and_sse_shows_every_step() {
     assert_eq!(put.status(), 200, "{}", put.text().await.unwrap());
 
     let events = events.await.unwrap();
-    assert_eq!(
-        statuses(&events),
-        ["PENDING", "UPLOADED", "QUEUED", "PROCESSING", "COMPLETED"],
-        "{events:?}"
-    );
+    assert_eq!(statuses(&events), ["PENDING", "UPLOADED", "QUEUED", "PROCESSING", "COMPLETED"], "{events:?}");
     assert_eq!(events[3]["attempt"], 1);
     assert!(events.iter().all(|e| e["record_id"] == id.as_str()));
 
@@ -45,28 +41,12 @@ async fn presigned_upload_reaches_completed_and_sse_shows_every_step() {
     assert_eq!(rec["attempts"], 1);
     assert_eq!(rec["filename"], "voice.wav");
     let a = &rec["analysis"];
-    assert!(
-        (a["duration_s"].as_f64().unwrap() - 2.0).abs() < 1e-6,
-        "{a}"
-    );
+    assert!((a["duration_s"].as_f64().unwrap() - 2.0).abs() < 1e-6, "{a}");
     assert_eq!(a["sample_rate"], 16_000);
     assert_eq!(a["channels"], 1);
     assert!((a["peak"].as_f64().unwrap() - 0.5).abs() < 0.01, "{a}");
-    assert!(
-        (a["rms"].as_f64().unwrap() - 0.5 / 2f64.sqrt()).abs() < 0.01,
-        "{a}"
-    );
-    for key in [
-        "id",
-        "status",
-        "filename",
-        "size",
-        "created_at",
-        "updated_at",
-        "attempts",
-        "error",
-        "analysis",
-    ] {
+    assert!((a["rms"].as_f64().unwrap() - 0.5 / 2f64.sqrt()).abs() < 0.01, "{a}");
+    for key in ["id", "status", "filename", "size", "created_at", "updated_at", "attempts", "error", "analysis"] {
         assert!(rec.get(key).is_some(), "missing {key} in {rec}");
     }
 
@@ -90,34 +70,17 @@ async fn multipart_upload_reaches_completed_with_its_metadata() {
     assert_eq!(r.status(), 202);
     let body: Value = r.json().await.unwrap();
     let id = body["record_id"].as_str().unwrap().to_owned();
-    assert!(
-        matches!(
-            body["status"].as_str(),
-            Some("QUEUED" | "PROCESSING" | "COMPLETED")
-        ),
-        "{body}"
-    );
+    assert!(matches!(body["status"].as_str(), Some("QUEUED" | "PROCESSING" | "COMPLETED")), "{body}");
 
     let events = collect_sse(s.sse(&token, &id).await, T).await;
     let st = statuses(&events);
     assert_eq!(st.last().map(String::as_str), Some("COMPLETED"), "{st:?}");
     let order = ["QUEUED", "PROCESSING", "COMPLETED"];
-    let idx: Vec<usize> = st
-        .iter()
-        .map(|x| {
-            order
-                .iter()
-                .position(|o| o == x)
-                .expect("unexpected status")
-        })
-        .collect();
+    let idx: Vec<usize> = st.iter().map(|x| order.iter().position(|o| o == x).expect("unexpected status")).collect();
     assert!(idx.windows(2).all(|w| w[0] < w[1]), "out of order: {st:?}");
 
     let rec: Value = s.get_record(&token, &id).await.json().await.unwrap();
-    assert_eq!(
-        rec["filename"], "take1.wav",
-        "path parts of a client filename are dropped"
-    );
+    assert_eq!(rec["filename"], "take1.wav", "path parts of a client filename are dropped");
     assert_eq!(rec["metadata"]["song"], "Arirang");
     assert_eq!(rec["analysis"]["sample_rate"], 22_050);
     assert!((rec["analysis"]["duration_s"].as_f64().unwrap() - 1.0).abs() < 1e-3);
@@ -136,28 +99,15 @@ async fn a_corrupt_file_fails_with_a_reason_while_a_good_one_completes() {
     let good = s.wait_terminal(&token, &good, T).await;
     assert_eq!(good["status"], "COMPLETED", "{good}");
     assert_eq!(bad["status"], "FAILED", "{bad}");
-    assert!(
-        bad["error"]
-            .as_str()
-            .unwrap()
-            .contains("not a valid audio file"),
-        "{bad}"
-    );
+    assert!(bad["error"].as_str().unwrap().contains("not a valid audio file"), "{bad}");
     assert_eq!(bad["attempts"], 1, "a permanent error is not retried");
     assert!(bad["analysis"].is_null());
 
     // The service goes on.
-    let after = s
-        .upload_presigned(&token, "after.wav", sine_wav(0.5, 8_000, 200.0, 0.2))
-        .await;
-    assert_eq!(
-        s.wait_terminal(&token, &after, T).await["status"],
-        "COMPLETED"
-    );
+    let after = s.upload_presigned(&token, "after.wav", sine_wav(0.5, 8_000, 200.0, 0.2)).await;
+    assert_eq!(s.wait_terminal(&token, &after, T).await["status"], "COMPLETED");
     // An empty multipart file is refused outright.
-    let r = s
-        .upload_multipart(&token, "empty.wav", Vec::new(), None)
-        .await;
+    let r = s.upload_multipart(&token, "empty.wav", Vec::new(), None).await;
     assert_eq!(r.status(), 400);
 }
 
@@ -167,100 +117,37 @@ async fn list_is_newest_first_and_paginated_and_delete_removes_everything() {
     let token = s.token("dave", false);
     let mut ids = Vec::new();
     for i in 0..3 {
-        let id = s
-            .upload_presigned(
-                &token,
-                &format!("{i}.wav"),
-                sine_wav(0.2, 8_000, 300.0, 0.2),
-            )
-            .await;
+        let id = s.upload_presigned(&token, &format!("{i}.wav"), sine_wav(0.2, 8_000, 300.0, 0.2)).await;
         s.wait_terminal(&token, &id, T).await;
         ids.push(id);
     }
-    let page1: Value = s
-        .client
-        .get(s.url("/api/records?limit=2"))
-        .bearer_auth(&token)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let got: Vec<&str> = page1["items"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|r| r["id"].as_str().unwrap())
-        .collect();
+    let page1: Value = s.get_json(&token, "/api/records?limit=2").await;
+    let got: Vec<&str> = page1["items"].as_array().unwrap().iter().map(|r| r["id"].as_str().unwrap()).collect();
     assert_eq!(got, [ids[2].as_str(), ids[1].as_str()]);
     let cursor = page1["next_cursor"].as_str().unwrap();
-    let page2: Value = s
-        .client
-        .get(s.url(&format!("/api/records?limit=2&cursor={cursor}")))
-        .bearer_auth(&token)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let got: Vec<&str> = page2["items"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|r| r["id"].as_str().unwrap())
-        .collect();
+    let page2: Value = s.get_json(&token, &format!("/api/records?limit=2&cursor={cursor}")).await;
+    let got: Vec<&str> = page2["items"].as_array().unwrap().iter().map(|r| r["id"].as_str().unwrap()).collect();
     assert_eq!(got, [ids[0].as_str()]);
     assert!(page2["next_cursor"].is_null());
-    let bad = s
-        .client
-        .get(s.url("/api/records?limit=0"))
-        .bearer_auth(&token)
-        .send()
-        .await
-        .unwrap();
+    let bad = s.client.get(s.url("/api/records?limit=0")).bearer_auth(&token).send().await.unwrap();
     assert_eq!(bad.status(), 400);
     let err: Value = bad.json().await.unwrap();
     assert_eq!(err["error"]["code"], "bad_request");
 
     let object = s.data_dir.join("objects/audio").join(&ids[1]);
     assert!(object.exists());
-    let del = s
-        .client
-        .delete(s.url(&format!("/api/records/{}", ids[1])))
-        .bearer_auth(&token)
-        .send()
-        .await
-        .unwrap();
+    let del = s.delete(&token, &format!("/api/records/{}", ids[1])).await;
     assert_eq!(del.status(), 204);
     assert_eq!(s.get_record(&token, &ids[1]).await.status(), 404);
-    assert!(
-        !object.exists(),
-        "the audio object must be removed with the record"
-    );
-    let del = s
-        .client
-        .delete(s.url(&format!("/api/records/{}", ids[1])))
-        .bearer_auth(&token)
-        .send()
-        .await
-        .unwrap();
+    assert!(!object.exists(), "the audio object must be removed with the record");
+    let del = s.delete(&token, &format!("/api/records/{}", ids[1])).await;
     assert_eq!(del.status(), 404);
 }
 
 #[tokio::test]
 async fn health_and_readiness() {
     let s = Server::start(&[]).await;
-    let h: Value = s
-        .client
-        .get(s.url("/health"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let h: Value = s.client.get(s.url("/health")).send().await.unwrap().json().await.unwrap();
     assert_eq!(h["status"], "ok");
     let r = s.client.get(s.url("/ready")).send().await.unwrap();
     assert_eq!(r.status(), 200);

@@ -3,9 +3,9 @@
 //! replaced, and the job it held goes to the retry scheduler as a transient
 //! failure, never lost.
 
-use super::Ctx;
 use super::analysis_worker::{AnalysisWorker, WorkerMsg, report_failure};
 use super::intensity::Intensity;
+use super::{Ctx, died};
 use crate::clock::now_ms;
 use crate::domain::{Job, JobFailure};
 use crate::store::LeaseScope;
@@ -61,17 +61,8 @@ impl PoolState {
     }
 }
 
-async fn spawn_worker(
-    pool: &ActorRef<PoolMsg>,
-    ctx: &Ctx,
-) -> Result<(ActorId, Slot), ActorProcessingErr> {
-    let (actor, _) = Actor::spawn_linked(
-        None,
-        AnalysisWorker,
-        (ctx.clone(), pool.clone()),
-        pool.get_cell(),
-    )
-    .await?;
+async fn spawn_worker(pool: &ActorRef<PoolMsg>, ctx: &Ctx) -> Result<(ActorId, Slot), ActorProcessingErr> {
+    let (actor, _) = Actor::spawn_linked(None, AnalysisWorker, (ctx.clone(), pool.clone()), pool.get_cell()).await?;
     Ok((actor.get_id(), Slot { actor, job: None }))
 }
 
@@ -80,26 +71,12 @@ impl Actor for AnalysisPool {
     type State = PoolState;
     type Arguments = Ctx;
 
-    async fn pre_start(
-        &self,
-        myself: ActorRef<PoolMsg>,
-        ctx: Ctx,
-    ) -> Result<PoolState, ActorProcessingErr> {
+    async fn pre_start(&self, myself: ActorRef<PoolMsg>, ctx: Ctx) -> Result<PoolState, ActorProcessingErr> {
         // Jobs this instance leased before the pool (re)started have no worker now.
         let max_attempts = i32::try_from(ctx.config.retry.max_retries).unwrap_or(i32::MAX - 1) + 1;
-        let events = ctx
-            .store
-            .reclaim_leases(
-                now_ms(),
-                LeaseScope::OwnedBy(&ctx.instance_id),
-                max_attempts,
-            )
-            .await?;
+        let events = ctx.store.reclaim_leases(now_ms(), LeaseScope::OwnedBy(&ctx.instance_id), max_attempts).await?;
         if !events.is_empty() {
-            tracing::warn!(
-                count = events.len(),
-                "re-queued jobs held by the previous pool"
-            );
+            tracing::warn!(count = events.len(), "re-queued jobs held by the previous pool");
             ctx.publish(events);
         }
         let mut slots = HashMap::new();
@@ -110,29 +87,15 @@ impl Actor for AnalysisPool {
         let sup = &ctx.config.supervision;
         let intensity = Intensity::new(sup.max_restarts, Duration::from_secs(sup.period_seconds));
         tracing::info!(workers = slots.len(), "analysis pool started");
-        Ok(PoolState {
-            ctx,
-            slots,
-            backlog: VecDeque::new(),
-            intensity,
-        })
+        Ok(PoolState { ctx, slots, backlog: VecDeque::new(), intensity })
     }
 
-    async fn post_start(
-        &self,
-        _me: ActorRef<PoolMsg>,
-        st: &mut PoolState,
-    ) -> Result<(), ActorProcessingErr> {
+    async fn post_start(&self, _me: ActorRef<PoolMsg>, st: &mut PoolState) -> Result<(), ActorProcessingErr> {
         st.ctx.directory.wake_job_source();
         Ok(())
     }
 
-    async fn handle(
-        &self,
-        _me: ActorRef<PoolMsg>,
-        msg: PoolMsg,
-        st: &mut PoolState,
-    ) -> Result<(), ActorProcessingErr> {
+    async fn handle(&self, _me: ActorRef<PoolMsg>, msg: PoolMsg, st: &mut PoolState) -> Result<(), ActorProcessingErr> {
         match msg {
             PoolMsg::Run(job) => {
                 st.backlog.push_back(job);
@@ -142,8 +105,7 @@ impl Actor for AnalysisPool {
                 let _ = reply.send(st.idle().saturating_sub(st.backlog.len()));
             }
             PoolMsg::Busy(reply) => {
-                let _ = reply
-                    .send(st.slots.values().filter(|s| s.job.is_some()).count() + st.backlog.len());
+                let _ = reply.send(st.slots.values().filter(|s| s.job.is_some()).count() + st.backlog.len());
             }
             PoolMsg::Done(worker) => {
                 if let Some(slot) = st.slots.get_mut(&worker) {
@@ -162,22 +124,15 @@ impl Actor for AnalysisPool {
         evt: SupervisionEvent,
         st: &mut PoolState,
     ) -> Result<(), ActorProcessingErr> {
-        let (cell, reason) = match evt {
-            SupervisionEvent::ActorFailed(cell, err) => (cell, format!("panicked: {err}")),
-            SupervisionEvent::ActorTerminated(cell, _, reason) => {
-                (cell, format!("stopped: {}", reason.unwrap_or_default()))
-            }
-            _ => return Ok(()),
+        let Some((cell, reason)) = died(evt) else {
+            return Ok(());
         };
         let Some(slot) = st.slots.remove(&cell.get_id()) else {
             return Ok(());
         };
         tracing::error!(worker = %cell.get_id(), reason = %reason, held_job = slot.job.is_some(), "analysis worker died");
         if let Some(job) = slot.job {
-            let failure = JobFailure {
-                message: format!("the analysis worker crashed ({reason})"),
-                permanent: false,
-            };
+            let failure = JobFailure { message: format!("the analysis worker crashed ({reason})"), permanent: false };
             report_failure(&st.ctx, job, failure);
         }
         if !st.intensity.allow(Instant::now()) {

@@ -72,10 +72,7 @@ impl Actor for AnalysisWorker {
                     tracing::warn!(record_id = %job.record_id, attempt = job.attempt, "lease lost before the result was stored; result dropped");
                     Ok(())
                 }
-                Err(e) => Err(JobFailure {
-                    message: format!("storing the analysis failed: {e}"),
-                    permanent: false,
-                }),
+                Err(e) => Err(JobFailure { message: format!("storing the analysis failed: {e}"), permanent: false }),
             },
             Err(f) => Err(f),
         };
@@ -94,9 +91,7 @@ pub fn report_failure(ctx: &Ctx, job: Job, failure: JobFailure) {
     match ctx.directory.retry() {
         Some(retry) => {
             if retry.cast(RetryMsg::Failed { job, failure }).is_err() {
-                tracing::warn!(
-                    "retry scheduler unreachable; the lease will expire and the job be reclaimed"
-                );
+                tracing::warn!("retry scheduler unreachable; the lease will expire and the job be reclaimed");
             }
         }
         None => {

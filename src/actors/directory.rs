@@ -45,12 +45,7 @@ macro_rules! slot {
 }
 
 impl Directory {
-    slot!(
-        upload_session,
-        set_upload_session,
-        upload_session,
-        UploadMsg
-    );
+    slot!(upload_session, set_upload_session, upload_session, UploadMsg);
     slot!(s3_event, set_s3_event, s3_event, S3EventMsg);
     slot!(job_source, set_job_source, job_source, JobSourceMsg);
     slot!(pool, set_pool, pool, PoolMsg);

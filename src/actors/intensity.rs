@@ -13,20 +13,12 @@ pub struct Intensity {
 
 impl Intensity {
     pub fn new(max: usize, period: Duration) -> Self {
-        Intensity {
-            max,
-            period,
-            hits: VecDeque::new(),
-        }
+        Intensity { max, period, hits: VecDeque::new() }
     }
 
     /// Counts a restart at `now`; `false` when it would pass the limit.
     pub fn allow(&mut self, now: Instant) -> bool {
-        while self
-            .hits
-            .front()
-            .is_some_and(|t| now.duration_since(*t) > self.period)
-        {
+        while self.hits.front().is_some_and(|t| now.duration_since(*t) > self.period) {
             self.hits.pop_front();
         }
         if self.hits.len() >= self.max {

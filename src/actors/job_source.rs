@@ -21,15 +21,9 @@ impl Actor for JobSource {
     type State = Ctx;
     type Arguments = Ctx;
 
-    async fn pre_start(
-        &self,
-        myself: ActorRef<JobSourceMsg>,
-        ctx: Ctx,
-    ) -> Result<Ctx, ActorProcessingErr> {
-        myself.send_interval(
-            Duration::from_millis(ctx.config.pipeline.poll_interval_ms.max(10)),
-            || JobSourceMsg::Tick,
-        );
+    async fn pre_start(&self, myself: ActorRef<JobSourceMsg>, ctx: Ctx) -> Result<Ctx, ActorProcessingErr> {
+        myself
+            .send_interval(Duration::from_millis(ctx.config.pipeline.poll_interval_ms.max(10)), || JobSourceMsg::Tick);
         Ok(ctx)
     }
 
@@ -51,14 +45,7 @@ impl Actor for JobSource {
 async fn fill(ctx: &Ctx) {
     let lease = i64::try_from(ctx.config.pipeline.lease_seconds).unwrap_or(3600) * 1000;
     loop {
-        let free = match ask(
-            ctx.directory.pool(),
-            "analysis-pool",
-            Duration::from_secs(5),
-            PoolMsg::FreeSlots,
-        )
-        .await
-        {
+        let free = match ask(ctx.directory.pool(), "analysis-pool", Duration::from_secs(5), PoolMsg::FreeSlots).await {
             Ok(n) => n,
             Err(e) => {
                 tracing::debug!(error = %e, "no pool to feed");
@@ -69,11 +56,7 @@ async fn fill(ctx: &Ctx) {
             return;
         }
         let now = now_ms();
-        let claimed = match ctx
-            .store
-            .claim_jobs(free, &ctx.instance_id, now + lease, now)
-            .await
-        {
+        let claimed = match ctx.store.claim_jobs(free, &ctx.instance_id, now + lease, now).await {
             Ok(c) => c,
             Err(e) => {
                 tracing::warn!(error = %e, "claiming jobs failed");
@@ -88,9 +71,7 @@ async fn fill(ctx: &Ctx) {
             ctx.publish([event]);
             // If the pool died just now, the lease expires and the job is reclaimed.
             if pool.cast(PoolMsg::Run(job)).is_err() {
-                tracing::warn!(
-                    "the pool went away while jobs were handed over; their leases will expire"
-                );
+                tracing::warn!("the pool went away while jobs were handed over; their leases will expire");
                 return;
             }
         }

@@ -31,7 +31,7 @@ pub use directory::Directory;
 pub use supervisor::{RootSupervisor, start_tree};
 
 use ractor::rpc::CallResult;
-use ractor::{ActorRef, Message, RpcReplyPort};
+use ractor::{ActorCell, ActorRef, Message, RpcReplyPort, SupervisionEvent};
 use std::time::Duration;
 
 /// An actor that could not answer.
@@ -55,5 +55,16 @@ pub async fn ask<M: Message, T: Send + 'static>(
         Ok(CallResult::Success(v)) => Ok(v),
         Ok(CallResult::Timeout) => Err(ActorError::Timeout(name)),
         Ok(CallResult::SenderError) | Err(_) => Err(ActorError::Down(name)),
+    }
+}
+
+/// The child and the reason, when a supervision event says a child died.
+pub fn died(evt: SupervisionEvent) -> Option<(ActorCell, String)> {
+    match evt {
+        SupervisionEvent::ActorFailed(cell, err) => Some((cell, format!("failed: {err}"))),
+        SupervisionEvent::ActorTerminated(cell, _, reason) => {
+            Some((cell, format!("stopped: {}", reason.unwrap_or_default())))
+        }
+        _ => None,
     }
 }

@@ -8,20 +8,12 @@ use crate::store::ObjectError;
 
 /// Analyses the job's recording.
 pub async fn analyze(ctx: &Ctx, job: &Job) -> Result<Analysis, JobFailure> {
-    let copy = ctx
-        .objects
-        .fetch(&job.object_key)
-        .await
-        .map_err(|e| match e {
-            ObjectError::NotFound(_) => JobFailure {
-                message: "the uploaded audio is missing from storage".into(),
-                permanent: true,
-            },
-            other => JobFailure {
-                message: other.to_string(),
-                permanent: false,
-            },
-        })?;
+    let copy = ctx.objects.fetch(&job.object_key).await.map_err(|e| match e {
+        ObjectError::NotFound(_) => {
+            JobFailure { message: "the uploaded audio is missing from storage".into(), permanent: true }
+        }
+        other => JobFailure { message: other.to_string(), permanent: false },
+    })?;
     let analysis = tokio::task::spawn_blocking(move || {
         let file = std::fs::File::open(&copy.path)?;
         audio::analyze_wav(std::io::BufReader::with_capacity(256 * 1024, file))
@@ -30,16 +22,10 @@ pub async fn analyze(ctx: &Ctx, job: &Job) -> Result<Analysis, JobFailure> {
     match analysis {
         Ok(Ok(a)) => Ok(a),
         Ok(Err(e)) => Err(classify(e)),
-        Err(join) => Err(JobFailure {
-            message: format!("the analysis crashed: {join}"),
-            permanent: false,
-        }),
+        Err(join) => Err(JobFailure { message: format!("the analysis crashed: {join}"), permanent: false }),
     }
 }
 
 fn classify(e: AudioError) -> JobFailure {
-    JobFailure {
-        permanent: e.is_permanent(),
-        message: e.to_string(),
-    }
+    JobFailure { permanent: e.is_permanent(), message: e.to_string() }
 }

@@ -27,24 +27,12 @@ impl Actor for RetryScheduler {
     type State = Ctx;
     type Arguments = Ctx;
 
-    async fn pre_start(
-        &self,
-        myself: ActorRef<RetryMsg>,
-        ctx: Ctx,
-    ) -> Result<Ctx, ActorProcessingErr> {
-        myself.send_interval(
-            Duration::from_millis(ctx.config.pipeline.sweep_interval_ms.max(10)),
-            || RetryMsg::Tick,
-        );
+    async fn pre_start(&self, myself: ActorRef<RetryMsg>, ctx: Ctx) -> Result<Ctx, ActorProcessingErr> {
+        myself.send_interval(Duration::from_millis(ctx.config.pipeline.sweep_interval_ms.max(10)), || RetryMsg::Tick);
         Ok(ctx)
     }
 
-    async fn handle(
-        &self,
-        myself: ActorRef<RetryMsg>,
-        msg: RetryMsg,
-        ctx: &mut Ctx,
-    ) -> Result<(), ActorProcessingErr> {
+    async fn handle(&self, myself: ActorRef<RetryMsg>, msg: RetryMsg, ctx: &mut Ctx) -> Result<(), ActorProcessingErr> {
         match msg {
             RetryMsg::Failed { job, failure } => on_failure(&myself, ctx, job, failure).await,
             RetryMsg::Tick => tick(ctx).await,
@@ -59,10 +47,7 @@ fn max_attempts(ctx: &Ctx) -> i32 {
 
 async fn on_failure(myself: &ActorRef<RetryMsg>, ctx: &Ctx, job: Job, failure: JobFailure) {
     let attempt = u32::try_from(job.attempt).unwrap_or(0);
-    let decision =
-        ctx.config
-            .retry_policy()
-            .decide(attempt, failure.permanent, rand::random::<f64>());
+    let decision = ctx.config.retry_policy().decide(attempt, failure.permanent, rand::random::<f64>());
     let now = now_ms();
     let outcome = match decision {
         RetryDecision::RetryAfter(d) => {
@@ -102,11 +87,7 @@ async fn tick(ctx: &Ctx) {
         }
         Err(e) => tracing::warn!(error = %e, "releasing due retries failed"),
     }
-    match ctx
-        .store
-        .reclaim_leases(now, LeaseScope::Expired, max_attempts(ctx))
-        .await
-    {
+    match ctx.store.reclaim_leases(now, LeaseScope::Expired, max_attempts(ctx)).await {
         Ok(events) => {
             if !events.is_empty() {
                 tracing::warn!(count = events.len(), "took back expired leases");

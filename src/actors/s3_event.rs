@@ -16,10 +16,7 @@ pub struct ObjectCreated {
 }
 
 pub enum S3EventMsg {
-    ObjectCreated {
-        event: ObjectCreated,
-        reply: Option<RpcReplyPort<Result<Vec<StatusEvent>, StoreError>>>,
-    },
+    ObjectCreated { event: ObjectCreated, reply: Option<RpcReplyPort<Result<Vec<StatusEvent>, StoreError>>> },
 }
 
 pub struct S3Event;
@@ -29,11 +26,7 @@ impl Actor for S3Event {
     type State = Ctx;
     type Arguments = Ctx;
 
-    async fn pre_start(
-        &self,
-        _me: ActorRef<S3EventMsg>,
-        ctx: Ctx,
-    ) -> Result<Ctx, ActorProcessingErr> {
+    async fn pre_start(&self, _me: ActorRef<S3EventMsg>, ctx: Ctx) -> Result<Ctx, ActorProcessingErr> {
         Ok(ctx)
     }
 
@@ -65,7 +58,5 @@ impl Actor for S3Event {
 async fn apply(ctx: &Ctx, event: &ObjectCreated) -> Result<Vec<StatusEvent>, StoreError> {
     let id = RecordId::from_object_key(&event.key).map_err(|_| StoreError::NotFound)?;
     let size = i64::try_from(event.size).unwrap_or(i64::MAX);
-    ctx.store
-        .mark_uploaded(&id, size, &event.sha256, now_ms())
-        .await
+    ctx.store.mark_uploaded(&id, size, &event.sha256, now_ms()).await
 }

@@ -35,23 +35,12 @@ impl Actor for SseBroadcaster {
     type State = SseState;
     type Arguments = Ctx;
 
-    async fn pre_start(
-        &self,
-        myself: ActorRef<SseMsg>,
-        _ctx: Ctx,
-    ) -> Result<SseState, ActorProcessingErr> {
+    async fn pre_start(&self, myself: ActorRef<SseMsg>, _ctx: Ctx) -> Result<SseState, ActorProcessingErr> {
         myself.send_interval(Duration::from_secs(10), || SseMsg::Sweep);
-        Ok(SseState {
-            subscribers: HashMap::new(),
-        })
+        Ok(SseState { subscribers: HashMap::new() })
     }
 
-    async fn handle(
-        &self,
-        _me: ActorRef<SseMsg>,
-        msg: SseMsg,
-        st: &mut SseState,
-    ) -> Result<(), ActorProcessingErr> {
+    async fn handle(&self, _me: ActorRef<SseMsg>, msg: SseMsg, st: &mut SseState) -> Result<(), ActorProcessingErr> {
         match msg {
             SseMsg::Subscribe { record_id, reply } => {
                 let (tx, rx) = mpsc::channel(SUBSCRIBER_BUFFER);

@@ -10,7 +10,7 @@ use super::retry_scheduler::RetryScheduler;
 use super::s3_event::S3Event;
 use super::sse_broadcaster::SseBroadcaster;
 use super::upload_session::UploadSession;
-use super::{Ctx, ask};
+use super::{Ctx, ask, died};
 use ractor::{Actor, ActorCell, ActorId, ActorProcessingErr, ActorRef, SupervisionEvent};
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
@@ -59,51 +59,25 @@ pub struct RootState {
     intensity: HashMap<Child, Intensity>,
 }
 
+/// Spawns `$actor` linked to `$sup`, publishes it with `$set`, returns its id.
+macro_rules! spawn_into {
+    ($actor:expr, $ctx:expr, $sup:expr, $set:ident) => {{
+        let (a, _) = Actor::spawn_linked(None, $actor, $ctx.clone(), $sup).await?;
+        let id = a.get_id();
+        $ctx.directory.$set(Some(a));
+        id
+    }};
+}
+
 /// Spawns `child` linked to `sup` and publishes it in the directory.
-async fn spawn_child(
-    child: Child,
-    ctx: &Ctx,
-    sup: ActorCell,
-) -> Result<ActorId, ActorProcessingErr> {
-    let d = &ctx.directory;
-    let c = ctx.clone();
+async fn spawn_child(child: Child, ctx: &Ctx, sup: ActorCell) -> Result<ActorId, ActorProcessingErr> {
     let id = match child {
-        Child::SseBroadcaster => {
-            let (a, _) = Actor::spawn_linked(None, SseBroadcaster, c, sup).await?;
-            let id = a.get_id();
-            d.set_sse(Some(a));
-            id
-        }
-        Child::RetryScheduler => {
-            let (a, _) = Actor::spawn_linked(None, RetryScheduler, c, sup).await?;
-            let id = a.get_id();
-            d.set_retry(Some(a));
-            id
-        }
-        Child::AnalysisPool => {
-            let (a, _) = Actor::spawn_linked(None, AnalysisPool, c, sup).await?;
-            let id = a.get_id();
-            d.set_pool(Some(a));
-            id
-        }
-        Child::JobSource => {
-            let (a, _) = Actor::spawn_linked(None, JobSource, c, sup).await?;
-            let id = a.get_id();
-            d.set_job_source(Some(a));
-            id
-        }
-        Child::S3Event => {
-            let (a, _) = Actor::spawn_linked(None, S3Event, c, sup).await?;
-            let id = a.get_id();
-            d.set_s3_event(Some(a));
-            id
-        }
-        Child::UploadSession => {
-            let (a, _) = Actor::spawn_linked(None, UploadSession, c, sup).await?;
-            let id = a.get_id();
-            d.set_upload_session(Some(a));
-            id
-        }
+        Child::SseBroadcaster => spawn_into!(SseBroadcaster, ctx, sup, set_sse),
+        Child::RetryScheduler => spawn_into!(RetryScheduler, ctx, sup, set_retry),
+        Child::AnalysisPool => spawn_into!(AnalysisPool, ctx, sup, set_pool),
+        Child::JobSource => spawn_into!(JobSource, ctx, sup, set_job_source),
+        Child::S3Event => spawn_into!(S3Event, ctx, sup, set_s3_event),
+        Child::UploadSession => spawn_into!(UploadSession, ctx, sup, set_upload_session),
     };
     tracing::info!(actor = child.name(), id = %id, "actor started");
     Ok(id)
@@ -126,35 +100,20 @@ impl Actor for RootSupervisor {
     type State = RootState;
     type Arguments = Ctx;
 
-    async fn pre_start(
-        &self,
-        myself: ActorRef<RootMsg>,
-        ctx: Ctx,
-    ) -> Result<RootState, ActorProcessingErr> {
+    async fn pre_start(&self, myself: ActorRef<RootMsg>, ctx: Ctx) -> Result<RootState, ActorProcessingErr> {
         let sup = &ctx.config.supervision;
         let mut children = HashMap::new();
         let mut intensity = HashMap::new();
         for child in Child::ALL {
             let id = spawn_child(child, &ctx, myself.get_cell()).await?;
             children.insert(id, child);
-            intensity.insert(
-                child,
-                Intensity::new(sup.max_restarts, Duration::from_secs(sup.period_seconds)),
-            );
+            intensity.insert(child, Intensity::new(sup.max_restarts, Duration::from_secs(sup.period_seconds)));
         }
         ctx.directory.set_alive(true);
-        Ok(RootState {
-            ctx,
-            children,
-            intensity,
-        })
+        Ok(RootState { ctx, children, intensity })
     }
 
-    async fn post_stop(
-        &self,
-        _me: ActorRef<RootMsg>,
-        st: &mut RootState,
-    ) -> Result<(), ActorProcessingErr> {
+    async fn post_stop(&self, _me: ActorRef<RootMsg>, st: &mut RootState) -> Result<(), ActorProcessingErr> {
         st.ctx.directory.set_alive(false);
         for child in Child::ALL {
             clear_child(child, &st.ctx);
@@ -168,12 +127,8 @@ impl Actor for RootSupervisor {
         evt: SupervisionEvent,
         st: &mut RootState,
     ) -> Result<(), ActorProcessingErr> {
-        let (cell, reason) = match evt {
-            SupervisionEvent::ActorFailed(cell, err) => (cell, format!("failed: {err}")),
-            SupervisionEvent::ActorTerminated(cell, _, reason) => {
-                (cell, format!("stopped: {}", reason.unwrap_or_default()))
-            }
-            _ => return Ok(()),
+        let Some((cell, reason)) = died(evt) else {
+            return Ok(());
         };
         let Some(child) = st.children.remove(&cell.get_id()) else {
             return Ok(());
@@ -184,10 +139,7 @@ impl Actor for RootSupervisor {
             return Ok(());
         }
         tracing::error!(actor = child.name(), reason = %reason, "actor died");
-        let allowed = st
-            .intensity
-            .get_mut(&child)
-            .is_some_and(|i| i.allow(Instant::now()));
+        let allowed = st.intensity.get_mut(&child).is_some_and(|i| i.allow(Instant::now()));
         if !allowed {
             let sup = &st.ctx.config.supervision;
             tracing::error!(
@@ -213,12 +165,7 @@ pub async fn start_tree(ctx: Ctx) -> Result<(ActorRef<RootMsg>, JoinHandle<()>),
 }
 
 /// Stops taking new jobs, lets running ones finish (up to `grace`), then stops the tree.
-pub async fn shutdown_tree(
-    ctx: &Ctx,
-    root: ActorRef<RootMsg>,
-    handle: JoinHandle<()>,
-    grace: Duration,
-) {
+pub async fn shutdown_tree(ctx: &Ctx, root: ActorRef<RootMsg>, handle: JoinHandle<()>, grace: Duration) {
     ctx.directory.set_alive(false);
     if let Some(js) = ctx.directory.job_source() {
         js.stop(Some("shutdown".into()));
@@ -226,14 +173,7 @@ pub async fn shutdown_tree(
     ctx.directory.set_job_source(None);
     let deadline = Instant::now() + grace;
     while Instant::now() < deadline {
-        match ask(
-            ctx.directory.pool(),
-            "analysis-pool",
-            Duration::from_secs(1),
-            PoolMsg::Busy,
-        )
-        .await
-        {
+        match ask(ctx.directory.pool(), "analysis-pool", Duration::from_secs(1), PoolMsg::Busy).await {
             Ok(0) | Err(_) => break,
             Ok(n) => {
                 tracing::info!(busy = n, "waiting for running analyses");

@@ -54,30 +54,19 @@ impl Actor for UploadSession {
     type State = Ctx;
     type Arguments = Ctx;
 
-    async fn pre_start(
-        &self,
-        myself: ActorRef<UploadMsg>,
-        ctx: Ctx,
-    ) -> Result<Ctx, ActorProcessingErr> {
+    async fn pre_start(&self, myself: ActorRef<UploadMsg>, ctx: Ctx) -> Result<Ctx, ActorProcessingErr> {
         let every = Duration::from_millis(ctx.config.pipeline.sweep_interval_ms.max(100) * 10);
         myself.send_interval(every, || UploadMsg::Sweep);
         Ok(ctx)
     }
 
-    async fn handle(
-        &self,
-        _me: ActorRef<UploadMsg>,
-        msg: UploadMsg,
-        ctx: &mut Ctx,
-    ) -> Result<(), ActorProcessingErr> {
+    async fn handle(&self, _me: ActorRef<UploadMsg>, msg: UploadMsg, ctx: &mut Ctx) -> Result<(), ActorProcessingErr> {
         match msg {
             UploadMsg::Open { request, reply } => {
                 let _ = reply.send(open(ctx, request).await);
             }
             UploadMsg::Sweep => {
-                let ttl = i64::try_from(ctx.config.uploads.pending_ttl_seconds)
-                    .unwrap_or(i64::MAX / 2)
-                    * 1000;
+                let ttl = i64::try_from(ctx.config.uploads.pending_ttl_seconds).unwrap_or(i64::MAX / 2) * 1000;
                 match ctx.store.expire_pending(now_ms() - ttl).await {
                     Ok(keys) => {
                         for key in &keys {
@@ -86,10 +75,7 @@ impl Actor for UploadSession {
                             }
                         }
                         if !keys.is_empty() {
-                            tracing::info!(
-                                count = keys.len(),
-                                "removed uploads that never finished"
-                            );
+                            tracing::info!(count = keys.len(), "removed uploads that never finished");
                         }
                     }
                     Err(e) => tracing::warn!(error = %e, "sweep of unfinished uploads failed"),
@@ -119,19 +105,10 @@ async fn open(ctx: &Ctx, req: UploadRequest) -> Result<UploadTicket, UploadError
         })
         .await?;
     let presigned = if req.presign {
-        Some(ctx.objects.presign_put(
-            &id.object_key(),
-            req.size,
-            &req.content_type,
-            expires_at / 1000,
-        )?)
+        Some(ctx.objects.presign_put(&id.object_key(), req.size, &req.content_type, expires_at / 1000)?)
     } else {
         None
     };
     tracing::info!(record_id = %id, owner = %req.owner, size = req.size, presigned = req.presign, "upload opened");
-    Ok(UploadTicket {
-        record,
-        presigned,
-        expires_at,
-    })
+    Ok(UploadTicket { record, presigned, expires_at })
 }

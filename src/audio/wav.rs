@@ -15,15 +15,9 @@ pub fn analyze_wav<R: Read>(reader: R) -> Result<Analysis, AudioError> {
     let (format, stats) = match spec.sample_format {
         hound::SampleFormat::Float => {
             if spec.bits_per_sample != 32 {
-                return Err(AudioError::Unsupported(format!(
-                    "{}-bit float WAV",
-                    spec.bits_per_sample
-                )));
+                return Err(AudioError::Unsupported(format!("{}-bit float WAV", spec.bits_per_sample)));
             }
-            (
-                "wav/float32".to_owned(),
-                measure(reader.into_samples::<f32>().map(|s| s.map(f64::from)))?,
-            )
+            ("wav/float32".to_owned(), measure(reader.into_samples::<f32>().map(|s| s.map(f64::from)))?)
         }
         hound::SampleFormat::Int => {
             let bits = spec.bits_per_sample;
@@ -31,9 +25,7 @@ pub fn analyze_wav<R: Read>(reader: R) -> Result<Analysis, AudioError> {
                 return Err(AudioError::Unsupported(format!("{bits}-bit PCM WAV")));
             }
             let scale = 1.0 / f64::from(1u32 << (bits - 1));
-            let samples = reader
-                .into_samples::<i32>()
-                .map(move |s| s.map(|v| f64::from(v) * scale));
+            let samples = reader.into_samples::<i32>().map(move |s| s.map(|v| f64::from(v) * scale));
             (format!("wav/pcm{bits}"), measure(samples)?)
         }
     };
@@ -61,11 +53,7 @@ struct Stats {
 }
 
 fn measure(samples: impl Iterator<Item = Result<f64, hound::Error>>) -> Result<Stats, AudioError> {
-    let mut st = Stats {
-        count: 0,
-        peak: 0.0,
-        sum_sq: 0.0,
-    };
+    let mut st = Stats { count: 0, peak: 0.0, sum_sq: 0.0 };
     for s in samples {
         let v = s.map_err(map_hound)?;
         st.count += 1;
@@ -83,14 +71,10 @@ fn map_hound(e: hound::Error) -> AudioError {
         hound::Error::IoError(io)
             if matches!(
                 io.kind(),
-                std::io::ErrorKind::UnexpectedEof
-                    | std::io::ErrorKind::InvalidData
-                    | std::io::ErrorKind::Other
+                std::io::ErrorKind::UnexpectedEof | std::io::ErrorKind::InvalidData | std::io::ErrorKind::Other
             ) =>
         {
-            AudioError::Invalid(format!(
-                "the file ends in the middle of the audio data ({io})"
-            ))
+            AudioError::Invalid(format!("the file ends in the middle of the audio data ({io})"))
         }
         hound::Error::IoError(io) => AudioError::Io(io),
         hound::Error::FormatError(m) => AudioError::Invalid(m.to_owned()),
@@ -124,10 +108,7 @@ mod tests {
     fn measures_a_sine() {
         let rate = 16_000;
         let samples: Vec<i16> = (0..rate * 2)
-            .map(|i| {
-                ((i as f64 * 440.0 * 2.0 * std::f64::consts::PI / rate as f64).sin() * 16384.0)
-                    as i16
-            })
+            .map(|i| ((i as f64 * 440.0 * 2.0 * std::f64::consts::PI / rate as f64).sin() * 16384.0) as i16)
             .collect();
         let a = analyze_wav(Cursor::new(wav_i16(rate, 1, &samples))).unwrap();
         assert_eq!(a.sample_rate, 16_000);
@@ -156,10 +137,7 @@ mod tests {
 
     #[test]
     fn empty_and_truncated_files_are_refused() {
-        assert!(matches!(
-            analyze_wav(Cursor::new(wav_i16(8_000, 1, &[]))),
-            Err(AudioError::Empty)
-        ));
+        assert!(matches!(analyze_wav(Cursor::new(wav_i16(8_000, 1, &[]))), Err(AudioError::Empty)));
         let mut bytes = wav_i16(8_000, 1, &vec![1000; 8_000]);
         bytes.truncate(bytes.len() / 2 + 1);
         let err = analyze_wav(Cursor::new(bytes)).unwrap_err();

@@ -45,10 +45,7 @@ pub struct JwtKeys {
 
 impl std::fmt::Debug for JwtKeys {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("JwtKeys")
-            .field("issuer", &self.issuer)
-            .field("audience", &self.audience)
-            .finish()
+        f.debug_struct("JwtKeys").field("issuer", &self.issuer).field("audience", &self.audience).finish()
     }
 }
 
@@ -56,23 +53,15 @@ impl JwtKeys {
     /// Keys from a shared HS256 secret.
     pub fn hs256(secret: &[u8], issuer: &str, audience: &str) -> Result<Self, AuthError> {
         Ok(JwtKeys {
-            encoding: EncodingKey::from_secret(secret)
-                .map_err(|e| AuthError::Key(e.to_string()))?,
-            decoding: DecodingKey::from_secret(secret)
-                .map_err(|e| AuthError::Key(e.to_string()))?,
+            encoding: EncodingKey::from_secret(secret).map_err(|e| AuthError::Key(e.to_string()))?,
+            decoding: DecodingKey::from_secret(secret).map_err(|e| AuthError::Key(e.to_string()))?,
             issuer: issuer.to_owned(),
             audience: audience.to_owned(),
         })
     }
 
     /// Issues a token for `user`, valid from `now` (unix seconds) for `ttl_seconds`.
-    pub fn issue(
-        &self,
-        user: &str,
-        role: Role,
-        now: i64,
-        ttl_seconds: u64,
-    ) -> Result<String, AuthError> {
+    pub fn issue(&self, user: &str, role: Role, now: i64, ttl_seconds: u64) -> Result<String, AuthError> {
         let claims = Claims {
             sub: user.to_owned(),
             role,
@@ -123,16 +112,9 @@ mod tests {
         let expired = keys.issue("bob", Role::User, now() - 3600, 60).unwrap();
         assert!(keys.verify(&expired).is_err());
         let other = JwtKeys::hs256(b"secret-two-secret-two-secret-two", "orak", "orak").unwrap();
-        assert!(
-            keys.verify(&other.issue("bob", Role::User, now(), 60).unwrap())
-                .is_err()
-        );
-        let wrong_aud =
-            JwtKeys::hs256(b"secret-one-secret-one-secret-one", "orak", "elsewhere").unwrap();
-        assert!(
-            keys.verify(&wrong_aud.issue("bob", Role::User, now(), 60).unwrap())
-                .is_err()
-        );
+        assert!(keys.verify(&other.issue("bob", Role::User, now(), 60).unwrap()).is_err());
+        let wrong_aud = JwtKeys::hs256(b"secret-one-secret-one-secret-one", "orak", "elsewhere").unwrap();
+        assert!(keys.verify(&wrong_aud.issue("bob", Role::User, now(), 60).unwrap()).is_err());
         assert!(keys.verify("not.a.token").is_err());
     }
 }

@@ -22,12 +22,9 @@ pub enum SignatureError {
 impl UploadSigner {
     /// A signer keyed by `secret` (domain-separated from the JWT use of it).
     pub fn new(secret: &[u8]) -> Self {
-        let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(b"orakgaraki upload-url v1")
-            .expect("HMAC takes any key");
+        let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(b"orakgaraki upload-url v1").expect("HMAC takes any key");
         mac.update(secret);
-        UploadSigner {
-            key: mac.finalize().into_bytes().to_vec(),
-        }
+        UploadSigner { key: mac.finalize().into_bytes().to_vec() }
     }
 
     fn mac(&self, record_id: &str, expires: i64, max_size: u64) -> Hmac<Sha256> {
@@ -39,11 +36,7 @@ impl UploadSigner {
     /// The hex signature for an upload of at most `max_size` bytes to `record_id`,
     /// valid until `expires` (unix seconds).
     pub fn sign(&self, record_id: &str, expires: i64, max_size: u64) -> String {
-        hex::encode(
-            self.mac(record_id, expires, max_size)
-                .finalize()
-                .into_bytes(),
-        )
+        hex::encode(self.mac(record_id, expires, max_size).finalize().into_bytes())
     }
 
     /// Checks a signature in constant time, then the expiry against `now`.
@@ -56,9 +49,7 @@ impl UploadSigner {
         now: i64,
     ) -> Result<(), SignatureError> {
         let raw = hex::decode(sig).map_err(|_| SignatureError::BadSignature)?;
-        self.mac(record_id, expires, max_size)
-            .verify_slice(&raw)
-            .map_err(|_| SignatureError::BadSignature)?;
+        self.mac(record_id, expires, max_size).verify_slice(&raw).map_err(|_| SignatureError::BadSignature)?;
         if now > expires {
             return Err(SignatureError::Expired);
         }
@@ -75,26 +66,11 @@ mod tests {
         let s = UploadSigner::new(b"k");
         let sig = s.sign("r1", 1000, 50);
         assert_eq!(s.verify("r1", 1000, 50, &sig, 999), Ok(()));
-        assert_eq!(
-            s.verify("r2", 1000, 50, &sig, 999),
-            Err(SignatureError::BadSignature)
-        );
-        assert_eq!(
-            s.verify("r1", 1001, 50, &sig, 999),
-            Err(SignatureError::BadSignature)
-        );
-        assert_eq!(
-            s.verify("r1", 1000, 51, &sig, 999),
-            Err(SignatureError::BadSignature)
-        );
-        assert_eq!(
-            s.verify("r1", 1000, 50, "zz", 999),
-            Err(SignatureError::BadSignature)
-        );
-        assert_eq!(
-            s.verify("r1", 1000, 50, &sig, 1001),
-            Err(SignatureError::Expired)
-        );
+        assert_eq!(s.verify("r2", 1000, 50, &sig, 999), Err(SignatureError::BadSignature));
+        assert_eq!(s.verify("r1", 1001, 50, &sig, 999), Err(SignatureError::BadSignature));
+        assert_eq!(s.verify("r1", 1000, 51, &sig, 999), Err(SignatureError::BadSignature));
+        assert_eq!(s.verify("r1", 1000, 50, "zz", 999), Err(SignatureError::BadSignature));
+        assert_eq!(s.verify("r1", 1000, 50, &sig, 1001), Err(SignatureError::Expired));
         assert_ne!(UploadSigner::new(b"other").sign("r1", 1000, 50), sig);
     }
 }

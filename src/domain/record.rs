@@ -40,9 +40,7 @@ impl RecordId {
 
     /// The inverse of [`RecordId::object_key`].
     pub fn from_object_key(key: &str) -> Result<Self, BadRecordId> {
-        let id = key
-            .strip_prefix("audio/")
-            .ok_or_else(|| BadRecordId(key.chars().take(64).collect()))?;
+        let id = key.strip_prefix("audio/").ok_or_else(|| BadRecordId(key.chars().take(64).collect()))?;
         Self::parse(id)
     }
 }
@@ -91,9 +89,7 @@ pub struct StatusEvent {
 
 /// Formats unix milliseconds as RFC 3339 with millisecond precision.
 pub fn rfc3339_millis(ms: i64) -> String {
-    chrono::DateTime::from_timestamp_millis(ms)
-        .unwrap_or_default()
-        .to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+    chrono::DateTime::from_timestamp_millis(ms).unwrap_or_default().to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
 }
 
 /// Makes a client-supplied filename safe to store and show: no path, no control
@@ -108,11 +104,7 @@ pub fn sanitize_filename(name: &str) -> String {
         out.push(c);
     }
     let trimmed = out.trim().trim_start_matches('.').to_owned();
-    if trimmed.is_empty() {
-        "upload".to_owned()
-    } else {
-        trimmed
-    }
+    if trimmed.is_empty() { "upload".to_owned() } else { trimmed }
 }
 
 #[cfg(test)]
@@ -141,9 +133,6 @@ mod tests {
     #[test]
     fn timestamps_are_rfc3339() {
         assert_eq!(rfc3339_millis(0), "1970-01-01T00:00:00.000Z");
-        assert_eq!(
-            rfc3339_millis(1_700_000_000_123),
-            "2023-11-14T22:13:20.123Z"
-        );
+        assert_eq!(rfc3339_millis(1_700_000_000_123), "2023-11-14T22:13:20.123Z");
     }
 }

@@ -50,12 +50,7 @@ mod tests {
     use super::*;
 
     fn policy() -> RetryPolicy {
-        RetryPolicy {
-            base: Duration::from_secs(5),
-            factor: 2.0,
-            cap: Duration::from_secs(300),
-            max_retries: 3,
-        }
+        RetryPolicy { base: Duration::from_secs(5), factor: 2.0, cap: Duration::from_secs(300), max_retries: 3 }
     }
 
     #[test]
@@ -70,27 +65,15 @@ mod tests {
     #[test]
     fn full_jitter_stays_below_ceiling() {
         let p = policy();
-        assert_eq!(
-            p.decide(2, false, 0.5),
-            RetryDecision::RetryAfter(Duration::from_secs(5))
-        );
-        assert_eq!(
-            p.decide(1, false, 0.0),
-            RetryDecision::RetryAfter(Duration::ZERO)
-        );
-        assert_eq!(
-            p.decide(1, false, 7.0),
-            RetryDecision::RetryAfter(Duration::from_secs(5))
-        );
+        assert_eq!(p.decide(2, false, 0.5), RetryDecision::RetryAfter(Duration::from_secs(5)));
+        assert_eq!(p.decide(1, false, 0.0), RetryDecision::RetryAfter(Duration::ZERO));
+        assert_eq!(p.decide(1, false, 7.0), RetryDecision::RetryAfter(Duration::from_secs(5)));
     }
 
     #[test]
     fn gives_up_after_max_retries_or_when_permanent() {
         let p = policy();
-        assert!(matches!(
-            p.decide(3, false, 1.0),
-            RetryDecision::RetryAfter(_)
-        ));
+        assert!(matches!(p.decide(3, false, 1.0), RetryDecision::RetryAfter(_)));
         assert_eq!(p.decide(4, false, 1.0), RetryDecision::GiveUp);
         assert_eq!(p.decide(1, true, 1.0), RetryDecision::GiveUp);
     }

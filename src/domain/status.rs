@@ -101,11 +101,7 @@ impl RecordStatus {
 
     /// `Ok(())` when `self → to` is legal, the reason otherwise.
     pub fn check_transition(self, to: RecordStatus) -> Result<(), TransitionError> {
-        if self.can_become(to) {
-            Ok(())
-        } else {
-            Err(TransitionError { from: self, to })
-        }
+        if self.can_become(to) { Ok(()) } else { Err(TransitionError { from: self, to }) }
     }
 }
 
@@ -118,10 +114,7 @@ impl fmt::Display for RecordStatus {
 impl FromStr for RecordStatus {
     type Err = UnknownStatus;
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        RecordStatus::ALL
-            .into_iter()
-            .find(|st| st.as_str() == s)
-            .ok_or_else(|| UnknownStatus(s.to_owned()))
+        RecordStatus::ALL.into_iter().find(|st| st.as_str() == s).ok_or_else(|| UnknownStatus(s.to_owned()))
     }
 }
 
@@ -140,9 +133,7 @@ mod tests {
 
     #[test]
     fn retry_path_is_legal() {
-        let path = [
-            Queued, Processing, Retrying, Queued, Processing, Failed, Queued,
-        ];
+        let path = [Queued, Processing, Retrying, Queued, Processing, Failed, Queued];
         for w in path.windows(2) {
             assert!(w[0].can_become(w[1]), "{} -> {}", w[0], w[1]);
         }
@@ -173,20 +164,14 @@ mod tests {
     fn names_round_trip() {
         for s in RecordStatus::ALL {
             assert_eq!(s.as_str().parse::<RecordStatus>().unwrap(), s);
-            assert_eq!(
-                serde_json::to_string(&s).unwrap(),
-                format!("\"{}\"", s.as_str())
-            );
+            assert_eq!(serde_json::to_string(&s).unwrap(), format!("\"{}\"", s.as_str()));
         }
         assert!("DONE".parse::<RecordStatus>().is_err());
     }
 
     #[test]
     fn only_completed_and_failed_are_terminal() {
-        let terminal: Vec<_> = RecordStatus::ALL
-            .into_iter()
-            .filter(|s| s.is_terminal())
-            .collect();
+        let terminal: Vec<_> = RecordStatus::ALL.into_iter().filter(|s| s.is_terminal()).collect();
         assert_eq!(terminal, vec![Completed, Failed]);
     }
 }

@@ -22,23 +22,15 @@ impl Caller {
 
 impl From<Claims> for Caller {
     fn from(c: Claims) -> Self {
-        Caller {
-            user: c.sub,
-            role: c.role,
-        }
+        Caller { user: c.sub, role: c.role }
     }
 }
 
-fn verify(
-    state: &AppState,
-    header: Option<String>,
-    query_token: Option<String>,
-) -> Result<Caller, ApiError> {
+fn verify(state: &AppState, header: Option<String>, query_token: Option<String>) -> Result<Caller, ApiError> {
     let token = match (header, query_token) {
         (Some(h), _) => {
-            let (scheme, rest) = h
-                .split_once(' ')
-                .ok_or_else(|| ApiError::unauthorized("malformed Authorization header"))?;
+            let (scheme, rest) =
+                h.split_once(' ').ok_or_else(|| ApiError::unauthorized("malformed Authorization header"))?;
             if !scheme.eq_ignore_ascii_case("bearer") {
                 return Err(ApiError::unauthorized("use a Bearer token"));
             }
@@ -47,17 +39,11 @@ fn verify(
         (None, Some(q)) => q,
         (None, None) => return Err(ApiError::unauthorized("missing bearer token")),
     };
-    state
-        .jwt
-        .verify(&token)
-        .map(Caller::from)
-        .map_err(|e| ApiError::unauthorized(e.to_string()))
+    state.jwt.verify(&token).map(Caller::from).map_err(|e| ApiError::unauthorized(e.to_string()))
 }
 
 /// Requires a valid bearer token in the Authorization header.
-pub fn caller(
-    state: AppState,
-) -> impl Filter<Extract = (Caller,), Error = warp::Rejection> + Clone {
+pub fn caller(state: AppState) -> impl Filter<Extract = (Caller,), Error = warp::Rejection> + Clone {
     warp::header::optional::<String>("authorization").and_then(move |h: Option<String>| {
         let state = state.clone();
         async move { verify(&state, h, None).map_err(ApiError::reject) }
@@ -70,15 +56,9 @@ struct TokenQuery {
 }
 
 /// Like [`caller`], also accepting `?access_token=`.
-pub fn caller_or_query(
-    state: AppState,
-) -> impl Filter<Extract = (Caller,), Error = warp::Rejection> + Clone {
+pub fn caller_or_query(state: AppState) -> impl Filter<Extract = (Caller,), Error = warp::Rejection> + Clone {
     warp::header::optional::<String>("authorization")
-        .and(
-            warp::query::<TokenQuery>()
-                .or(warp::any().map(|| TokenQuery { access_token: None }))
-                .unify(),
-        )
+        .and(warp::query::<TokenQuery>().or(warp::any().map(|| TokenQuery { access_token: None })).unify())
         .and_then(move |h: Option<String>, q: TokenQuery| {
             let state = state.clone();
             async move { verify(&state, h, q.access_token).map_err(ApiError::reject) }

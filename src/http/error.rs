@@ -35,12 +35,7 @@ struct Inner<'a> {
 
 impl ApiError {
     pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
-        ApiError {
-            status,
-            code,
-            message: message.into(),
-            retry_after: None,
-        }
+        ApiError { status, code, message: message.into(), retry_after: None }
     }
     pub fn bad_request(message: impl Into<String>) -> Self {
         Self::new(StatusCode::BAD_REQUEST, "bad_request", message)
@@ -52,11 +47,7 @@ impl ApiError {
         Self::new(StatusCode::FORBIDDEN, "forbidden", message)
     }
     pub fn not_found(what: &str) -> Self {
-        Self::new(
-            StatusCode::NOT_FOUND,
-            "not_found",
-            format!("{what} not found"),
-        )
+        Self::new(StatusCode::NOT_FOUND, "not_found", format!("{what} not found"))
     }
     pub fn conflict(message: impl Into<String>) -> Self {
         Self::new(StatusCode::CONFLICT, "conflict", message)
@@ -65,10 +56,7 @@ impl ApiError {
         Self::new(StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large", message)
     }
     pub fn unavailable(message: impl Into<String>) -> Self {
-        ApiError {
-            retry_after: Some(1),
-            ..Self::new(StatusCode::SERVICE_UNAVAILABLE, "unavailable", message)
-        }
+        ApiError { retry_after: Some(1), ..Self::new(StatusCode::SERVICE_UNAVAILABLE, "unavailable", message) }
     }
     pub fn internal(message: impl Into<String>) -> Self {
         Self::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", message)
@@ -82,20 +70,11 @@ impl ApiError {
 
 impl Reply for ApiError {
     fn into_response(self) -> Response {
-        let body = Body {
-            error: Inner {
-                code: self.code,
-                message: &self.message,
-            },
-        };
-        let mut resp =
-            warp::reply::with_status(warp::reply::json(&body), self.status).into_response();
+        let body = Body { error: Inner { code: self.code, message: &self.message } };
+        let mut resp = warp::reply::with_status(warp::reply::json(&body), self.status).into_response();
         let headers = resp.headers_mut();
         if self.status == StatusCode::UNAUTHORIZED {
-            headers.insert(
-                "www-authenticate",
-                warp::http::HeaderValue::from_static("Bearer"),
-            );
+            headers.insert("www-authenticate", warp::http::HeaderValue::from_static("Bearer"));
         }
         if self.status == StatusCode::PAYLOAD_TOO_LARGE {
             // The rest of the body is never read: tell the client not to reuse the connection.
@@ -128,12 +107,10 @@ impl From<StoreError> for ApiError {
 impl From<ObjectError> for ApiError {
     fn from(e: ObjectError) -> Self {
         match e {
-            ObjectError::TooLarge { limit } => ApiError::too_large(format!(
-                "the upload is larger than its limit of {limit} bytes"
-            )),
-            ObjectError::Body(m) => {
-                ApiError::bad_request(format!("the upload was interrupted: {m}"))
+            ObjectError::TooLarge { limit } => {
+                ApiError::too_large(format!("the upload is larger than its limit of {limit} bytes"))
             }
+            ObjectError::Body(m) => ApiError::bad_request(format!("the upload was interrupted: {m}")),
             ObjectError::NotFound(_) => ApiError::not_found("object"),
             ObjectError::BadKey(_) => ApiError::bad_request("invalid object key"),
             ObjectError::Io(io) => {
@@ -168,25 +145,13 @@ pub async fn recover(rejection: Rejection) -> Result<Response, Infallible> {
     } else if rejection.is_not_found() {
         ApiError::new(StatusCode::NOT_FOUND, "not_found", "no such route")
     } else if let Some(e) = rejection.find::<r::MethodNotAllowed>() {
-        ApiError::new(
-            StatusCode::METHOD_NOT_ALLOWED,
-            "method_not_allowed",
-            e.to_string(),
-        )
+        ApiError::new(StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed", e.to_string())
     } else if rejection.find::<r::PayloadTooLarge>().is_some() {
         ApiError::too_large("the request body is too large")
     } else if let Some(e) = rejection.find::<r::UnsupportedMediaType>() {
-        ApiError::new(
-            StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            "unsupported_media_type",
-            e.to_string(),
-        )
+        ApiError::new(StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type", e.to_string())
     } else if let Some(e) = rejection.find::<r::LengthRequired>() {
-        ApiError::new(
-            StatusCode::LENGTH_REQUIRED,
-            "length_required",
-            e.to_string(),
-        )
+        ApiError::new(StatusCode::LENGTH_REQUIRED, "length_required", e.to_string())
     } else if let Some(e) = rejection.find::<warp::filters::body::BodyDeserializeError>() {
         ApiError::bad_request(format!("invalid JSON body: {e}"))
     } else if let Some(e) = rejection.find::<r::InvalidQuery>() {

@@ -7,16 +7,9 @@ use warp::Filter;
 use warp::http::StatusCode;
 use warp::reply::Reply;
 
-pub fn routes(
-    state: AppState,
-) -> impl Filter<Extract = (impl Reply,), Error = warp::Rejection> + Clone {
-    let health = warp::path!("health")
-        .and(warp::get())
-        .map(|| warp::reply::json(&json!({"status": "ok"})));
-    let ready = warp::path!("ready")
-        .and(warp::get())
-        .and(with_state(state))
-        .and_then(ready);
+pub fn routes(state: AppState) -> impl Filter<Extract = (impl Reply,), Error = warp::Rejection> + Clone {
+    let health = warp::path!("health").and(warp::get()).map(|| warp::reply::json(&json!({"status": "ok"})));
+    let ready = warp::path!("ready").and(warp::get()).and(with_state(state)).and_then(ready);
     health.or(ready)
 }
 
@@ -38,10 +31,6 @@ async fn ready(state: AppState) -> Result<warp::reply::Response, Infallible> {
         "status": if ok { "ready" } else { "unavailable" },
         "checks": { "database": database, "actors": if actors { "ok" } else { "down" } },
     });
-    let status = if ok {
-        StatusCode::OK
-    } else {
-        StatusCode::SERVICE_UNAVAILABLE
-    };
+    let status = if ok { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
     Ok(warp::reply::with_status(warp::reply::json(&body), status).into_response())
 }

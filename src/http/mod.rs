@@ -25,16 +25,12 @@ pub struct AppState {
 }
 
 /// Passes the state into a handler.
-pub fn with_state(
-    state: AppState,
-) -> impl Filter<Extract = (AppState,), Error = Infallible> + Clone {
+pub fn with_state(state: AppState) -> impl Filter<Extract = (AppState,), Error = Infallible> + Clone {
     warp::any().map(move || state.clone())
 }
 
 /// Every route of the service, with errors mapped to the one error shape.
-pub fn routes(
-    state: AppState,
-) -> impl Filter<Extract = (impl warp::Reply,), Error = Infallible> + Clone {
+pub fn routes(state: AppState) -> impl Filter<Extract = (impl warp::Reply,), Error = Infallible> + Clone {
     let api = records::routes(state.clone())
         .or(sse::routes(state.clone()))
         .or(objects::routes(state.clone()))

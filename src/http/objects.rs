@@ -23,18 +23,12 @@ struct SignedQuery {
     sig: Option<String>,
 }
 
-pub fn routes(
-    state: AppState,
-) -> impl Filter<Extract = (impl Reply,), Error = warp::Rejection> + Clone {
+pub fn routes(state: AppState) -> impl Filter<Extract = (impl Reply,), Error = warp::Rejection> + Clone {
     warp::path!("objects" / "audio" / String)
         .and(warp::put())
         .and(
             warp::query::<SignedQuery>()
-                .or(warp::any().map(|| SignedQuery {
-                    expires: None,
-                    size: None,
-                    sig: None,
-                }))
+                .or(warp::any().map(|| SignedQuery { expires: None, size: None, sig: None }))
                 .unify(),
         )
         .and(warp::header::optional::<u64>("content-length"))
@@ -54,9 +48,7 @@ where
     S: Stream<Item = Result<B, warp::Error>> + Send + 'static,
     B: Buf + Send + 'static,
 {
-    put(id, q, content_length, body, state)
-        .await
-        .map_err(ApiError::reject)
+    put(id, q, content_length, body, state).await.map_err(ApiError::reject)
 }
 
 async fn put<S, B>(
@@ -73,35 +65,19 @@ where
     let (Some(expires), Some(size), Some(sig)) = (q.expires, q.size, q.sig) else {
         return Err(ApiError::forbidden("the upload URL is not signed"));
     };
-    let id = RecordId::parse(&id)
-        .map_err(|_| ApiError::forbidden("the upload URL signature is invalid"))?;
+    let id = RecordId::parse(&id).map_err(|_| ApiError::forbidden("the upload URL signature is invalid"))?;
     let key = id.object_key();
-    state
-        .signer
-        .verify(&key, expires, size, &sig, now_ms() / 1000)
-        .map_err(|e| ApiError::forbidden(e.to_string()))?;
+    state.signer.verify(&key, expires, size, &sig, now_ms() / 1000).map_err(|e| ApiError::forbidden(e.to_string()))?;
     let max = state.ctx.config.uploads.max_bytes.min(size);
     if content_length.is_some_and(|n| n > max) {
-        return Err(ApiError::too_large(format!(
-            "the body is larger than the {max} bytes this URL allows"
-        )));
+        return Err(ApiError::too_large(format!("the body is larger than the {max} bytes this URL allows")));
     }
-    let record = state
-        .ctx
-        .store
-        .get(&id)
-        .await?
-        .ok_or_else(|| ApiError::not_found("record"))?;
+    let record = state.ctx.store.get(&id).await?.ok_or_else(|| ApiError::not_found("record"))?;
     if record.view.status != RecordStatus::Pending {
-        return Err(ApiError::conflict(format!(
-            "the record is {}; its upload is already done",
-            record.view.status
-        )));
+        return Err(ApiError::conflict(format!("the record is {}; its upload is already done", record.view.status)));
     }
-    let body: ByteStream<'_> = body
-        .map_ok(|mut b| b.copy_to_bytes(b.remaining()))
-        .map_err(std::io::Error::other)
-        .boxed();
+    let body: ByteStream<'_> =
+        body.map_ok(|mut b| b.copy_to_bytes(b.remaining())).map_err(std::io::Error::other).boxed();
     let out = state.ctx.objects.put_stream(&key, body, max).await?;
     if out.size != size {
         let _ = state.ctx.objects.delete(&key).await;
@@ -111,14 +87,9 @@ where
         )));
     }
     let events = object_created(&state, key, out.size, out.sha256.clone()).await?;
-    let status = events
-        .last()
-        .map(|e| e.status)
-        .unwrap_or(RecordStatus::Uploaded);
-    Ok(warp::reply::json(
-        &json!({ "record_id": id, "status": status, "size": out.size, "sha256": out.sha256 }),
-    )
-    .into_response())
+    let status = events.last().map(|e| e.status).unwrap_or(RecordStatus::Uploaded);
+    Ok(warp::reply::json(&json!({ "record_id": id, "status": status, "size": out.size, "sha256": out.sha256 }))
+        .into_response())
 }
 
 /// Tells the s3-event actor that an object landed, and waits until it is applied.
@@ -129,15 +100,9 @@ pub async fn object_created(
     sha256: String,
 ) -> Result<Vec<StatusEvent>, ApiError> {
     let event = ObjectCreated { key, size, sha256 };
-    let applied = ask(
-        state.ctx.directory.s3_event(),
-        "s3-event",
-        Duration::from_secs(30),
-        |reply| S3EventMsg::ObjectCreated {
-            event,
-            reply: Some(reply),
-        },
-    )
+    let applied = ask(state.ctx.directory.s3_event(), "s3-event", Duration::from_secs(30), |reply| {
+        S3EventMsg::ObjectCreated { event, reply: Some(reply) }
+    })
     .await?;
     Ok(applied?)
 }

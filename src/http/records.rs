@@ -25,9 +25,7 @@ const MAX_METADATA: usize = 64 * 1024;
 /// Multipart framing allowed on top of the file itself.
 const MULTIPART_OVERHEAD: u64 = 1024 * 1024;
 
-pub fn routes(
-    state: AppState,
-) -> impl Filter<Extract = (impl Reply,), Error = warp::Rejection> + Clone {
+pub fn routes(state: AppState) -> impl Filter<Extract = (impl Reply,), Error = warp::Rejection> + Clone {
     let presign = warp::path!("api" / "records" / "presigned-url")
         .and(warp::post())
         .and(caller(state.clone()))
@@ -63,23 +61,17 @@ pub fn routes(
 /// A JSON body of at most 64 KiB, parsed into `T`; errors are ours (400 with the
 /// serde message), so they are reported as such rather than lost among the
 /// rejections of neighbouring routes.
-pub fn json_body<T: serde::de::DeserializeOwned + Send>()
--> impl Filter<Extract = (T,), Error = warp::Rejection> + Clone {
-    warp::body::content_length_limit(64 * 1024)
-        .and(warp::body::bytes())
-        .and_then(|body: bytes::Bytes| async move {
-            serde_json::from_slice::<T>(&body)
-                .map_err(|e| ApiError::bad_request(format!("invalid JSON body: {e}")).reject())
-        })
+pub fn json_body<T: serde::de::DeserializeOwned + Send>() -> impl Filter<Extract = (T,), Error = warp::Rejection> + Clone
+{
+    warp::body::content_length_limit(64 * 1024).and(warp::body::bytes()).and_then(|body: bytes::Bytes| async move {
+        serde_json::from_slice::<T>(&body)
+            .map_err(|e| ApiError::bad_request(format!("invalid JSON body: {e}")).reject())
+    })
 }
 
 /// Loads a record the caller may see; anything else is 404 (never 403, which
 /// would tell a stranger the id exists).
-pub async fn visible_record(
-    state: &AppState,
-    caller: &Caller,
-    id: &str,
-) -> Result<StoredRecord, ApiError> {
+pub async fn visible_record(state: &AppState, caller: &Caller, id: &str) -> Result<StoredRecord, ApiError> {
     let id = RecordId::parse(id).map_err(|_| ApiError::not_found("record"))?;
     match state.ctx.store.get(&id).await? {
         Some(r) if caller.may_see(&r.owner) => Ok(r),
@@ -108,18 +100,10 @@ fn check_content_type(ct: Option<String>) -> Result<String, ApiError> {
     if ct.len() > 255 || ct.chars().any(|c| c.is_control()) {
         return Err(ApiError::bad_request("invalid content_type"));
     }
-    Ok(if ct.is_empty() {
-        "application/octet-stream".to_owned()
-    } else {
-        ct
-    })
+    Ok(if ct.is_empty() { "application/octet-stream".to_owned() } else { ct })
 }
 
-async fn presigned_url(
-    caller: Caller,
-    req: PresignRequest,
-    state: AppState,
-) -> Result<Response, warp::Rejection> {
+async fn presigned_url(caller: Caller, req: PresignRequest, state: AppState) -> Result<Response, warp::Rejection> {
     let max = state.ctx.config.uploads.max_bytes;
     if req.filename.trim().is_empty() {
         return Err(ApiError::bad_request("filename must not be empty").reject());
@@ -128,11 +112,7 @@ async fn presigned_url(
         return Err(ApiError::bad_request("size must be positive").reject());
     }
     if req.size > max {
-        return Err(ApiError::too_large(format!(
-            "size {} is over the limit of {max} bytes",
-            req.size
-        ))
-        .reject());
+        return Err(ApiError::too_large(format!("size {} is over the limit of {max} bytes", req.size)).reject());
     }
     let request = UploadRequest {
         owner: caller.user,
@@ -142,18 +122,14 @@ async fn presigned_url(
         metadata: None,
         presign: true,
     };
-    let ticket = ask(
-        state.ctx.directory.upload_session(),
-        "upload-session",
-        ACTOR_TIMEOUT,
-        |reply| UploadMsg::Open { request, reply },
-    )
+    let ticket = ask(state.ctx.directory.upload_session(), "upload-session", ACTOR_TIMEOUT, |reply| UploadMsg::Open {
+        request,
+        reply,
+    })
     .await
     .map_err(|e| ApiError::from(e).reject())?
     .map_err(|e| ApiError::from(e).reject())?;
-    let presigned = ticket
-        .presigned
-        .ok_or_else(|| ApiError::internal("no upload URL was issued").reject())?;
+    let presigned = ticket.presigned.ok_or_else(|| ApiError::internal("no upload URL was issued").reject())?;
     let body = PresignResponse {
         record_id: ticket.record.view.id,
         upload_url: presigned.url,
@@ -172,31 +148,23 @@ async fn multipart_upload(
 ) -> Result<Response, warp::Rejection> {
     let max = state.ctx.config.uploads.max_bytes;
     if content_length.is_some_and(|n| n > max + MULTIPART_OVERHEAD) {
-        return Err(
-            ApiError::too_large(format!("the upload is over the limit of {max} bytes")).reject(),
-        );
+        return Err(ApiError::too_large(format!("the upload is over the limit of {max} bytes")).reject());
     }
     let mut metadata: Option<serde_json::Value> = None;
     let mut stored: Option<(StoredRecord, u64, String)> = None;
     let result: Result<(), ApiError> = async {
         while let Some(part) = form.next().await {
-            let part =
-                part.map_err(|e| ApiError::bad_request(format!("malformed multipart body: {e}")))?;
+            let part = part.map_err(|e| ApiError::bad_request(format!("malformed multipart body: {e}")))?;
             match part.name() {
                 "metadata" => {
                     let bytes = read_small(part, MAX_METADATA).await?;
-                    let value: serde_json::Value = serde_json::from_slice(&bytes).map_err(|e| {
-                        ApiError::bad_request(format!("metadata is not valid JSON: {e}"))
-                    })?;
+                    let value: serde_json::Value = serde_json::from_slice(&bytes)
+                        .map_err(|e| ApiError::bad_request(format!("metadata is not valid JSON: {e}")))?;
                     if !value.is_object() {
                         return Err(ApiError::bad_request("metadata must be a JSON object"));
                     }
                     if let Some((rec, _, _)) = &stored {
-                        state
-                            .ctx
-                            .store
-                            .set_metadata(&rec.view.id, &value, now_ms())
-                            .await?;
+                        state.ctx.store.set_metadata(&rec.view.id, &value, now_ms()).await?;
                     }
                     metadata = Some(value);
                 }
@@ -209,12 +177,9 @@ async fn multipart_upload(
                         metadata: metadata.clone(),
                         presign: false,
                     };
-                    let ticket = ask(
-                        state.ctx.directory.upload_session(),
-                        "upload-session",
-                        ACTOR_TIMEOUT,
-                        |reply| UploadMsg::Open { request, reply },
-                    )
+                    let ticket = ask(state.ctx.directory.upload_session(), "upload-session", ACTOR_TIMEOUT, |reply| {
+                        UploadMsg::Open { request, reply }
+                    })
                     .await??;
                     let record = ticket.record;
                     let body: ByteStream<'_> = part
@@ -222,12 +187,7 @@ async fn multipart_upload(
                         .map_ok(|mut b| b.copy_to_bytes(b.remaining()))
                         .map_err(std::io::Error::other)
                         .boxed();
-                    match state
-                        .ctx
-                        .objects
-                        .put_stream(&record.object_key, body, max)
-                        .await
-                    {
+                    match state.ctx.objects.put_stream(&record.object_key, body, max).await {
                         Ok(out) => stored = Some((record, out.size, out.sha256)),
                         Err(e) => {
                             // Nothing usable arrived: the record must not linger as PENDING.
@@ -261,13 +221,8 @@ async fn multipart_upload(
         let _ = state.ctx.store.delete(&record.view.id).await;
         return Err(ApiError::bad_request("the file is empty").reject());
     }
-    let events = object_created(&state, record.object_key.clone(), size, sha256)
-        .await
-        .map_err(ApiError::reject)?;
-    let status = events
-        .last()
-        .map(|e| e.status)
-        .unwrap_or(record.view.status);
+    let events = object_created(&state, record.object_key.clone(), size, sha256).await.map_err(ApiError::reject)?;
+    let status = events.last().map(|e| e.status).unwrap_or(record.view.status);
     let body = json!({ "record_id": record.view.id, "status": status });
     Ok(warp::reply::with_status(warp::reply::json(&body), StatusCode::ACCEPTED).into_response())
 }
@@ -276,12 +231,9 @@ async fn read_small(part: warp::multipart::Part, limit: usize) -> Result<Vec<u8>
     let mut out = Vec::new();
     let mut stream = part.stream();
     while let Some(chunk) = stream.next().await {
-        let chunk =
-            chunk.map_err(|e| ApiError::bad_request(format!("malformed multipart body: {e}")))?;
+        let chunk = chunk.map_err(|e| ApiError::bad_request(format!("malformed multipart body: {e}")))?;
         if out.len() + chunk.remaining() > limit {
-            return Err(ApiError::too_large(format!(
-                "a form field is over {limit} bytes"
-            )));
+            return Err(ApiError::too_large(format!("a form field is over {limit} bytes")));
         }
         out.extend_from_slice(chunk.chunk());
     }
@@ -289,9 +241,7 @@ async fn read_small(part: warp::multipart::Part, limit: usize) -> Result<Vec<u8>
 }
 
 async fn get(id: String, caller: Caller, state: AppState) -> Result<Response, warp::Rejection> {
-    let record = visible_record(&state, &caller, &id)
-        .await
-        .map_err(ApiError::reject)?;
+    let record = visible_record(&state, &caller, &id).await.map_err(ApiError::reject)?;
     Ok(warp::reply::json(&record.view).into_response())
 }
 
@@ -309,17 +259,10 @@ struct ListResponse {
 }
 
 fn parse_cursor(s: &str) -> Result<ListCursor, ApiError> {
-    let (ms, id) = s
-        .split_once('_')
-        .ok_or_else(|| ApiError::bad_request("invalid cursor"))?;
-    let created_at = ms
-        .parse::<i64>()
-        .map_err(|_| ApiError::bad_request("invalid cursor"))?;
+    let (ms, id) = s.split_once('_').ok_or_else(|| ApiError::bad_request("invalid cursor"))?;
+    let created_at = ms.parse::<i64>().map_err(|_| ApiError::bad_request("invalid cursor"))?;
     let id = RecordId::parse(id).map_err(|_| ApiError::bad_request("invalid cursor"))?;
-    Ok(ListCursor {
-        created_at,
-        id: id.as_str().to_owned(),
-    })
+    Ok(ListCursor { created_at, id: id.as_str().to_owned() })
 }
 
 async fn list(caller: Caller, q: ListQuery, state: AppState) -> Result<Response, warp::Rejection> {
@@ -327,12 +270,7 @@ async fn list(caller: Caller, q: ListQuery, state: AppState) -> Result<Response,
     if !(1..=100).contains(&limit) {
         return Err(ApiError::bad_request("limit must be between 1 and 100").reject());
     }
-    let cursor = q
-        .cursor
-        .as_deref()
-        .map(parse_cursor)
-        .transpose()
-        .map_err(ApiError::reject)?;
+    let cursor = q.cursor.as_deref().map(parse_cursor).transpose().map_err(ApiError::reject)?;
     let rows = state
         .ctx
         .store
@@ -341,37 +279,16 @@ async fn list(caller: Caller, q: ListQuery, state: AppState) -> Result<Response,
         .map_err(|e| ApiError::from(e).reject())?;
     let more = rows.len() as i64 > limit;
     let items: Vec<StoredRecord> = rows.into_iter().take(limit as usize).collect();
-    let next_cursor = if more {
-        items
-            .last()
-            .map(|r| format!("{}_{}", r.created_at_ms, r.view.id))
-    } else {
-        None
-    };
-    let body = ListResponse {
-        items: items.into_iter().map(|r| r.view).collect(),
-        next_cursor,
-    };
+    let next_cursor = if more { items.last().map(|r| format!("{}_{}", r.created_at_ms, r.view.id)) } else { None };
+    let body = ListResponse { items: items.into_iter().map(|r| r.view).collect(), next_cursor };
     Ok(warp::reply::json(&body).into_response())
 }
 
 async fn delete(id: String, caller: Caller, state: AppState) -> Result<Response, warp::Rejection> {
-    let record = visible_record(&state, &caller, &id)
-        .await
-        .map_err(ApiError::reject)?;
-    let removed = state
-        .ctx
-        .store
-        .delete(&record.view.id)
-        .await
-        .map_err(|e| ApiError::from(e).reject())?;
+    let record = visible_record(&state, &caller, &id).await.map_err(ApiError::reject)?;
+    let removed = state.ctx.store.delete(&record.view.id).await.map_err(|e| ApiError::from(e).reject())?;
     if let Some(key) = removed {
-        state
-            .ctx
-            .objects
-            .delete(&key)
-            .await
-            .map_err(|e| ApiError::from(e).reject())?;
+        state.ctx.objects.delete(&key).await.map_err(|e| ApiError::from(e).reject())?;
     }
     tracing::info!(record_id = %record.view.id, by = %caller.user, "record deleted");
     Ok(StatusCode::NO_CONTENT.into_response())

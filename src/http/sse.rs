@@ -17,9 +17,7 @@ use warp::Filter;
 use warp::reply::Reply;
 use warp::sse::Event;
 
-pub fn routes(
-    state: AppState,
-) -> impl Filter<Extract = (impl Reply,), Error = warp::Rejection> + Clone {
+pub fn routes(state: AppState) -> impl Filter<Extract = (impl Reply,), Error = warp::Rejection> + Clone {
     warp::path!("api" / "processing" / "status" / String)
         .and(warp::get())
         .and(caller_or_query(state.clone()))
@@ -42,33 +40,19 @@ struct Cursor {
     done: bool,
 }
 
-async fn status_stream(
-    id: String,
-    caller: Caller,
-    state: AppState,
-) -> Result<warp::reply::Response, warp::Rejection> {
+async fn status_stream(id: String, caller: Caller, state: AppState) -> Result<warp::reply::Response, warp::Rejection> {
     // Check access first, subscribe, then read the state: a transition between the
     // two reads is either in the state or in the channel, never in neither.
-    visible_record(&state, &caller, &id)
-        .await
-        .map_err(ApiError::reject)?;
-    let record_id =
-        crate::domain::RecordId::parse(&id).map_err(|_| ApiError::not_found("record").reject())?;
+    visible_record(&state, &caller, &id).await.map_err(ApiError::reject)?;
+    let record_id = crate::domain::RecordId::parse(&id).map_err(|_| ApiError::not_found("record").reject())?;
     let rid = record_id.clone();
-    let rx = ask(
-        state.ctx.directory.sse(),
-        "sse-broadcaster",
-        Duration::from_secs(5),
-        |reply| SseMsg::Subscribe {
-            record_id: rid,
-            reply,
-        },
-    )
+    let rx = ask(state.ctx.directory.sse(), "sse-broadcaster", Duration::from_secs(5), |reply| SseMsg::Subscribe {
+        record_id: rid,
+        reply,
+    })
     .await
     .map_err(|e| ApiError::from(e).reject())?;
-    let current = visible_record(&state, &caller, &id)
-        .await
-        .map_err(ApiError::reject)?;
+    let current = visible_record(&state, &caller, &id).await.map_err(ApiError::reject)?;
     let first = StatusEvent {
         record_id,
         status: current.view.status,
@@ -76,12 +60,7 @@ async fn status_stream(
         error: current.view.error.clone(),
         seq: current.seq,
     };
-    let cursor = Cursor {
-        last_seq: first.seq,
-        first: Some(first),
-        rx,
-        done: false,
-    };
+    let cursor = Cursor { last_seq: first.seq, first: Some(first), rx, done: false };
     let events = stream::unfold(cursor, |mut c| async move {
         if c.done {
             return None;

@@ -24,16 +24,10 @@ impl DataDirLock {
     /// Takes `<dir>/.lock` without waiting.
     pub fn acquire(dir: &Path) -> Result<Self, LockError> {
         std::fs::create_dir_all(dir)?;
-        let file = std::fs::OpenOptions::new()
-            .create(true)
-            .truncate(false)
-            .write(true)
-            .open(dir.join(".lock"))?;
+        let file = std::fs::OpenOptions::new().create(true).truncate(false).write(true).open(dir.join(".lock"))?;
         match file.try_lock() {
             Ok(()) => Ok(DataDirLock { _file: file }),
-            Err(std::fs::TryLockError::WouldBlock) => {
-                Err(LockError::Busy(dir.display().to_string()))
-            }
+            Err(std::fs::TryLockError::WouldBlock) => Err(LockError::Busy(dir.display().to_string())),
             Err(std::fs::TryLockError::Error(e)) => Err(LockError::Io(e)),
         }
     }
@@ -47,10 +41,7 @@ mod tests {
     fn second_holder_is_refused_until_released() {
         let dir = tempfile::tempdir().unwrap();
         let first = DataDirLock::acquire(dir.path()).unwrap();
-        assert!(matches!(
-            DataDirLock::acquire(dir.path()),
-            Err(LockError::Busy(_))
-        ));
+        assert!(matches!(DataDirLock::acquire(dir.path()), Err(LockError::Busy(_))));
         drop(first);
         DataDirLock::acquire(dir.path()).unwrap();
     }

@@ -7,9 +7,7 @@ pub mod lock;
 pub mod objects;
 pub mod secrets;
 
-use crate::domain::{
-    Analysis, FailureOutcome, Job, RecordId, RecordStatus, RecordView, StatusEvent, TransitionError,
-};
+use crate::domain::{Analysis, FailureOutcome, Job, RecordId, RecordStatus, RecordView, StatusEvent, TransitionError};
 use async_trait::async_trait;
 
 pub use db::SqliteStore;
@@ -101,12 +99,7 @@ pub trait RecordStore: Send + Sync + 'static {
         after: Option<&ListCursor>,
     ) -> Result<Vec<StoredRecord>, StoreError>;
     /// Replaces a record's client metadata.
-    async fn set_metadata(
-        &self,
-        id: &RecordId,
-        metadata: &serde_json::Value,
-        now: i64,
-    ) -> Result<(), StoreError>;
+    async fn set_metadata(&self, id: &RecordId, metadata: &serde_json::Value, now: i64) -> Result<(), StoreError>;
     /// The object arrived: PENDING → UPLOADED → QUEUED, in one transaction.
     async fn mark_uploaded(
         &self,
@@ -125,12 +118,7 @@ pub trait RecordStore: Send + Sync + 'static {
     ) -> Result<Vec<(Job, StatusEvent)>, StoreError>;
     /// Stores the analysis: PROCESSING → COMPLETED. `None` when the lease was lost
     /// (the job was reclaimed or the record deleted): the result is dropped.
-    async fn complete(
-        &self,
-        job: &Job,
-        analysis: &Analysis,
-        now: i64,
-    ) -> Result<Option<StatusEvent>, StoreError>;
+    async fn complete(&self, job: &Job, analysis: &Analysis, now: i64) -> Result<Option<StatusEvent>, StoreError>;
     /// Records a failed attempt: PROCESSING → RETRYING or FAILED. `None` when the lease was lost.
     async fn fail(
         &self,

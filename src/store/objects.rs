@@ -70,20 +70,9 @@ pub type ByteStream<'a> = BoxStream<'a, Result<Bytes, std::io::Error>>;
 pub trait ObjectStore: Send + Sync + 'static {
     /// A URL through which a client uploads at most `size` bytes to `key` until
     /// `expires` (unix seconds).
-    fn presign_put(
-        &self,
-        key: &str,
-        size: u64,
-        content_type: &str,
-        expires: i64,
-    ) -> Result<PresignedPut, ObjectError>;
+    fn presign_put(&self, key: &str, size: u64, content_type: &str, expires: i64) -> Result<PresignedPut, ObjectError>;
     /// Streams `body` to `key`, refusing (and storing nothing) past `limit` bytes.
-    async fn put_stream(
-        &self,
-        key: &str,
-        body: ByteStream<'_>,
-        limit: u64,
-    ) -> Result<PutOutcome, ObjectError>;
+    async fn put_stream(&self, key: &str, body: ByteStream<'_>, limit: u64) -> Result<PutOutcome, ObjectError>;
     /// A local file with the object's bytes.
     async fn fetch(&self, key: &str) -> Result<LocalCopy, ObjectError>;
     /// The object's size, if it exists.
@@ -108,39 +97,21 @@ impl LocalObjects {
         for entry in std::fs::read_dir(root.join("tmp"))? {
             let _ = std::fs::remove_file(entry?.path());
         }
-        Ok(LocalObjects {
-            root: root.to_owned(),
-            signer,
-            base_url: base_url.trim_end_matches('/').to_owned(),
-        })
+        Ok(LocalObjects { root: root.to_owned(), signer, base_url: base_url.trim_end_matches('/').to_owned() })
     }
 
     fn path(&self, key: &str) -> Result<PathBuf, ObjectError> {
         // Keys are server-made (`audio/<uuid>`); anything that could climb out is refused.
         let ok = !key.is_empty()
-            && key
-                .split('/')
-                .all(|part| !part.is_empty() && part != "." && part != "..")
-            && key
-                .chars()
-                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '/' | '-' | '_' | '.'));
-        if ok {
-            Ok(self.root.join(key))
-        } else {
-            Err(ObjectError::BadKey(key.chars().take(80).collect()))
-        }
+            && key.split('/').all(|part| !part.is_empty() && part != "." && part != "..")
+            && key.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '/' | '-' | '_' | '.'));
+        if ok { Ok(self.root.join(key)) } else { Err(ObjectError::BadKey(key.chars().take(80).collect())) }
     }
 }
 
 #[async_trait]
 impl ObjectStore for LocalObjects {
-    fn presign_put(
-        &self,
-        key: &str,
-        size: u64,
-        content_type: &str,
-        expires: i64,
-    ) -> Result<PresignedPut, ObjectError> {
+    fn presign_put(&self, key: &str, size: u64, content_type: &str, expires: i64) -> Result<PresignedPut, ObjectError> {
         self.path(key)?;
         let sig = self.signer.sign(key, expires, size);
         let mut headers = std::collections::BTreeMap::new();
@@ -148,21 +119,13 @@ impl ObjectStore for LocalObjects {
             headers.insert("Content-Type".to_owned(), content_type.to_owned());
         }
         Ok(PresignedPut {
-            url: format!(
-                "{}/objects/{key}?expires={expires}&size={size}&sig={sig}",
-                self.base_url
-            ),
+            url: format!("{}/objects/{key}?expires={expires}&size={size}&sig={sig}", self.base_url),
             method: "PUT",
             headers,
         })
     }
 
-    async fn put_stream(
-        &self,
-        key: &str,
-        mut body: ByteStream<'_>,
-        limit: u64,
-    ) -> Result<PutOutcome, ObjectError> {
+    async fn put_stream(&self, key: &str, mut body: ByteStream<'_>, limit: u64) -> Result<PutOutcome, ObjectError> {
         let dest = self.path(key)?;
         let tmp = self.root.join("tmp").join(uuid::Uuid::new_v4().to_string());
         let result = async {
@@ -179,10 +142,7 @@ impl ObjectStore for LocalObjects {
                 file.write_all(&chunk).await?;
             }
             file.sync_all().await?;
-            Ok(PutOutcome {
-                size,
-                sha256: hex::encode(hasher.finalize()),
-            })
+            Ok(PutOutcome { size, sha256: hex::encode(hasher.finalize()) })
         }
         .await;
         match result {
@@ -203,13 +163,8 @@ impl ObjectStore for LocalObjects {
     async fn fetch(&self, key: &str) -> Result<LocalCopy, ObjectError> {
         let path = self.path(key)?;
         match tokio::fs::metadata(&path).await {
-            Ok(_) => Ok(LocalCopy {
-                path,
-                temporary: false,
-            }),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                Err(ObjectError::NotFound(key.to_owned()))
-            }
+            Ok(_) => Ok(LocalCopy { path, temporary: false }),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Err(ObjectError::NotFound(key.to_owned())),
             Err(e) => Err(e.into()),
         }
     }
@@ -243,20 +198,11 @@ mod tests {
     async fn stores_hashes_and_deletes() {
         let dir = tempfile::tempdir().unwrap();
         let store = LocalObjects::open(dir.path(), UploadSigner::new(b"k"), "http://h").unwrap();
-        let out = store
-            .put_stream("audio/x", body(vec![b"ab", b"c"]), 10)
-            .await
-            .unwrap();
+        let out = store.put_stream("audio/x", body(vec![b"ab", b"c"]), 10).await.unwrap();
         assert_eq!(out.size, 3);
-        assert_eq!(
-            out.sha256,
-            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
-        );
+        assert_eq!(out.sha256, "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
         assert_eq!(store.size("audio/x").await.unwrap(), Some(3));
-        assert_eq!(
-            std::fs::read(store.fetch("audio/x").await.unwrap().path.clone()).unwrap(),
-            b"abc"
-        );
+        assert_eq!(std::fs::read(store.fetch("audio/x").await.unwrap().path.clone()).unwrap(), b"abc");
         store.delete("audio/x").await.unwrap();
         store.delete("audio/x").await.unwrap();
         assert_eq!(store.size("audio/x").await.unwrap(), None);
@@ -266,16 +212,10 @@ mod tests {
     async fn refuses_oversize_and_leaves_nothing() {
         let dir = tempfile::tempdir().unwrap();
         let store = LocalObjects::open(dir.path(), UploadSigner::new(b"k"), "http://h").unwrap();
-        let err = store
-            .put_stream("audio/y", body(vec![b"12345", b"678"]), 6)
-            .await
-            .unwrap_err();
+        let err = store.put_stream("audio/y", body(vec![b"12345", b"678"]), 6).await.unwrap_err();
         assert!(matches!(err, ObjectError::TooLarge { limit: 6 }));
         assert_eq!(store.size("audio/y").await.unwrap(), None);
-        assert_eq!(
-            std::fs::read_dir(dir.path().join("tmp")).unwrap().count(),
-            0
-        );
+        assert_eq!(std::fs::read_dir(dir.path().join("tmp")).unwrap().count(), 0);
     }
 
     #[test]
@@ -284,20 +224,9 @@ mod tests {
         let store = LocalObjects::open(dir.path(), UploadSigner::new(b"k"), "http://h/").unwrap();
         let p = store.presign_put("audio/x", 10, "audio/wav", 99).unwrap();
         let sig = p.url.rsplit("sig=").next().unwrap();
-        assert!(
-            p.url
-                .starts_with("http://h/objects/audio/x?expires=99&size=10&sig="),
-            "{}",
-            p.url
-        );
-        assert_eq!(
-            UploadSigner::new(b"k").verify("audio/x", 99, 10, sig, 98),
-            Ok(())
-        );
-        assert_eq!(
-            p.headers.get("Content-Type").map(String::as_str),
-            Some("audio/wav")
-        );
+        assert!(p.url.starts_with("http://h/objects/audio/x?expires=99&size=10&sig="), "{}", p.url);
+        assert_eq!(UploadSigner::new(b"k").verify("audio/x", 99, 10, sig, 98), Ok(()));
+        assert_eq!(p.headers.get("Content-Type").map(String::as_str), Some("audio/wav"));
     }
 
     #[tokio::test]
@@ -305,10 +234,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let store = LocalObjects::open(dir.path(), UploadSigner::new(b"k"), "http://h").unwrap();
         for key in ["../x", "audio/../../x", "/etc/passwd", "", "a//b", "a b"] {
-            assert!(
-                matches!(store.size(key).await, Err(ObjectError::BadKey(_))),
-                "{key}"
-            );
+            assert!(matches!(store.size(key).await, Err(ObjectError::BadKey(_))), "{key}");
         }
     }
 }

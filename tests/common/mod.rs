@@ -25,10 +25,7 @@ impl Server {
     pub async fn start(env: &[(&str, &str)]) -> Server {
         let tmp = tempfile::tempdir().expect("tempdir");
         let dir = tmp.path().to_owned();
-        let env: Vec<(String, String)> = env
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect();
+        let env: Vec<(String, String)> = env.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
         let mut s = Self::spawn(&dir, &env).await;
         s._tmp = Some(tmp);
         s
@@ -39,11 +36,7 @@ impl Server {
         let addr_file = dir.join("server.addr");
         let _ = std::fs::remove_file(&addr_file);
         std::fs::create_dir_all(dir).unwrap();
-        let log = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(dir.join("server.log"))
-            .unwrap();
+        let log = std::fs::OpenOptions::new().create(true).append(true).open(dir.join("server.log")).unwrap();
         let mut cmd = Command::new(BIN);
         cmd.args(["serve", "--bind", "127.0.0.1:0", "--data-dir"])
             .arg(dir)
@@ -65,17 +58,10 @@ impl Server {
                     break a;
                 }
             }
-            assert!(
-                Instant::now() < deadline,
-                "server did not start; log:\n{}",
-                read_log(dir)
-            );
+            assert!(Instant::now() < deadline, "server did not start; log:\n{}", read_log(dir));
             tokio::time::sleep(Duration::from_millis(50)).await;
         };
-        let client = reqwest::Client::builder()
-            .pool_max_idle_per_host(64)
-            .build()
-            .unwrap();
+        let client = reqwest::Client::builder().pool_max_idle_per_host(64).build().unwrap();
         let s = Server {
             child,
             base: format!("http://{addr}"),
@@ -96,11 +82,7 @@ impl Server {
                     return;
                 }
             }
-            assert!(
-                Instant::now() < deadline,
-                "server never became ready; log:\n{}",
-                self.log()
-            );
+            assert!(Instant::now() < deadline, "server never became ready; log:\n{}", self.log());
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
     }
@@ -119,20 +101,15 @@ impl Server {
 
     /// SIGKILL: no shutdown code runs.
     pub fn kill9(&mut self) {
-        nix::sys::signal::kill(
-            nix::unistd::Pid::from_raw(self.child.id() as i32),
-            nix::sys::signal::Signal::SIGKILL,
-        )
-        .unwrap();
+        nix::sys::signal::kill(nix::unistd::Pid::from_raw(self.child.id() as i32), nix::sys::signal::Signal::SIGKILL)
+            .unwrap();
         let _ = self.child.wait();
     }
 
     /// A token from `orakgaraki token`, signed with this instance's secret.
     pub fn token(&self, user: &str, admin: bool) -> String {
         let mut cmd = Command::new(BIN);
-        cmd.args(["token", "--user", user, "--data-dir"])
-            .arg(&self.data_dir)
-            .current_dir(&self.data_dir);
+        cmd.args(["token", "--user", user, "--data-dir"]).arg(&self.data_dir).current_dir(&self.data_dir);
         if admin {
             cmd.arg("--admin");
         }
@@ -140,11 +117,7 @@ impl Server {
             cmd.env(k, v);
         }
         let out = cmd.output().expect("run token");
-        assert!(
-            out.status.success(),
-            "token failed: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        assert!(out.status.success(), "token failed: {}", String::from_utf8_lossy(&out.stderr));
         String::from_utf8(out.stdout).unwrap().trim().to_owned()
     }
 
@@ -173,13 +146,7 @@ impl Server {
 
     /// PUTs `bytes` to a presigned URL.
     pub async fn put(&self, url: &str, bytes: Vec<u8>) -> reqwest::Response {
-        self.client
-            .put(url)
-            .header("content-type", "audio/wav")
-            .body(bytes)
-            .send()
-            .await
-            .unwrap()
+        self.client.put(url).header("content-type", "audio/wav").body(bytes).send().await.unwrap()
     }
 
     /// Presigned path end to end: returns the record id.
@@ -200,30 +167,28 @@ impl Server {
     ) -> reqwest::Response {
         let mut form = reqwest::multipart::Form::new().part(
             "file",
-            reqwest::multipart::Part::bytes(bytes)
-                .file_name(filename.to_owned())
-                .mime_str("audio/wav")
-                .unwrap(),
+            reqwest::multipart::Part::bytes(bytes).file_name(filename.to_owned()).mime_str("audio/wav").unwrap(),
         );
         if let Some(m) = metadata {
             form = form.text("metadata", m.to_owned());
         }
-        self.client
-            .post(self.url("/api/records/upload"))
-            .bearer_auth(token)
-            .multipart(form)
-            .send()
-            .await
-            .unwrap()
+        self.client.post(self.url("/api/records/upload")).bearer_auth(token).multipart(form).send().await.unwrap()
+    }
+
+    /// GET `path` with a token; the body as JSON.
+    pub async fn get_json(&self, token: &str, path: &str) -> Value {
+        let r = self.client.get(self.url(path)).bearer_auth(token).send().await.unwrap();
+        assert!(r.status().is_success(), "GET {path}: {}", r.status());
+        r.json().await.unwrap()
+    }
+
+    /// DELETE `path` with a token.
+    pub async fn delete(&self, token: &str, path: &str) -> reqwest::Response {
+        self.client.delete(self.url(path)).bearer_auth(token).send().await.unwrap()
     }
 
     pub async fn get_record(&self, token: &str, id: &str) -> reqwest::Response {
-        self.client
-            .get(self.url(&format!("/api/records/{id}")))
-            .bearer_auth(token)
-            .send()
-            .await
-            .unwrap()
+        self.client.get(self.url(&format!("/api/records/{id}"))).bearer_auth(token).send().await.unwrap()
     }
 
     /// Polls until the record reaches a terminal status.
@@ -236,24 +201,14 @@ impl Server {
             if matches!(v["status"].as_str(), Some("COMPLETED" | "FAILED")) {
                 return v;
             }
-            assert!(
-                Instant::now() < deadline,
-                "record {id} stuck at {}; log:\n{}",
-                v["status"],
-                self.log()
-            );
+            assert!(Instant::now() < deadline, "record {id} stuck at {}; log:\n{}", v["status"], self.log());
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
     }
 
     /// Opens the SSE stream; returns the response (check the status first).
     pub async fn sse(&self, token: &str, id: &str) -> reqwest::Response {
-        self.client
-            .get(self.url(&format!("/api/processing/status/{id}")))
-            .bearer_auth(token)
-            .send()
-            .await
-            .unwrap()
+        self.client.get(self.url(&format!("/api/processing/status/{id}"))).bearer_auth(token).send().await.unwrap()
     }
 }
 
@@ -311,21 +266,14 @@ pub async fn collect_sse(resp: reqwest::Response, timeout: Duration) -> Vec<Valu
 }
 
 pub fn statuses(events: &[Value]) -> Vec<String> {
-    events
-        .iter()
-        .map(|e| e["status"].as_str().unwrap().to_owned())
-        .collect()
+    events.iter().map(|e| e["status"].as_str().unwrap().to_owned()).collect()
 }
 
 /// A mono 16-bit WAV: a sine of `freq` Hz at `amp` of full scale.
 pub fn sine_wav(seconds: f64, rate: u32, freq: f64, amp: f64) -> Vec<u8> {
     let mut buf = Cursor::new(Vec::new());
-    let spec = hound::WavSpec {
-        channels: 1,
-        sample_rate: rate,
-        bits_per_sample: 16,
-        sample_format: hound::SampleFormat::Int,
-    };
+    let spec =
+        hound::WavSpec { channels: 1, sample_rate: rate, bits_per_sample: 16, sample_format: hound::SampleFormat::Int };
     let mut w = hound::WavWriter::new(&mut buf, spec).unwrap();
     let n = (seconds * rate as f64) as usize;
     for i in 0..n {

@@ -58,19 +58,12 @@ fn manager(url: &str) -> AsyncDieselConnectionManager<Conn> {
 impl SqliteStore {
     /// Opens (creating if needed) the database at `url` and runs pending migrations.
     pub async fn open(url: &str, read_connections: usize) -> Result<Self, StoreError> {
-        let writer = Pool::builder(manager(url))
-            .max_size(1)
-            .build()
-            .map_err(|e| StoreError::Pool(e.to_string()))?;
+        let writer = Pool::builder(manager(url)).max_size(1).build().map_err(|e| StoreError::Pool(e.to_string()))?;
         let readers = Pool::builder(manager(url))
             .max_size(read_connections.max(1))
             .build()
             .map_err(|e| StoreError::Pool(e.to_string()))?;
-        let store = SqliteStore {
-            url: url.to_owned(),
-            writer,
-            readers,
-        };
+        let store = SqliteStore { url: url.to_owned(), writer, readers };
         store.migrate().await?;
         Ok(store)
     }
@@ -84,8 +77,7 @@ impl SqliteStore {
         let _writer = self.write().await?;
         let url = self.url.clone();
         tokio::task::spawn_blocking(move || {
-            let mut conn = SqliteConnection::establish(&url)
-                .map_err(|e| StoreError::Database(e.to_string()))?;
+            let mut conn = SqliteConnection::establish(&url).map_err(|e| StoreError::Database(e.to_string()))?;
             conn.batch_execute("PRAGMA busy_timeout = 10000; PRAGMA foreign_keys = ON;")?;
             let applied = conn
                 .run_pending_migrations(SQLITE_MIGRATIONS)
@@ -97,16 +89,10 @@ impl SqliteStore {
     }
 
     async fn write(&self) -> Result<Object<Conn>, StoreError> {
-        self.writer
-            .get()
-            .await
-            .map_err(|e| StoreError::Pool(e.to_string()))
+        self.writer.get().await.map_err(|e| StoreError::Pool(e.to_string()))
     }
 
     async fn read(&self) -> Result<Object<Conn>, StoreError> {
-        self.readers
-            .get()
-            .await
-            .map_err(|e| StoreError::Pool(e.to_string()))
+        self.readers.get().await.map_err(|e| StoreError::Pool(e.to_string()))
     }
 }

@@ -71,9 +71,7 @@ pub struct NewAttemptRow<'a> {
 
 impl RecordRow {
     pub fn status(&self) -> Result<RecordStatus, StoreError> {
-        self.status
-            .parse()
-            .map_err(|e: crate::domain::status::UnknownStatus| StoreError::Corrupt(e.to_string()))
+        self.status.parse().map_err(|e: crate::domain::status::UnknownStatus| StoreError::Corrupt(e.to_string()))
     }
 
     pub fn record_id(&self) -> Result<RecordId, StoreError> {

@@ -9,8 +9,7 @@ use crate::store::{LeaseScope, ListCursor, NewRecord, RecordStore, StoreError, S
 use async_trait::async_trait;
 use diesel::prelude::AsChangeset;
 use diesel::{
-    BoolExpressionMethods, ExpressionMethods, NullableExpressionMethods, OptionalExtension,
-    QueryDsl, SelectableHelper,
+    BoolExpressionMethods, ExpressionMethods, NullableExpressionMethods, OptionalExtension, QueryDsl, SelectableHelper,
 };
 use diesel_async::{AsyncConnection, RunQueryDsl};
 
@@ -32,12 +31,7 @@ struct Mutable<'a> {
 }
 
 async fn load(conn: &mut Conn, id: &str) -> Result<Option<RecordRow>, StoreError> {
-    Ok(records::table
-        .find(id)
-        .select(RecordRow::as_select())
-        .first(conn)
-        .await
-        .optional()?)
+    Ok(records::table.find(id).select(RecordRow::as_select()).first(conn).await.optional()?)
 }
 
 /// Moves `row` to `to` after `edit` adjusts its other columns; refuses illegal
@@ -68,19 +62,12 @@ async fn transition(
         lease_until: row.lease_until,
         updated_at: row.updated_at,
     };
-    let n = diesel::update(
-        records::table
-            .filter(records::id.eq(&row.id))
-            .filter(records::seq.eq(seen)),
-    )
-    .set(changes)
-    .execute(conn)
-    .await?;
+    let n = diesel::update(records::table.filter(records::id.eq(&row.id)).filter(records::seq.eq(seen)))
+        .set(changes)
+        .execute(conn)
+        .await?;
     if n != 1 {
-        return Err(StoreError::Database(format!(
-            "record {} changed concurrently",
-            row.id
-        )));
+        return Err(StoreError::Database(format!("record {} changed concurrently", row.id)));
     }
     row.event()
 }
@@ -157,9 +144,7 @@ impl RecordStore for SqliteStore {
             })
             .execute(&mut *conn)
             .await?;
-        let row = load(&mut conn, new.id.as_str())
-            .await?
-            .ok_or(StoreError::NotFound)?;
+        let row = load(&mut conn, new.id.as_str()).await?.ok_or(StoreError::NotFound)?;
         row.into_stored(None)
     }
 
@@ -172,9 +157,7 @@ impl RecordStore for SqliteStore {
             .first(&mut *conn)
             .await
             .optional()?;
-        found
-            .map(|(row, analysis)| row.into_stored(analysis))
-            .transpose()
+        found.map(|(row, analysis)| row.into_stored(analysis)).transpose()
     }
 
     async fn list_for_owner(
@@ -193,36 +176,22 @@ impl RecordStore for SqliteStore {
             .into_boxed();
         if let Some(c) = after {
             query = query.filter(
-                records::created_at.lt(c.created_at).or(records::created_at
-                    .eq(c.created_at)
-                    .and(records::id.lt(c.id.clone()))),
+                records::created_at
+                    .lt(c.created_at)
+                    .or(records::created_at.eq(c.created_at).and(records::id.lt(c.id.clone()))),
             );
         }
         let rows: Vec<(RecordRow, Option<String>)> = query.load(&mut *conn).await?;
-        rows.into_iter()
-            .map(|(row, analysis)| row.into_stored(analysis))
-            .collect()
+        rows.into_iter().map(|(row, analysis)| row.into_stored(analysis)).collect()
     }
 
-    async fn set_metadata(
-        &self,
-        id: &RecordId,
-        metadata: &serde_json::Value,
-        now: i64,
-    ) -> Result<(), StoreError> {
+    async fn set_metadata(&self, id: &RecordId, metadata: &serde_json::Value, now: i64) -> Result<(), StoreError> {
         let mut conn = self.write().await?;
         let n = diesel::update(records::table.find(id.as_str()))
-            .set((
-                records::metadata.eq(metadata.to_string()),
-                records::updated_at.eq(now),
-            ))
+            .set((records::metadata.eq(metadata.to_string()), records::updated_at.eq(now)))
             .execute(&mut *conn)
             .await?;
-        if n == 0 {
-            Err(StoreError::NotFound)
-        } else {
-            Ok(())
-        }
+        if n == 0 { Err(StoreError::NotFound) } else { Ok(()) }
     }
 
     async fn mark_uploaded(
@@ -243,8 +212,7 @@ impl RecordStore for SqliteStore {
             })
             .await?;
             let row = load(conn, &id).await?.ok_or(StoreError::NotFound)?;
-            let queued =
-                transition(conn, row, RecordStatus::Queued, now, |r| enqueue(r, now)).await?;
+            let queued = transition(conn, row, RecordStatus::Queued, now, |r| enqueue(r, now)).await?;
             Ok(vec![uploaded, queued])
         })
         .await
@@ -293,30 +261,18 @@ impl RecordStore for SqliteStore {
         .await
     }
 
-    async fn complete(
-        &self,
-        job: &Job,
-        analysis: &Analysis,
-        now: i64,
-    ) -> Result<Option<StatusEvent>, StoreError> {
+    async fn complete(&self, job: &Job, analysis: &Analysis, now: i64) -> Result<Option<StatusEvent>, StoreError> {
         let mut conn = self.write().await?;
-        let json =
-            serde_json::to_string(analysis).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        let json = serde_json::to_string(analysis).map_err(|e| StoreError::Corrupt(e.to_string()))?;
         let job = job.clone();
         conn.transaction::<_, StoreError, _>(async move |conn| {
             let Some(row) = load_leased(conn, &job).await? else {
                 return Ok(None);
             };
             log_attempt(conn, &row, job.claimed_at, now, "completed").await?;
-            diesel::delete(analyses::table.find(job.record_id.as_str()))
-                .execute(conn)
-                .await?;
+            diesel::delete(analyses::table.find(job.record_id.as_str())).execute(conn).await?;
             diesel::insert_into(analyses::table)
-                .values(NewAnalysisRow {
-                    record_id: job.record_id.as_str(),
-                    analysis: json,
-                    created_at: now,
-                })
+                .values(NewAnalysisRow { record_id: job.record_id.as_str(), analysis: json, created_at: now })
                 .execute(conn)
                 .await?;
             let ev = transition(conn, row, RecordStatus::Completed, now, |r| {
@@ -373,9 +329,7 @@ impl RecordStore for SqliteStore {
                 .await?;
             let mut events = Vec::with_capacity(rows.len());
             for row in rows {
-                events.push(
-                    transition(conn, row, RecordStatus::Queued, now, |r| enqueue(r, now)).await?,
-                );
+                events.push(transition(conn, row, RecordStatus::Queued, now, |r| enqueue(r, now)).await?);
             }
             Ok(events)
         })
@@ -407,21 +361,14 @@ impl RecordStore for SqliteStore {
                 .into_boxed();
             query = match scope {
                 Scope::OwnedBy(me) => query.filter(records::lease_owner.eq(me)),
-                Scope::NotOwnedBy(me) => query.filter(
-                    records::lease_owner
-                        .ne(me)
-                        .or(records::lease_owner.is_null()),
-                ),
+                Scope::NotOwnedBy(me) => query.filter(records::lease_owner.ne(me).or(records::lease_owner.is_null())),
                 Scope::Expired => query.filter(records::lease_until.lt(now)),
             };
             let rows: Vec<RecordRow> = query.load(conn).await?;
             let mut events = Vec::with_capacity(rows.len());
             for mut row in rows {
                 let exhausted = row.attempts >= max_attempts;
-                row.error = Some(format!(
-                    "attempt {} was interrupted: its lease expired",
-                    row.attempts
-                ));
+                row.error = Some(format!("attempt {} was interrupted: its lease expired", row.attempts));
                 log_attempt(conn, &row, row.updated_at, now, "lease_expired").await?;
                 let ev = if exhausted {
                     transition(conn, row, RecordStatus::Failed, now, clear_lease).await?
@@ -455,15 +402,9 @@ impl RecordStore for SqliteStore {
             let Some(row) = load(conn, &id).await? else {
                 return Ok(None);
             };
-            diesel::delete(analyses::table.find(&id))
-                .execute(conn)
-                .await?;
-            diesel::delete(attempts::table.filter(attempts::record_id.eq(&id)))
-                .execute(conn)
-                .await?;
-            diesel::delete(records::table.find(&id))
-                .execute(conn)
-                .await?;
+            diesel::delete(analyses::table.find(&id)).execute(conn).await?;
+            diesel::delete(attempts::table.filter(attempts::record_id.eq(&id))).execute(conn).await?;
+            diesel::delete(records::table.find(&id)).execute(conn).await?;
             Ok(Some(row.object_key))
         })
         .await
@@ -480,9 +421,7 @@ impl RecordStore for SqliteStore {
             .map(|(s, n)| {
                 s.parse()
                     .map(|st| (st, n))
-                    .map_err(|e: crate::domain::status::UnknownStatus| {
-                        StoreError::Corrupt(e.to_string())
-                    })
+                    .map_err(|e: crate::domain::status::UnknownStatus| StoreError::Corrupt(e.to_string()))
             })
             .collect()
     }
