@@ -3,6 +3,11 @@
 //! Nothing here touches the network, the database or the clock; callers hand in a
 //! reader and get an [`Analysis`](crate::domain::Analysis) or an [`AudioError`].
 
+pub mod frames;
+pub mod mel;
+pub mod mfcc;
+pub mod spectral;
+pub mod stft;
 pub mod wav;
 
 pub use wav::analyze_wav;

@@ -1,0 +1,62 @@
+//! Whole-signal helpers over the streaming pieces: the librosa calls, frame by
+//! frame, for a signal already in memory (tests, short clips). The streaming
+//! analysis uses the same pieces without holding the signal.
+
+use super::mel::MelBank;
+use super::mfcc::{Dct, floor_db, power_to_db};
+use super::spectral::rms;
+use super::stft::{Framer, PowerSpectrum};
+
+/// librosa's defaults for the features.
+pub const N_FFT: usize = 2048;
+pub const HOP: usize = 512;
+pub const N_MELS: usize = 128;
+
+/// Calls `f` with every centered frame of `y`.
+pub fn for_each_frame(y: &[f32], frame: usize, hop: usize, mut f: impl FnMut(&[f32])) {
+    let mut framer = Framer::new(frame, hop);
+    framer.push(y, &mut f);
+    framer.finish(&mut f);
+}
+
+/// `librosa.feature.melspectrogram(y=y, sr=sr)`: per frame, 128 mel powers.
+pub fn melspectrogram(y: &[f32], sr: f64) -> Vec<Vec<f32>> {
+    let mut ps = PowerSpectrum::new(N_FFT);
+    let bank = MelBank::new(sr, N_FFT, N_MELS, 0.0, sr / 2.0);
+    let mut power = vec![0.0; ps.bins()];
+    let mut out = Vec::new();
+    for_each_frame(y, N_FFT, HOP, |frame| {
+        ps.compute(frame, &mut power);
+        let mut mel = vec![0.0; N_MELS];
+        bank.apply(&power, &mut mel);
+        out.push(mel);
+    });
+    out
+}
+
+/// `librosa.power_to_db(S)` over a whole spectrogram (frames × bands).
+pub fn power_to_db_all(s: &[Vec<f32>]) -> Vec<Vec<f32>> {
+    let db: Vec<Vec<f32>> = s.iter().map(|f| f.iter().map(|&p| power_to_db(p)).collect()).collect();
+    let max = db.iter().flatten().copied().fold(f32::NEG_INFINITY, f32::max);
+    db.into_iter().map(|f| f.into_iter().map(|v| floor_db(v, max)).collect()).collect()
+}
+
+/// `librosa.feature.mfcc(y=y, sr=sr, n_mfcc=n)`: per frame, `n` coefficients.
+pub fn mfcc(y: &[f32], sr: f64, n: usize) -> Vec<Vec<f64>> {
+    let dct = Dct::new(N_MELS, n);
+    power_to_db_all(&melspectrogram(y, sr))
+        .iter()
+        .map(|f| {
+            let mut c = vec![0.0; n];
+            dct.apply(f, &mut c);
+            c
+        })
+        .collect()
+}
+
+/// `librosa.feature.rms(y=y)`.
+pub fn rms_frames(y: &[f32]) -> Vec<f32> {
+    let mut out = Vec::new();
+    for_each_frame(y, N_FFT, HOP, |f| out.push(rms(f)));
+    out
+}
