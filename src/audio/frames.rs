@@ -60,3 +60,13 @@ pub fn rms_frames(y: &[f32]) -> Vec<f32> {
     for_each_frame(y, N_FFT, HOP, |f| out.push(rms(f)));
     out
 }
+
+/// `librosa.pyin(y, fmin=fmin, fmax=fmax, sr=22050)`.
+pub fn pyin(y: &[f32], fmin: f64, fmax: f64) -> super::pyin::PitchTrack {
+    use super::pyin::{PyinParams, YinObserver, decode_track};
+    let params = PyinParams::new(fmin, fmax);
+    let mut observer = YinObserver::new(params);
+    let mut obs = Vec::new();
+    for_each_frame(y, params.frame_length, params.hop_length, |f| obs.push(observer.observe(f)));
+    decode_track(&params, &obs)
+}

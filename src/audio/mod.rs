@@ -6,6 +6,7 @@
 pub mod frames;
 pub mod mel;
 pub mod mfcc;
+pub mod pyin;
 pub mod spectral;
 pub mod stft;
 pub mod wav;

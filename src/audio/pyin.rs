@@ -1,0 +1,437 @@
+//! Probabilistic YIN (pYIN) with librosa's semantics (`librosa.pyin`, 0.11):
+//! per frame, the cumulative mean normalised difference function, its troughs,
+//! the beta prior over thresholds and the Boltzmann prior over troughs give a
+//! sparse observation over pitch bins; a hidden Markov model over (pitch bin ×
+//! voiced/unvoiced) decoded by Viterbi gives the F0 track.
+//!
+//! librosa's Viterbi is dense (every state to every state, `O(S²)` per frame).
+//! Its transition matrix is a triangular band of ±`max_transition_rate` and tiny
+//! elsewhere, so here the decoder visits the band only and stands for everything
+//! outside it with the single best state times the tiny probability — the same
+//! maximum, at a fraction of the cost.
+
+use realfft::{ComplexToReal, RealFftPlanner, RealToComplex};
+use rustfft::num_complex::Complex;
+use std::sync::Arc;
+
+/// `librosa.pyin` parameters (its defaults, but `fmin`/`fmax`).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct PyinParams {
+    pub sr: f64,
+    pub fmin: f64,
+    pub fmax: f64,
+    pub frame_length: usize,
+    pub hop_length: usize,
+    pub n_thresholds: usize,
+    pub beta: (u32, u32),
+    pub boltzmann: f64,
+    pub resolution: f64,
+    pub max_transition_rate: f64,
+    pub switch_prob: f64,
+    pub no_trough_prob: f64,
+}
+
+impl PyinParams {
+    /// librosa's defaults at 22 050 Hz with the given pitch range.
+    pub fn new(fmin: f64, fmax: f64) -> Self {
+        PyinParams {
+            sr: 22050.0,
+            fmin,
+            fmax,
+            frame_length: 2048,
+            hop_length: 512,
+            n_thresholds: 100,
+            beta: (2, 18),
+            boltzmann: 2.0,
+            resolution: 0.1,
+            max_transition_rate: 35.92,
+            switch_prob: 0.01,
+            no_trough_prob: 0.01,
+        }
+    }
+
+    fn bins_per_semitone(&self) -> usize {
+        (1.0 / self.resolution).ceil() as usize
+    }
+
+    /// Pitch bins from `fmin` to `fmax`.
+    pub fn n_pitch_bins(&self) -> usize {
+        (12.0 * self.bins_per_semitone() as f64 * (self.fmax / self.fmin).log2()).floor() as usize + 1
+    }
+
+    /// Centre frequency of pitch bin `b`.
+    pub fn bin_hz(&self, b: usize) -> f64 {
+        self.fmin * 2f64.powf(b as f64 / (12 * self.bins_per_semitone()) as f64)
+    }
+}
+
+/// What one frame says about pitch: probability mass on a few pitch bins.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct FrameObservation {
+    /// (pitch bin, probability), at most one entry per bin.
+    pub candidates: Vec<(u16, f32)>,
+    /// Total voiced probability, clipped to 0..=1.
+    pub voiced_prob: f32,
+}
+
+/// Regularised incomplete beta function `I_x(a, b)` for integer `a, b` (the beta
+/// CDF), by its binomial sum.
+fn beta_cdf(x: f64, a: u32, b: u32) -> f64 {
+    let n = a + b - 1;
+    let mut sum = 0.0;
+    let mut binom = 1.0f64; // C(n, 0)
+    for j in 0..=n {
+        if j >= a {
+            sum += binom * x.powi(j as i32) * (1.0 - x).powi((n - j) as i32);
+        }
+        binom = binom * f64::from(n - j) / f64::from(j + 1);
+    }
+    sum
+}
+
+/// `scipy.stats.boltzmann.pmf(k, lambda, n)`.
+fn boltzmann_pmf(k: usize, lambda: f64, n: usize) -> f64 {
+    (1.0 - (-lambda).exp()) * (-lambda * k as f64).exp() / (1.0 - (-lambda * n as f64).exp())
+}
+
+/// Turns frames into [`FrameObservation`]s (the per-frame half of pYIN).
+pub struct YinObserver {
+    p: PyinParams,
+    min_period: usize,
+    max_period: usize,
+    n_bins: usize,
+    beta_probs: Vec<f64>,
+    thresholds: Vec<f64>,
+    fwd: Arc<dyn RealToComplex<f32>>,
+    inv: Arc<dyn ComplexToReal<f32>>,
+    time: Vec<f32>,
+    spec: Vec<Complex<f32>>,
+    scratch_f: Vec<Complex<f32>>,
+    scratch_i: Vec<Complex<f32>>,
+    yin: Vec<f32>,
+}
+
+impl YinObserver {
+    pub fn new(p: PyinParams) -> Self {
+        let min_period = (p.sr / p.fmax).floor() as usize;
+        let max_period = ((p.sr / p.fmin).ceil() as usize).min(p.frame_length - 1);
+        let thresholds: Vec<f64> = (0..=p.n_thresholds).map(|i| i as f64 / p.n_thresholds as f64).collect();
+        let cdf: Vec<f64> = thresholds.iter().map(|&t| beta_cdf(t, p.beta.0, p.beta.1)).collect();
+        let beta_probs = cdf.windows(2).map(|w| w[1] - w[0]).collect();
+        // Full-length autocorrelation needs 2·frame − 1 points; a power of two is a fast length.
+        let n_fft = (2 * p.frame_length - 1).next_power_of_two();
+        let mut planner = RealFftPlanner::<f32>::new();
+        let fwd = planner.plan_fft_forward(n_fft);
+        let inv = planner.plan_fft_inverse(n_fft);
+        YinObserver {
+            min_period,
+            max_period,
+            n_bins: p.n_pitch_bins(),
+            beta_probs,
+            thresholds,
+            time: fwd.make_input_vec(),
+            spec: fwd.make_output_vec(),
+            scratch_f: fwd.make_scratch_vec(),
+            scratch_i: inv.make_scratch_vec(),
+            yin: Vec::new(),
+            fwd,
+            inv,
+            p,
+        }
+    }
+
+    pub fn params(&self) -> &PyinParams {
+        &self.p
+    }
+
+    /// The cumulative mean normalised difference for periods `min..=max` (librosa's
+    /// `_cumulative_mean_normalized_difference`, in float32 as there).
+    fn cmnd(&mut self, frame: &[f32]) {
+        let n = self.time.len();
+        self.time[..frame.len()].copy_from_slice(frame);
+        self.time[frame.len()..].fill(0.0);
+        self.fwd.process_with_scratch(&mut self.time, &mut self.spec, &mut self.scratch_f).expect("planned sizes");
+        for c in self.spec.iter_mut() {
+            *c = Complex::new(c.re * c.re + c.im * c.im, 0.0);
+        }
+        self.inv.process_with_scratch(&mut self.spec, &mut self.time, &mut self.scratch_i).expect("planned sizes");
+        let scale = 1.0 / n as f32;
+        let acf0 = self.time[0] * scale;
+        let maxp = self.max_period;
+        // d(k) = 2·(acf(0) − acf(k)) − Σ_{m<k} y(m)²
+        let mut energy = 0f32;
+        let mut diff = Vec::with_capacity(maxp + 1);
+        diff.push(0f32);
+        for k in 1..=maxp {
+            energy += frame[k - 1] * frame[k - 1];
+            diff.push(2.0 * (acf0 - self.time[k] * scale) - energy);
+        }
+        self.yin.clear();
+        let mut cum = 0f32;
+        for (k, &d) in diff.iter().enumerate().skip(1) {
+            cum += d;
+            if k >= self.min_period {
+                let mean = cum / k as f32;
+                self.yin.push(d / (mean + f32::MIN_POSITIVE));
+            }
+        }
+    }
+
+    /// The pitch evidence of one frame (`frame_length` samples).
+    pub fn observe(&mut self, frame: &[f32]) -> FrameObservation {
+        self.cmnd(frame);
+        let y = &self.yin;
+        let n = y.len();
+        if n < 2 {
+            return FrameObservation::default();
+        }
+        // Troughs: local minima (strictly below the left, not above the right), with
+        // librosa's edge rules.
+        let troughs: Vec<usize> = (0..n)
+            .filter(|&i| {
+                if i == 0 {
+                    y[0] < y[1]
+                } else if i == n - 1 {
+                    y[n - 1] < y[n - 2]
+                } else {
+                    y[i] < y[i - 1] && y[i] <= y[i + 1]
+                }
+            })
+            .collect();
+        if troughs.is_empty() {
+            return FrameObservation::default();
+        }
+        let nt = self.beta_probs.len();
+        let heights: Vec<f64> = troughs.iter().map(|&i| f64::from(y[i])).collect();
+        // For each threshold: how many troughs lie below it, and each trough's rank among them.
+        let mut probs = vec![0f64; troughs.len()];
+        for t in 0..nt {
+            let thr = self.thresholds[t + 1];
+            let below = heights.iter().filter(|&&h| h < thr).count();
+            if below == 0 {
+                continue;
+            }
+            let mut rank = 0;
+            for (m, &h) in heights.iter().enumerate() {
+                if h < thr {
+                    probs[m] += boltzmann_pmf(rank, self.p.boltzmann, below) * self.beta_probs[t];
+                    rank += 1;
+                }
+            }
+        }
+        let global_min = heights.iter().enumerate().fold(0, |best, (i, &h)| if h < heights[best] { i } else { best });
+        let n_below_min = self.thresholds[1..].iter().filter(|&&thr| !(heights[global_min] < thr)).count();
+        probs[global_min] += self.p.no_trough_prob * self.beta_probs[..n_below_min].iter().sum::<f64>();
+
+        // Candidates: parabolic refinement of each trough's period, then its pitch bin.
+        let mut obs: Vec<(u16, f32)> = Vec::new();
+        let bins_per_octave = (12 * self.p.bins_per_semitone()) as f64;
+        for (m, &i) in troughs.iter().enumerate() {
+            if probs[m] == 0.0 {
+                continue;
+            }
+            let shift = if i == 0 || i == n - 1 {
+                0.0
+            } else {
+                let a = y[i + 1] + y[i - 1] - 2.0 * y[i];
+                let b = (y[i + 1] - y[i - 1]) / 2.0;
+                if b.abs() >= a.abs() { 0.0 } else { f64::from(-b / a) }
+            };
+            let period = (self.min_period + i) as f64 + shift;
+            let f0 = self.p.sr / period;
+            let bin = (bins_per_octave * (f0 / self.p.fmin).log2()).round_ties_even().clamp(0.0, self.n_bins as f64);
+            let bin = bin as usize;
+            if bin >= self.n_bins {
+                // librosa writes it into the first unvoiced row, then overwrites that row.
+                continue;
+            }
+            let p = probs[m] as f32;
+            match obs.iter_mut().find(|(b, _)| usize::from(*b) == bin) {
+                Some(slot) => slot.1 = p, // a later candidate in the same bin replaces it
+                None => obs.push((bin as u16, p)),
+            }
+        }
+        let voiced_prob = obs.iter().map(|(_, p)| f64::from(*p)).sum::<f64>().clamp(0.0, 1.0) as f32;
+        FrameObservation { candidates: obs, voiced_prob }
+    }
+}
+
+/// The F0 track decoded from observations.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct PitchTrack {
+    /// Hz per frame; `None` where unvoiced.
+    pub f0: Vec<Option<f64>>,
+    pub voiced_prob: Vec<f32>,
+}
+
+/// Viterbi over (pitch bin × voicing) with a banded transition matrix.
+pub struct BandedViterbi {
+    n: usize,
+    half: usize,
+    /// `ln T[a][a − half + k]` for source bin `a`, k in `0..2·half+1` (−inf outside).
+    log_band: Vec<f64>,
+    log_stay: f64,
+    log_switch: f64,
+    log_tiny: f64,
+}
+
+impl BandedViterbi {
+    pub fn new(p: &PyinParams) -> Self {
+        let n = p.n_pitch_bins();
+        let max_semitones = (p.max_transition_rate * 12.0 * p.hop_length as f64 / p.sr).round() as usize;
+        let width = max_semitones * p.bins_per_semitone() + 1;
+        let half = width / 2;
+        // scipy.signal.windows.triang(width, sym=True)
+        let tri: Vec<f64> = (0..width)
+            .map(|k| {
+                let m = width as f64;
+                if width % 2 == 1 {
+                    1.0 - ((k as f64) - (m - 1.0) / 2.0).abs() / ((m + 1.0) / 2.0)
+                } else {
+                    1.0 - ((2.0 * (k as f64 + 1.0) - (m + 1.0)).abs()) / m
+                }
+            })
+            .collect();
+        let tiny = f64::MIN_POSITIVE;
+        let mut log_band = vec![f64::NEG_INFINITY; n * width];
+        for a in 0..n {
+            let lo = a.saturating_sub(half);
+            let hi = (a + half).min(n - 1);
+            let sum: f64 = (lo..=hi).map(|b| tri[b + half - a]).sum();
+            for b in lo..=hi {
+                let k = b + half - a;
+                log_band[a * width + k] = (tri[k] / sum).ln();
+            }
+        }
+        BandedViterbi {
+            n,
+            half,
+            log_band,
+            log_stay: (1.0 - p.switch_prob).ln(),
+            log_switch: p.switch_prob.ln(),
+            log_tiny: tiny.ln(),
+        }
+    }
+
+    /// `max_a v[a] + ln T[a][b]` over the band, for every target `b`, with argmax.
+    fn band_max(&self, v: &[f64], out: &mut [f64], arg: &mut [u16]) {
+        let w = 2 * self.half + 1;
+        for b in 0..self.n {
+            let lo = b.saturating_sub(self.half);
+            let hi = (b + self.half).min(self.n - 1);
+            let mut best = f64::NEG_INFINITY;
+            let mut best_a = lo;
+            for a in lo..=hi {
+                let cand = v[a] + self.log_band[a * w + (b + self.half - a)];
+                if cand > best {
+                    best = cand;
+                    best_a = a;
+                }
+            }
+            out[b] = best;
+            arg[b] = best_a as u16;
+        }
+    }
+
+    /// Decodes the most likely state sequence; states `0..n` are voiced pitch bins,
+    /// `n..2n` unvoiced.
+    pub fn decode(&self, frames: &[FrameObservation]) -> Vec<usize> {
+        let n = self.n;
+        let s = 2 * n;
+        if frames.is_empty() {
+            return Vec::new();
+        }
+        let tiny = f64::MIN_POSITIVE;
+        let log_obs = |f: &FrameObservation, out: &mut Vec<f64>| {
+            out.clear();
+            out.resize(n, (0.0 + tiny).ln());
+            for &(b, p) in &f.candidates {
+                out[usize::from(b)] = (f64::from(p) + tiny).ln();
+            }
+            let unvoiced = ((1.0 - f64::from(f.voiced_prob)) / n as f64 + tiny).ln();
+            out.resize(s, unvoiced);
+        };
+        let mut obs = Vec::with_capacity(s);
+        log_obs(&frames[0], &mut obs);
+        let init = (1.0 / s as f64 + tiny).ln();
+        let mut value: Vec<f64> = obs.iter().map(|o| o + init).collect();
+        let mut next = vec![0f64; s];
+        let mut ptr: Vec<u16> = vec![0; frames.len() * s];
+        let (mut mv, mut mu) = (vec![0f64; n], vec![0f64; n]);
+        let (mut av, mut au) = (vec![0u16; n], vec![0u16; n]);
+        for (t, f) in frames.iter().enumerate().skip(1) {
+            log_obs(f, &mut obs);
+            self.band_max(&value[..n], &mut mv, &mut av);
+            self.band_max(&value[n..], &mut mu, &mut au);
+            // Everything outside the band has transition probability ~0 (tiny): the
+            // best such move is the best state overall, times tiny.
+            let (gi, gmax) = value.iter().enumerate().fold((0, f64::NEG_INFINITY), |b, (i, &v)| if v > b.1 { (i, v) } else { b });
+            let row = &mut ptr[t * s..(t + 1) * s];
+            for b in 0..n {
+                // To voiced b: from voiced (stay) or unvoiced (switch).
+                for (target, stay, switch) in [(b, (mv[b], av[b] as usize), (mu[b], au[b] as usize + n)), (b + n, (mu[b], au[b] as usize + n), (mv[b], av[b] as usize))] {
+                    let from_stay = stay.0 + self.log_stay;
+                    let from_switch = switch.0 + self.log_switch;
+                    let (mut best, mut arg) = if from_switch > from_stay { (from_switch, switch.1) } else { (from_stay, stay.1) };
+                    let g_bin = gi % n;
+                    let in_band = g_bin.abs_diff(b) <= self.half;
+                    if !in_band && gmax + self.log_tiny > best {
+                        best = gmax + self.log_tiny;
+                        arg = gi;
+                    }
+                    next[target] = best + obs[target];
+                    row[target] = arg as u16;
+                }
+            }
+            std::mem::swap(&mut value, &mut next);
+        }
+        let mut state = value.iter().enumerate().fold((0, f64::NEG_INFINITY), |b, (i, &v)| if v > b.1 { (i, v) } else { b }).0;
+        let mut states = vec![0usize; frames.len()];
+        for t in (0..frames.len()).rev() {
+            states[t] = state;
+            if t > 0 {
+                state = usize::from(ptr[t * s + state]);
+            }
+        }
+        states
+    }
+}
+
+/// pYIN over a whole set of observations.
+pub fn decode_track(p: &PyinParams, frames: &[FrameObservation]) -> PitchTrack {
+    let n = p.n_pitch_bins();
+    let states = BandedViterbi::new(p).decode(frames);
+    PitchTrack {
+        f0: states.iter().map(|&s| (s < n).then(|| p.bin_hz(s))).collect(),
+        voiced_prob: frames.iter().map(|f| f.voiced_prob).collect(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn beta_cdf_matches_scipy() {
+        // scipy.stats.beta.cdf([0.05, 0.1, 0.5], 2, 18)
+        assert!((beta_cdf(0.05, 2, 18) - 0.2452).abs() < 1e-3);
+        assert!((beta_cdf(0.1, 2, 18) - 0.5797).abs() < 1e-3);
+        assert!((beta_cdf(0.5, 2, 18) - 0.99996185).abs() < 1e-6);
+        assert_eq!(beta_cdf(0.0, 2, 18), 0.0);
+        assert!((beta_cdf(1.0, 2, 18) - 1.0).abs() < 1e-12);
+    }
+
+    #[test]
+    fn boltzmann_pmf_sums_to_one() {
+        let total: f64 = (0..5).map(|k| boltzmann_pmf(k, 2.0, 5)).sum();
+        assert!((total - 1.0).abs() < 1e-12);
+    }
+
+    #[test]
+    fn bins_match_librosa() {
+        let p = PyinParams::new(65.40639132514966, 2093.004522404789);
+        assert_eq!(p.n_pitch_bins(), 601);
+        let p6 = PyinParams::new(65.40639132514966, 1046.5022612023945);
+        assert_eq!(p6.n_pitch_bins(), 481);
+    }
+}
