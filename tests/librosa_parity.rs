@@ -106,7 +106,8 @@ fn pyin_matches_librosa() {
         // lowest trough of the difference function sits at 1.0 within float32 rounding
         // (near-silent frames): there librosa's and our FFT roundings put it on either
         // side of the last threshold, which moves `no_trough_prob` (0.01) of mass.
-        let off: Vec<usize> = (0..ref_vp.len()).filter(|&i| (f64::from(track.voiced_prob[i]) - ref_vp[i]).abs() > 1e-4).collect();
+        let off: Vec<usize> =
+            (0..ref_vp.len()).filter(|&i| (f64::from(track.voiced_prob[i]) - ref_vp[i]).abs() > 1e-4).collect();
         let vp_err = track.voiced_prob.iter().zip(&ref_vp).map(|(a, b)| (f64::from(*a) - b).abs()).fold(0f64, f64::max);
         // Voicing decisions agree on at least 95% of frames.
         let agree = track.f0.iter().zip(&ref_f0).filter(|(a, b)| a.is_some() == !b.is_nan()).count();
@@ -131,5 +132,40 @@ fn pyin_matches_librosa() {
         assert!(vp_err <= 0.01 + 1e-6, "{which}: voiced probability differs by {vp_err}");
         assert!(agreement >= 0.95, "{which}: voicing agreement {agreement}");
         assert!(median < 10.0, "{which}: median F0 error {median} cents");
+    }
+}
+
+#[test]
+fn onset_strength_matches_librosa() {
+    use orakgaraki::audio::rhythm::Aggregate;
+    for which in ["speech", "music"] {
+        let (_, expected) = load_f32(&format!("ref_{which}_onset_env.npy"));
+        let got = frames::onset_strength(&signal(which), 22050.0, Aggregate::Mean);
+        assert_eq!(got.len(), expected.len());
+        // Mean of 128 clipped dB differences, each good to ~1e-3 dB: 1e-3 absolute.
+        let worst = got.iter().zip(&expected).map(|(a, b)| (a - b).abs()).fold(0f32, f32::max);
+        eprintln!("{which}: onset envelope max abs error {worst:.2e}");
+        assert!(worst < 1e-3, "{which}: {worst}");
+    }
+}
+
+#[test]
+fn tempo_and_beats_match_librosa() {
+    use orakgaraki::audio::rhythm::{Aggregate, beat_track};
+    let expected_bpm = [("speech", 112.34714673913044), ("music", 117.45383522727273)];
+    for (which, bpm_ref) in expected_bpm {
+        let beats_ref = load_f64(&format!("ref_{which}_beats_s.npy"));
+        let env = frames::onset_strength(&signal(which), 22050.0, Aggregate::Median);
+        let (bpm, beats) = beat_track(&env, 22050.0, 512);
+        let times: Vec<f64> = beats.iter().map(|&f| f as f64 * 512.0 / 22050.0).collect();
+        // Beats within one frame (23 ms) of librosa's.
+        let matched = beats_ref.iter().filter(|r| times.iter().any(|t| (t - *r).abs() < 0.024)).count();
+        eprintln!(
+            "{which}: tempo {bpm:.3} (librosa {bpm_ref:.3}), beats {} (librosa {}), {matched} within a frame",
+            times.len(),
+            beats_ref.len()
+        );
+        assert!((bpm - bpm_ref).abs() < 1.0, "{which}: tempo {bpm} vs {bpm_ref}");
+        assert!(matched as f64 >= 0.95 * beats_ref.len() as f64, "{which}: beats {times:?} vs {beats_ref:?}");
     }
 }

@@ -70,3 +70,13 @@ pub fn pyin(y: &[f32], fmin: f64, fmax: f64) -> super::pyin::PitchTrack {
     for_each_frame(y, params.frame_length, params.hop_length, |f| obs.push(observer.observe(f)));
     decode_track(&params, &obs)
 }
+
+/// `librosa.onset.onset_strength(y=y, sr=sr)` (mean over bands), or with
+/// `aggregate=np.median` as `beat_track` computes it.
+pub fn onset_strength(y: &[f32], sr: f64, agg: super::rhythm::Aggregate) -> Vec<f32> {
+    let mut env = super::rhythm::OnsetEnvelope::new(agg);
+    for frame in power_to_db_all(&melspectrogram(y, sr)) {
+        env.push(&frame);
+    }
+    env.finish()
+}

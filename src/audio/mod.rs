@@ -7,6 +7,7 @@ pub mod frames;
 pub mod mel;
 pub mod mfcc;
 pub mod pyin;
+pub mod rhythm;
 pub mod spectral;
 pub mod stft;
 pub mod wav;

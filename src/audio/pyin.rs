@@ -365,14 +365,19 @@ impl BandedViterbi {
             self.band_max(&value[n..], &mut mu, &mut au);
             // Everything outside the band has transition probability ~0 (tiny): the
             // best such move is the best state overall, times tiny.
-            let (gi, gmax) = value.iter().enumerate().fold((0, f64::NEG_INFINITY), |b, (i, &v)| if v > b.1 { (i, v) } else { b });
+            let (gi, gmax) =
+                value.iter().enumerate().fold((0, f64::NEG_INFINITY), |b, (i, &v)| if v > b.1 { (i, v) } else { b });
             let row = &mut ptr[t * s..(t + 1) * s];
             for b in 0..n {
                 // To voiced b: from voiced (stay) or unvoiced (switch).
-                for (target, stay, switch) in [(b, (mv[b], av[b] as usize), (mu[b], au[b] as usize + n)), (b + n, (mu[b], au[b] as usize + n), (mv[b], av[b] as usize))] {
+                for (target, stay, switch) in [
+                    (b, (mv[b], av[b] as usize), (mu[b], au[b] as usize + n)),
+                    (b + n, (mu[b], au[b] as usize + n), (mv[b], av[b] as usize)),
+                ] {
                     let from_stay = stay.0 + self.log_stay;
                     let from_switch = switch.0 + self.log_switch;
-                    let (mut best, mut arg) = if from_switch > from_stay { (from_switch, switch.1) } else { (from_stay, stay.1) };
+                    let (mut best, mut arg) =
+                        if from_switch > from_stay { (from_switch, switch.1) } else { (from_stay, stay.1) };
                     let g_bin = gi % n;
                     let in_band = g_bin.abs_diff(b) <= self.half;
                     if !in_band && gmax + self.log_tiny > best {
@@ -385,7 +390,8 @@ impl BandedViterbi {
             }
             std::mem::swap(&mut value, &mut next);
         }
-        let mut state = value.iter().enumerate().fold((0, f64::NEG_INFINITY), |b, (i, &v)| if v > b.1 { (i, v) } else { b }).0;
+        let mut state =
+            value.iter().enumerate().fold((0, f64::NEG_INFINITY), |b, (i, &v)| if v > b.1 { (i, v) } else { b }).0;
         let mut states = vec![0usize; frames.len()];
         for t in (0..frames.len()).rev() {
             states[t] = state;

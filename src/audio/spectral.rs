@@ -40,7 +40,12 @@ pub fn spectral_frame(mag: &[f32], bin_hz: f64) -> SpectralFrame {
     let n = mag.len() as f64;
     let log_mean = mag.iter().map(|&m| (f64::from(m).powi(2)).max(amin).ln()).sum::<f64>() / n;
     let mean = mag.iter().map(|&m| (f64::from(m).powi(2)).max(amin)).sum::<f64>() / n;
-    SpectralFrame { centroid_hz: centroid, bandwidth_hz: bandwidth, rolloff_hz: rolloff, flatness: log_mean.exp() / mean }
+    SpectralFrame {
+        centroid_hz: centroid,
+        bandwidth_hz: bandwidth,
+        rolloff_hz: rolloff,
+        flatness: log_mean.exp() / mean,
+    }
 }
 
 /// Root-mean-square of a frame (librosa `rms` on centered frames).
