@@ -47,6 +47,14 @@ enum Command {
         #[arg(long)]
         ttl: Option<u64>,
     },
+    /// Analyse an audio file and print the measurements (no server needed).
+    Analyze {
+        /// The recording (WAV, FLAC, MP3, Ogg/Vorbis, Opus, AAC/M4A, WebM…).
+        file: PathBuf,
+        /// Print the full analysis as one JSON object.
+        #[arg(long)]
+        json: bool,
+    },
     /// Create or migrate the database, then exit.
     Migrate {
         #[command(flatten)]
@@ -89,6 +97,18 @@ fn main() -> anyhow::Result<()> {
             let role = if admin { Role::Admin } else { Role::User };
             let now = orakgaraki::clock::now_ms() / 1000;
             println!("{}", keys.issue(&user, role, now, ttl.unwrap_or(config.auth.token_ttl_seconds))?);
+        }
+        Command::Analyze { file, json } => {
+            let f = std::fs::File::open(&file).with_context(|| format!("cannot open {}", file.display()))?;
+            let ext = file.extension().and_then(|e| e.to_str()).map(str::to_ascii_lowercase);
+            let started = std::time::Instant::now();
+            let a = orakgaraki::audio::analyze(std::io::BufReader::with_capacity(256 * 1024, f), ext.as_deref(), Default::default())
+                .with_context(|| format!("cannot analyse {}", file.display()))?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&a)?);
+            } else {
+                print!("{}", orakgaraki::audio::report::text(&a, started.elapsed()));
+            }
         }
         Command::Migrate { common } => {
             let config = load(&common, None)?;

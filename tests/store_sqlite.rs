@@ -5,16 +5,7 @@ use orakgaraki::domain::{Analysis, FailureOutcome, RecordId, RecordStatus};
 use orakgaraki::store::{LeaseScope, NewRecord, RecordStore, SqliteStore, StoreError};
 
 fn analysis() -> Analysis {
-    Analysis {
-        duration_s: 1.0,
-        sample_rate: 8000,
-        channels: 1,
-        format: "wav/pcm16".into(),
-        peak: 0.5,
-        peak_dbfs: Some(-6.0),
-        rms: 0.3,
-        rms_dbfs: Some(-10.0),
-    }
+    Analysis { duration_s: 1.0, sample_rate: 8000, channels: 1, format: "wav/pcm16".into(), ..Analysis::default() }
 }
 
 async fn store() -> (tempfile::TempDir, SqliteStore) {

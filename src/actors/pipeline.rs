@@ -14,9 +14,10 @@ pub async fn analyze(ctx: &Ctx, job: &Job) -> Result<Analysis, JobFailure> {
         }
         other => JobFailure { message: other.to_string(), permanent: false },
     })?;
+    let ext = std::path::Path::new(&job.filename).extension().and_then(|e| e.to_str()).map(str::to_ascii_lowercase);
     let analysis = tokio::task::spawn_blocking(move || {
         let file = std::fs::File::open(&copy.path)?;
-        audio::analyze_wav(std::io::BufReader::with_capacity(256 * 1024, file))
+        audio::analyze(std::io::BufReader::with_capacity(256 * 1024, file), ext.as_deref(), audio::Limits::default())
     })
     .await;
     match analysis {

@@ -3,16 +3,19 @@
 //! Nothing here touches the network, the database or the clock; callers hand in a
 //! reader and get an [`Analysis`](crate::domain::Analysis) or an [`AudioError`].
 
+pub mod analyze;
+pub mod decode;
 pub mod frames;
 pub mod mel;
 pub mod mfcc;
+pub mod resample;
 pub mod pyin;
+pub mod report;
 pub mod rhythm;
 pub mod spectral;
 pub mod stft;
-pub mod wav;
 
-pub use wav::analyze_wav;
+pub use analyze::{Limits, analyze};
 
 /// Why a recording could not be analysed.
 #[derive(Debug, thiserror::Error)]
@@ -21,7 +24,7 @@ pub enum AudioError {
     #[error("not a valid audio file: {0}")]
     Invalid(String),
     /// The file decodes but holds no samples (a permanent failure).
-    #[error("the recording is empty")]
+    #[error("no audio: the recording is empty")]
     Empty,
     /// The encoding is recognised but not supported (a permanent failure).
     #[error("unsupported audio format: {0}")]

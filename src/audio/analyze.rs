@@ -1,0 +1,308 @@
+//! The whole analysis of one recording, streamed: decode → loudness and levels on
+//! the original channels → mono → resample to 22 050 Hz → frames (2048 / 512) →
+//! power spectrum, mel, spectral shape, YIN evidence; then, at the end, MFCC
+//! statistics, onsets, tempo, the pYIN track and the vocal range.
+//!
+//! Memory does not grow with the decoded PCM: per frame only a quantised mel
+//! spectrum (256 bytes — MFCCs and onsets need the recording's loudest frame
+//! before they can apply librosa's `top_db` floor) and a few pitch candidates are
+//! kept, about 1/16 of the PCM of a 44.1 kHz stereo file.
+
+use super::decode::{self, SampleSource};
+use super::frames::{HOP, N_FFT, N_MELS};
+use super::mel::MelBank;
+use super::mfcc::{Dct, floor_db, power_to_db};
+use super::pyin::{FrameObservation, PyinParams, YinObserver, decode_track_windowed};
+use super::resample::Resampler;
+use super::rhythm::{Aggregate, OnsetEnvelope, beat_track};
+use super::spectral::{rms, spectral_frame, zero_crossing_rate};
+use super::stft::{Framer, PowerSpectrum};
+use super::AudioError;
+use crate::domain::analysis::{
+    Analysis, MfccSummary, PitchContour, PitchSummary, SpectralSummary, Stat, note_name, percentile, to_dbfs,
+};
+use std::io::{Read, Seek};
+
+/// The analysis rate (librosa's default).
+pub const SR: u32 = 22_050;
+/// C2 and C6: the vocal range the product reports.
+pub const FMIN_C2: f64 = 65.406_391_325_149_66;
+pub const FMAX_C6: f64 = 1_046.502_261_202_394_5;
+/// MFCCs summarised.
+pub const N_MFCC: usize = 20;
+/// Points in the plotted pitch contour, at most.
+const CONTOUR_POINTS: usize = 600;
+/// dB are kept as `u16` steps of 1/200 dB from −100 dB (librosa's floor for `amin`).
+const DB_STEP: f32 = 0.005;
+const DB_MIN: f32 = -100.0;
+
+/// Limits on what is analysed.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Limits {
+    /// Longest recording analysed, seconds; longer input is refused.
+    pub max_duration_s: f64,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits { max_duration_s: 4.0 * 3600.0 }
+    }
+}
+
+/// Welford's running mean and variance.
+#[derive(Debug, Clone, Copy, Default)]
+struct Running {
+    n: u64,
+    mean: f64,
+    m2: f64,
+}
+
+impl Running {
+    fn push(&mut self, x: f64) {
+        self.n += 1;
+        let d = x - self.mean;
+        self.mean += d / self.n as f64;
+        self.m2 += d * (x - self.mean);
+    }
+
+    fn stat(&self) -> Stat {
+        if self.n == 0 {
+            return Stat::default();
+        }
+        Stat { mean: self.mean, std: (self.m2 / self.n as f64).sqrt() }
+    }
+}
+
+/// Per-frame work on the 22 050 Hz mono stream.
+struct FrameFeatures {
+    framer: Framer,
+    power: PowerSpectrum,
+    bank: MelBank,
+    yin: YinObserver,
+    spec: Vec<f32>,
+    mag: Vec<f32>,
+    mel: Vec<f32>,
+    mel_db: Vec<u16>,
+    max_db: f32,
+    observations: Vec<FrameObservation>,
+    centroid: Running,
+    bandwidth: Running,
+    rolloff: Running,
+    flatness: Running,
+    zcr: Running,
+    rms: Running,
+}
+
+impl FrameFeatures {
+    fn new() -> Self {
+        let power = PowerSpectrum::new(N_FFT);
+        let bins = power.bins();
+        FrameFeatures {
+            framer: Framer::new(N_FFT, HOP),
+            bank: MelBank::new(f64::from(SR), N_FFT, N_MELS, 0.0, f64::from(SR) / 2.0),
+            yin: YinObserver::new(PyinParams::new(FMIN_C2, FMAX_C6)),
+            power,
+            spec: vec![0.0; bins],
+            mag: vec![0.0; bins],
+            mel: vec![0.0; N_MELS],
+            mel_db: Vec::new(),
+            max_db: f32::NEG_INFINITY,
+            observations: Vec::new(),
+            centroid: Running::default(),
+            bandwidth: Running::default(),
+            rolloff: Running::default(),
+            flatness: Running::default(),
+            zcr: Running::default(),
+            rms: Running::default(),
+        }
+    }
+
+    fn frame(&mut self, frame: &[f32]) {
+        self.power.compute(frame, &mut self.spec);
+        self.bank.apply(&self.spec, &mut self.mel);
+        for &p in &self.mel {
+            let db = power_to_db(p);
+            self.max_db = self.max_db.max(db);
+            self.mel_db.push((((db - DB_MIN) / DB_STEP).round()).clamp(0.0, f32::from(u16::MAX)) as u16);
+        }
+        for (m, &p) in self.mag.iter_mut().zip(&self.spec) {
+            *m = p.sqrt();
+        }
+        let s = spectral_frame(&self.mag, f64::from(SR) / N_FFT as f64);
+        self.centroid.push(s.centroid_hz);
+        self.bandwidth.push(s.bandwidth_hz);
+        self.rolloff.push(s.rolloff_hz);
+        self.flatness.push(s.flatness);
+        self.zcr.push(f64::from(zero_crossing_rate(frame)));
+        self.rms.push(f64::from(rms(frame)));
+        let obs = self.yin.observe(frame);
+        self.observations.push(obs);
+    }
+
+    fn push(&mut self, samples: &[f32]) {
+        let mut framer = std::mem::replace(&mut self.framer, Framer::new(1, 1));
+        framer.push(samples, |f| self.frame(f));
+        self.framer = framer;
+    }
+
+    fn finish(&mut self) {
+        let mut framer = std::mem::replace(&mut self.framer, Framer::new(1, 1));
+        framer.finish(|f| self.frame(f));
+    }
+}
+
+/// Decodes and analyses a recording. `ext` (from the filename) is a format hint only.
+pub fn analyze<R: Read + Seek + Send + Sync + 'static>(reader: R, ext: Option<&str>, limits: Limits) -> Result<Analysis, AudioError> {
+    let mut src = decode::open(reader, ext)?;
+    analyze_source(src.as_mut(), limits)
+}
+
+/// Analyses an opened source.
+pub fn analyze_source(src: &mut dyn SampleSource, limits: Limits) -> Result<Analysis, AudioError> {
+    let info = src.info().clone();
+    let rate = info.sample_rate;
+    let mut loudness = ebur128::EbuR128::new(u32::from(info.channels.max(1)), rate, ebur128::Mode::I)
+        .map_err(|e| AudioError::Unsupported(format!("loudness meter: {e}")))?;
+    let mut resampler = Resampler::new(rate, SR).map_err(|e| AudioError::Unsupported(e.to_string()))?;
+    let mut features = FrameFeatures::new();
+    let max_frames = (limits.max_duration_s * f64::from(rate)) as u64;
+
+    let mut chunk = Vec::new();
+    let mut mono = Vec::new();
+    let (mut frames, mut peak, mut sum_sq, mut count) = (0u64, 0f64, 0f64, 0u64);
+    let mut channels = usize::from(info.channels.max(1));
+    while src.next_chunk(&mut chunk)? {
+        let ch = usize::from(src.info().channels.max(1));
+        if ch != channels {
+            return Err(AudioError::Unsupported("the channel count changes mid-stream".into()));
+        }
+        channels = ch;
+        // Non-finite samples (a corrupt float file) count as silence.
+        for s in chunk.iter_mut() {
+            if !s.is_finite() {
+                *s = 0.0;
+            }
+        }
+        loudness.add_frames_f32(&chunk).map_err(|e| AudioError::Invalid(format!("loudness meter: {e}")))?;
+        mono.clear();
+        for f in chunk.chunks_exact(ch) {
+            let mut acc = 0f32;
+            for &s in f {
+                peak = peak.max(f64::from(s.abs()));
+                sum_sq += f64::from(s) * f64::from(s);
+                acc += s;
+            }
+            mono.push(acc / ch as f32);
+        }
+        count += chunk.len() as u64;
+        frames += (chunk.len() / ch) as u64;
+        if frames > max_frames {
+            return Err(AudioError::Unsupported(format!("recordings longer than {} s", limits.max_duration_s)));
+        }
+        resampler.push(&mono, |y| features.push(y));
+    }
+    if frames == 0 {
+        return Err(AudioError::Empty);
+    }
+    resampler.finish(|y| features.push(y));
+    features.finish();
+
+    let rms_level = (sum_sq / count as f64).sqrt();
+    let lufs = loudness.loudness_global().ok().filter(|v| v.is_finite());
+    let (mfcc, env) = mfcc_and_onsets(&features);
+    let (bpm, beats) = beat_track(&env, f64::from(SR), HOP);
+    let params = PyinParams::new(FMIN_C2, FMAX_C6);
+    let track = decode_track_windowed(&params, &features.observations);
+    Ok(Analysis {
+        duration_s: frames as f64 / f64::from(rate),
+        sample_rate: rate,
+        channels: info.channels,
+        format: info.format,
+        peak,
+        peak_dbfs: to_dbfs(peak),
+        rms: rms_level,
+        rms_dbfs: to_dbfs(rms_level),
+        loudness_lufs: lufs,
+        tempo_bpm: (bpm > 0.0).then_some(bpm),
+        beat_count: beats.len(),
+        mfcc,
+        pitch: pitch_summary(&track.f0),
+        spectral: SpectralSummary {
+            centroid_hz: features.centroid.stat(),
+            bandwidth_hz: features.bandwidth.stat(),
+            rolloff_hz: features.rolloff.stat(),
+            flatness: features.flatness.stat(),
+            zero_crossing_rate: features.zcr.stat(),
+            rms: features.rms.stat(),
+        },
+        pitch_contour: contour(&track.f0),
+    })
+}
+
+/// MFCC statistics and the (median) onset envelope, once the loudest frame is known.
+fn mfcc_and_onsets(f: &FrameFeatures) -> (MfccSummary, Vec<f32>) {
+    let dct = Dct::new(N_MELS, N_MFCC);
+    let mut stats = vec![Running::default(); N_MFCC];
+    let mut onsets = OnsetEnvelope::new(Aggregate::Median);
+    let mut db = vec![0f32; N_MELS];
+    let mut coef = vec![0f64; N_MFCC];
+    for frame in f.mel_db.chunks_exact(N_MELS) {
+        for (d, &q) in db.iter_mut().zip(frame) {
+            *d = floor_db(DB_MIN + f32::from(q) * DB_STEP, f.max_db);
+        }
+        dct.apply(&db, &mut coef);
+        for (s, &c) in stats.iter_mut().zip(&coef) {
+            s.push(c);
+        }
+        onsets.push(&db);
+    }
+    let summary = MfccSummary {
+        mean: stats.iter().map(|s| s.stat().mean).collect(),
+        std: stats.iter().map(|s| s.stat().std).collect(),
+    };
+    (summary, onsets.finish())
+}
+
+fn pitch_summary(f0: &[Option<f64>]) -> PitchSummary {
+    let mut voiced: Vec<f64> = f0.iter().flatten().copied().collect();
+    voiced.sort_by(f64::total_cmp);
+    let p = |q| percentile(&voiced, q);
+    let note = |hz: Option<f64>| hz.and_then(note_name);
+    let (low, high, median, cl, ch) = (p(5.0), p(95.0), p(50.0), p(25.0), p(75.0));
+    PitchSummary {
+        low_hz: low,
+        high_hz: high,
+        median_hz: median,
+        mean_hz: (!voiced.is_empty()).then(|| voiced.iter().sum::<f64>() / voiced.len() as f64),
+        low_note: note(low),
+        high_note: note(high),
+        median_note: note(median),
+        comfort_low_hz: cl,
+        comfort_high_hz: ch,
+        comfort_low_note: note(cl),
+        comfort_high_note: note(ch),
+        voiced_fraction: if f0.is_empty() { 0.0 } else { voiced.len() as f64 / f0.len() as f64 },
+    }
+}
+
+/// At most [`CONTOUR_POINTS`] points: the median voiced F0 of each block, or null
+/// when most of the block is unvoiced.
+fn contour(f0: &[Option<f64>]) -> PitchContour {
+    let frame_s = f64::from(HOP as u32) / f64::from(SR);
+    if f0.is_empty() {
+        return PitchContour { step_s: frame_s, hz: Vec::new() };
+    }
+    let block = f0.len().div_ceil(CONTOUR_POINTS);
+    let hz = f0
+        .chunks(block)
+        .map(|b| {
+            let mut v: Vec<f64> = b.iter().flatten().copied().collect();
+            if v.len() * 2 < b.len() {
+                return None;
+            }
+            v.sort_by(f64::total_cmp);
+            percentile(&v, 50.0)
+        })
+        .collect();
+    PitchContour { step_s: frame_s * block as f64, hz }
+}

@@ -1,0 +1,324 @@
+//! Decoding what people upload into interleaved `f32` chunks, streamed: WAV with
+//! hound (8/16/24/32-bit PCM and 32-bit float, any channel count); FLAC, MP3,
+//! Ogg/Vorbis, AAC/M4A, ALAC, AIFF, CAF and WebM/Matroska through symphonia; and
+//! Opus (in WebM — what a browser's MediaRecorder produces — or Ogg) with the
+//! pure-Rust `mousiki` port of libopus, since symphonia has no Opus decoder.
+//!
+//! Nothing here holds more than one packet of audio.
+
+use super::AudioError;
+use std::io::{Read, Seek};
+use symphonia::core::codecs::audio::{AudioDecoder, AudioDecoderOptions};
+use symphonia::core::codecs::audio::well_known::CODEC_ID_OPUS;
+use symphonia::core::errors::Error as SymError;
+use symphonia::core::formats::probe::Hint;
+use symphonia::core::formats::{FormatOptions, FormatReader, TrackType};
+use symphonia::core::io::MediaSourceStream;
+use symphonia::core::meta::MetadataOptions;
+
+/// Frames decoded per WAV read.
+const WAV_CHUNK_FRAMES: usize = 8192;
+/// Corrupt packets tolerated (skipped) before the file counts as broken.
+const MAX_BAD_PACKETS: usize = 100;
+
+/// What the decoder found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SourceInfo {
+    pub sample_rate: u32,
+    pub channels: u16,
+    /// e.g. `wav/pcm16`, `flac`, `mp3`, `webm/opus`.
+    pub format: String,
+}
+
+/// A stream of interleaved samples.
+pub trait SampleSource {
+    fn info(&self) -> &SourceInfo;
+    /// Replaces `out` with the next interleaved samples (a whole number of frames);
+    /// `Ok(false)` at the end.
+    fn next_chunk(&mut self, out: &mut Vec<f32>) -> Result<bool, AudioError>;
+}
+
+/// Opens any supported format. `ext` (a filename extension, if known) is a hint only.
+pub fn open<R: Read + Seek + Send + Sync + 'static>(mut reader: R, ext: Option<&str>) -> Result<Box<dyn SampleSource>, AudioError> {
+    let mut magic = [0u8; 12];
+    let n = read_up_to(&mut reader, &mut magic)?;
+    reader.seek(std::io::SeekFrom::Start(0))?;
+    if n == 0 {
+        return Err(AudioError::Empty);
+    }
+    if n == 12 && &magic[0..4] == b"RIFF" && &magic[8..12] == b"WAVE" {
+        // Read the header once to see whether hound takes this encoding; hound refuses
+        // some valid ones (µ-law, ADPCM, 64-bit float) that symphonia decodes.
+        let probe = hound::WavReader::new(&mut reader).map(|w| wav_format(w.spec()));
+        reader.seek(std::io::SeekFrom::Start(0))?;
+        match probe {
+            Ok(Ok(_)) => return Ok(Box::new(WavSource::new(reader)?)),
+            Ok(Err(AudioError::Unsupported(_))) | Err(hound::Error::Unsupported) => return open_symphonia(reader, Some("wav")),
+            Ok(Err(e)) => return Err(e),
+            Err(e) => return Err(map_hound(e)),
+        }
+    }
+    open_symphonia(reader, ext)
+}
+
+fn read_up_to(r: &mut impl Read, buf: &mut [u8]) -> std::io::Result<usize> {
+    let mut got = 0;
+    while got < buf.len() {
+        match r.read(&mut buf[got..])? {
+            0 => break,
+            k => got += k,
+        }
+    }
+    Ok(got)
+}
+
+// ---- WAV (hound) ----
+
+struct WavSource<R: Read> {
+    reader: hound::WavReader<R>,
+    info: SourceInfo,
+    scale: f32,
+    float: bool,
+}
+
+/// The format name and whether hound can read it.
+fn wav_format(spec: hound::WavSpec) -> Result<(bool, String), AudioError> {
+    if spec.channels == 0 || spec.sample_rate == 0 {
+        return Err(AudioError::Invalid("zero channels or sample rate".into()));
+    }
+    match spec.sample_format {
+        hound::SampleFormat::Float if spec.bits_per_sample == 32 => Ok((true, "wav/float32".to_owned())),
+        hound::SampleFormat::Int if (8..=32).contains(&spec.bits_per_sample) => {
+            Ok((false, format!("wav/pcm{}", spec.bits_per_sample)))
+        }
+        _ => Err(AudioError::Unsupported(format!("{}-bit {:?} WAV", spec.bits_per_sample, spec.sample_format))),
+    }
+}
+
+impl<R: Read> WavSource<R> {
+    fn new(reader: R) -> Result<Self, AudioError> {
+        let wav = hound::WavReader::new(reader).map_err(map_hound)?;
+        let spec = wav.spec();
+        let (float, format) = wav_format(spec)?;
+        let scale = if float { 1.0 } else { 1.0 / (1u64 << (spec.bits_per_sample - 1)) as f32 };
+        Ok(WavSource {
+            reader: wav,
+            info: SourceInfo { sample_rate: spec.sample_rate, channels: spec.channels, format },
+            scale,
+            float,
+        })
+    }
+}
+
+impl<R: Read> SampleSource for WavSource<R> {
+    fn info(&self) -> &SourceInfo {
+        &self.info
+    }
+
+    fn next_chunk(&mut self, out: &mut Vec<f32>) -> Result<bool, AudioError> {
+        out.clear();
+        let want = WAV_CHUNK_FRAMES * usize::from(self.info.channels);
+        if self.float {
+            for s in self.reader.samples::<f32>().take(want) {
+                out.push(s.map_err(map_hound)?);
+            }
+        } else {
+            let scale = self.scale;
+            for s in self.reader.samples::<i32>().take(want) {
+                out.push(s.map_err(map_hound)? as f32 * scale);
+            }
+        }
+        // A file cut mid-frame: drop the partial frame.
+        out.truncate(out.len() - out.len() % usize::from(self.info.channels));
+        Ok(!out.is_empty())
+    }
+}
+
+pub(crate) fn map_hound(e: hound::Error) -> AudioError {
+    match e {
+        // hound reports a short file as an I/O error of its own making (kind
+        // UnexpectedEof or Other, "Failed to read enough bytes"): that is bad input,
+        // not a failing disk, and trying again cannot help.
+        hound::Error::IoError(io)
+            if matches!(
+                io.kind(),
+                std::io::ErrorKind::UnexpectedEof | std::io::ErrorKind::InvalidData | std::io::ErrorKind::Other
+            ) =>
+        {
+            AudioError::Invalid(format!("the file ends in the middle of the audio data ({io})"))
+        }
+        hound::Error::IoError(io) => AudioError::Io(io),
+        hound::Error::FormatError(m) => AudioError::Invalid(m.to_owned()),
+        hound::Error::Unsupported => AudioError::Unsupported("WAV encoding not supported".into()),
+        other => AudioError::Invalid(other.to_string()),
+    }
+}
+
+// ---- everything else (symphonia; Opus through mousiki) ----
+
+fn sym_err(e: SymError) -> AudioError {
+    match e {
+        SymError::IoError(io) if io.kind() == std::io::ErrorKind::UnexpectedEof => {
+            AudioError::Invalid("the file ends unexpectedly".into())
+        }
+        SymError::IoError(io) => AudioError::Io(io),
+        SymError::Unsupported(what) => AudioError::Unsupported(what.to_string()),
+        other => AudioError::Invalid(other.to_string()),
+    }
+}
+
+enum Codec {
+    Symphonia(Box<dyn AudioDecoder>),
+    Opus { decoder: mousiki::Decoder, pre_skip: usize, pcm: Vec<f32> },
+}
+
+struct SymphoniaSource {
+    format: Box<dyn FormatReader>,
+    track_id: u32,
+    codec: Codec,
+    info: SourceInfo,
+    bad_packets: usize,
+}
+
+fn open_symphonia<R: Read + Seek + Send + Sync + 'static>(reader: R, ext: Option<&str>) -> Result<Box<dyn SampleSource>, AudioError> {
+    let mss = MediaSourceStream::new(Box::new(ReadSeek(reader)), Default::default());
+    let mut hint = Hint::new();
+    if let Some(ext) = ext {
+        hint.with_extension(ext);
+    }
+    let format = symphonia::default::get_probe()
+        .probe(&hint, mss, FormatOptions::default(), MetadataOptions::default())
+        .map_err(|e| match e {
+            SymError::Unsupported(_) => AudioError::Unsupported("not a recognised audio format".into()),
+            other => sym_err(other),
+        })?;
+    let track = format.default_track(TrackType::Audio).ok_or_else(|| AudioError::Invalid("no audio track".into()))?;
+    let params = track
+        .codec_params
+        .as_ref()
+        .and_then(|p| p.audio())
+        .ok_or_else(|| AudioError::Invalid("the audio track has no codec parameters".into()))?
+        .clone();
+    let track_id = track.id;
+    let container = format.format_info().short_name.to_owned();
+    let channels = params.channels.as_ref().map(|c| c.count() as u16).unwrap_or(0);
+    let (codec, sample_rate, channels, name) = if params.codec == CODEC_ID_OPUS {
+        let ch = match channels {
+            1 => mousiki::Channels::Mono,
+            2 | 0 => mousiki::Channels::Stereo,
+            n => return Err(AudioError::Unsupported(format!("{n}-channel Opus"))),
+        };
+        let decoder = mousiki::Decoder::new(48_000, ch).map_err(|e| AudioError::Invalid(format!("Opus: {e:?}")))?;
+        // OpusHead: pre-skip is a little-endian u16 at byte 10.
+        let pre_skip = params
+            .extra_data
+            .as_deref()
+            .filter(|d| d.len() >= 12 && &d[..8] == b"OpusHead")
+            .map_or(0, |d| usize::from(u16::from_le_bytes([d[10], d[11]])));
+        (Codec::Opus { decoder, pre_skip, pcm: vec![0.0; 5760 * ch.count()] }, 48_000, ch.count() as u16, format!("{container}/opus"))
+    } else {
+        let decoder = symphonia::default::get_codecs().make_audio_decoder(&params, &AudioDecoderOptions::default()).map_err(sym_err)?;
+        let rate = params.sample_rate.ok_or_else(|| AudioError::Invalid("unknown sample rate".into()))?;
+        let codec_name = symphonia::default::get_codecs()
+            .get_audio_decoder(params.codec)
+            .map(|d| d.codec.info.short_name.to_owned())
+            .unwrap_or_else(|| "audio".into());
+        (Codec::Symphonia(decoder), rate, channels, format!("{container}/{codec_name}"))
+    };
+    if sample_rate == 0 {
+        return Err(AudioError::Invalid("sample rate 0".into()));
+    }
+    Ok(Box::new(SymphoniaSource {
+        format,
+        track_id,
+        codec,
+        info: SourceInfo { sample_rate, channels, format: name },
+        bad_packets: 0,
+    }))
+}
+
+impl SampleSource for SymphoniaSource {
+    fn info(&self) -> &SourceInfo {
+        &self.info
+    }
+
+    fn next_chunk(&mut self, out: &mut Vec<f32>) -> Result<bool, AudioError> {
+        out.clear();
+        loop {
+            let packet = match self.format.next_packet() {
+                Ok(Some(p)) => p,
+                Ok(None) => return Ok(false),
+                // A truncated file ends the stream where it ends.
+                Err(SymError::IoError(io)) if io.kind() == std::io::ErrorKind::UnexpectedEof => return Ok(false),
+                Err(SymError::ResetRequired) => return Err(AudioError::Unsupported("streams that change format".into())),
+                Err(e) => return Err(sym_err(e)),
+            };
+            if packet.track_id != self.track_id {
+                continue;
+            }
+            let decoded = match &mut self.codec {
+                Codec::Symphonia(dec) => match dec.decode(&packet) {
+                    Ok(buf) => {
+                        let channels = buf.spec().channels().count();
+                        if channels == 0 {
+                            continue;
+                        }
+                        if channels != usize::from(self.info.channels) {
+                            self.info.channels = channels as u16;
+                        }
+                        out.resize(buf.samples_interleaved(), 0.0);
+                        buf.copy_to_slice_interleaved(&mut out[..]);
+                        Ok(())
+                    }
+                    Err(SymError::DecodeError(e)) => Err(e.to_string()),
+                    Err(SymError::IoError(io)) if io.kind() == std::io::ErrorKind::UnexpectedEof => return Ok(false),
+                    Err(e) => return Err(sym_err(e)),
+                },
+                Codec::Opus { decoder, pre_skip, pcm } => match decoder.decode_float(&packet.data, pcm, false) {
+                    Ok(n) => {
+                        let ch = usize::from(self.info.channels);
+                        let skip = (*pre_skip).min(n);
+                        *pre_skip -= skip;
+                        out.extend_from_slice(&pcm[skip * ch..n * ch]);
+                        Ok(())
+                    }
+                    Err(e) => Err(format!("{e:?}")),
+                },
+            };
+            match decoded {
+                Ok(()) if out.is_empty() => continue,
+                Ok(()) => return Ok(true),
+                Err(msg) => {
+                    self.bad_packets += 1;
+                    if self.bad_packets > MAX_BAD_PACKETS {
+                        return Err(AudioError::Invalid(format!("too many corrupt packets (last: {msg})")));
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// symphonia wants `MediaSource`; any `Read + Seek` is one through this.
+struct ReadSeek<R>(R);
+
+impl<R: Read> Read for ReadSeek<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        self.0.read(buf)
+    }
+}
+
+impl<R: Seek> Seek for ReadSeek<R> {
+    fn seek(&mut self, pos: std::io::SeekFrom) -> std::io::Result<u64> {
+        self.0.seek(pos)
+    }
+}
+
+impl<R: Read + Seek + Send + Sync> symphonia::core::io::MediaSource for ReadSeek<R> {
+    fn is_seekable(&self) -> bool {
+        true
+    }
+    fn byte_len(&self) -> Option<u64> {
+        None
+    }
+}
