@@ -2,10 +2,10 @@
 //! resampler, streamed chunk by chunk, with its start-up delay removed and the
 //! output length `ceil(n · out / in)` as librosa's `fix=True` gives.
 
-use audioadapter_buffers::direct::{InterleavedSlice};
-use rubato::{Fft, FixedSync, Indexing, Resampler as _};
+use audioadapter_buffers::direct::InterleavedSlice;
+use rubato::{Fft, FixedSync, Indexing, Resampler as _, WindowFunction};
 
-const CHUNK: usize = 1024;
+const CHUNK: usize = 4096;
 
 /// Mono resampler from `from` Hz to `to` Hz (a pass-through when they are equal).
 pub struct Resampler {
@@ -36,7 +36,10 @@ impl Resampler {
         let (inner, skip) = if from == to {
             (None, 0)
         } else {
-            let fft = Fft::<f32>::new(from as usize, to as usize, CHUNK, 1, FixedSync::Input).map_err(|e| err(e.to_string()))?;
+            // One sub-chunk: the largest FFT for the chunk, so the sharpest anti-aliasing
+            // filter (closest to soxr_hq's passband, which librosa uses).
+            let fft = Fft::<f32>::new_custom(from as usize, to as usize, CHUNK, 1, 1, WindowFunction::BlackmanHarris2, FixedSync::Input)
+                .map_err(|e| err(e.to_string()))?;
             let delay = fft.output_delay();
             (Some(fft), delay)
         };
