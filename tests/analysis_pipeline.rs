@@ -69,8 +69,10 @@ fn the_whole_analysis_matches_librosa_on_the_reference_speech() {
     assert!((a.duration_s - 60.0).abs() < 0.01);
 
     // MFCC means: librosa's per-frame MFCCs averaged. Our input went through a different
-    // resampler (60 dB apart, see above), so allow 0.1 absolute or 1e-3 relative
-    // (MFCC 0, the log energy, is about −282).
+    // resampler (60 dB apart, see above) whose only audible difference is in the top two
+    // mel bands, right below Nyquist (0.5 and 1.0 dB lower on average); through the DCT
+    // that moves each coefficient by up to √(2/128)·1.6 dB ≈ 0.2. On librosa's own
+    // signal the same code matches per frame to 1e-3 (see librosa_parity.rs).
     let (shape, mfcc) = npy_f32("ref_speech_mfcc20.npy");
     let n = shape[1] as usize;
     let mut worst = 0f64;
@@ -78,7 +80,7 @@ fn the_whole_analysis_matches_librosa_on_the_reference_speech() {
         let mean: f64 = mfcc[k * n..(k + 1) * n].iter().map(|&v| f64::from(v)).sum::<f64>() / n as f64;
         let d = (a.mfcc.mean[k] - mean).abs();
         worst = worst.max(d);
-        assert!(d < 0.1 || d < 1e-3 * mean.abs(), "mfcc {k}: {} vs librosa {mean}", a.mfcc.mean[k]);
+        assert!(d < 0.25, "mfcc {k}: {} vs librosa {mean}", a.mfcc.mean[k]);
     }
     eprintln!("MFCC means: max abs difference from librosa {worst:.4}");
     assert_eq!(a.mfcc.std.len(), 20);
