@@ -102,8 +102,12 @@ fn main() -> anyhow::Result<()> {
             let f = std::fs::File::open(&file).with_context(|| format!("cannot open {}", file.display()))?;
             let ext = file.extension().and_then(|e| e.to_str()).map(str::to_ascii_lowercase);
             let started = std::time::Instant::now();
-            let a = orakgaraki::audio::analyze(std::io::BufReader::with_capacity(256 * 1024, f), ext.as_deref(), Default::default())
-                .with_context(|| format!("cannot analyse {}", file.display()))?;
+            let a = orakgaraki::audio::analyze(
+                std::io::BufReader::with_capacity(256 * 1024, f),
+                ext.as_deref(),
+                Default::default(),
+            )
+            .with_context(|| format!("cannot analyse {}", file.display()))?;
             if json {
                 println!("{}", serde_json::to_string_pretty(&a)?);
             } else {

@@ -105,10 +105,12 @@ fn the_whole_analysis_matches_librosa_on_the_reference_speech() {
 
 fn sine_wav(freq: f64, seconds: f64, rate: u32, amp: f64) -> Vec<u8> {
     let mut buf = Cursor::new(Vec::new());
-    let spec = hound::WavSpec { channels: 1, sample_rate: rate, bits_per_sample: 16, sample_format: hound::SampleFormat::Int };
+    let spec =
+        hound::WavSpec { channels: 1, sample_rate: rate, bits_per_sample: 16, sample_format: hound::SampleFormat::Int };
     let mut w = hound::WavWriter::new(&mut buf, spec).unwrap();
     for i in 0..(seconds * f64::from(rate)) as usize {
-        w.write_sample(((2.0 * std::f64::consts::PI * freq * i as f64 / f64::from(rate)).sin() * amp * 32767.0) as i16).unwrap();
+        w.write_sample(((2.0 * std::f64::consts::PI * freq * i as f64 / f64::from(rate)).sin() * amp * 32767.0) as i16)
+            .unwrap();
     }
     w.finalize().unwrap();
     buf.into_inner()
@@ -152,7 +154,12 @@ fn a_file_at_twice_the_rate_gives_the_same_features() {
     let cents = 1200.0 * (lo.pitch.median_hz.unwrap() / hi.pitch.median_hz.unwrap()).log2();
     assert!(cents.abs() < 1.0, "{cents}");
     for k in 0..20 {
-        assert!((lo.mfcc.mean[k] - hi.mfcc.mean[k]).abs() < 0.5, "mfcc {k}: {} vs {}", lo.mfcc.mean[k], hi.mfcc.mean[k]);
+        assert!(
+            (lo.mfcc.mean[k] - hi.mfcc.mean[k]).abs() < 0.5,
+            "mfcc {k}: {} vs {}",
+            lo.mfcc.mean[k],
+            hi.mfcc.mean[k]
+        );
     }
     assert!((lo.loudness_lufs.unwrap() - hi.loudness_lufs.unwrap()).abs() < 0.1);
 }

@@ -8,6 +8,7 @@
 //! before they can apply librosa's `top_db` floor) and a few pitch candidates are
 //! kept, about 1/16 of the PCM of a 44.1 kHz stereo file.
 
+use super::AudioError;
 use super::decode::{self, SampleSource};
 use super::frames::{HOP, N_FFT, N_MELS};
 use super::mel::MelBank;
@@ -17,7 +18,6 @@ use super::resample::Resampler;
 use super::rhythm::{Aggregate, OnsetEnvelope, beat_track};
 use super::spectral::{rms, spectral_frame, zero_crossing_rate};
 use super::stft::{Framer, PowerSpectrum};
-use super::AudioError;
 use crate::domain::analysis::{
     Analysis, MfccSummary, PitchContour, PitchSummary, SpectralSummary, Stat, note_name, percentile, to_dbfs,
 };
@@ -152,17 +152,19 @@ impl FrameFeatures {
 }
 
 /// Decodes and analyses a recording. `ext` (from the filename) is a format hint only.
-pub fn analyze<R: Read + Seek + Send + Sync + 'static>(reader: R, ext: Option<&str>, limits: Limits) -> Result<Analysis, AudioError> {
+pub fn analyze<R: Read + Seek + Send + Sync + 'static>(
+    reader: R,
+    ext: Option<&str>,
+    limits: Limits,
+) -> Result<Analysis, AudioError> {
     let mut src = decode::open(reader, ext)?;
     analyze_source(src.as_mut(), limits)
 }
 
 /// Analyses an opened source.
 pub fn analyze_source(src: &mut dyn SampleSource, limits: Limits) -> Result<Analysis, AudioError> {
-    let info = src.info().clone();
-    let rate = info.sample_rate;
-    let mut loudness = ebur128::EbuR128::new(u32::from(info.channels.max(1)), rate, ebur128::Mode::I)
-        .map_err(|e| AudioError::Unsupported(format!("loudness meter: {e}")))?;
+    let rate = src.info().sample_rate;
+    let mut loudness: Option<ebur128::EbuR128> = None;
     let mut resampler = Resampler::new(rate, SR).map_err(|e| AudioError::Unsupported(e.to_string()))?;
     let mut features = FrameFeatures::new();
     let max_frames = (limits.max_duration_s * f64::from(rate)) as u64;
@@ -170,20 +172,28 @@ pub fn analyze_source(src: &mut dyn SampleSource, limits: Limits) -> Result<Anal
     let mut chunk = Vec::new();
     let mut mono = Vec::new();
     let (mut frames, mut peak, mut sum_sq, mut count) = (0u64, 0f64, 0f64, 0u64);
-    let mut channels = usize::from(info.channels.max(1));
+    let mut channels: Option<usize> = None;
     while src.next_chunk(&mut chunk)? {
+        // Some containers only tell the channel count with the first decoded packet.
         let ch = usize::from(src.info().channels.max(1));
-        if ch != channels {
+        if channels.is_some_and(|c| c != ch) {
             return Err(AudioError::Unsupported("the channel count changes mid-stream".into()));
         }
-        channels = ch;
+        channels = Some(ch);
+        let meter = match &mut loudness {
+            Some(m) => m,
+            None => loudness.insert(
+                ebur128::EbuR128::new(ch as u32, rate, ebur128::Mode::I)
+                    .map_err(|e| AudioError::Unsupported(format!("loudness meter: {e}")))?,
+            ),
+        };
         // Non-finite samples (a corrupt float file) count as silence.
         for s in chunk.iter_mut() {
             if !s.is_finite() {
                 *s = 0.0;
             }
         }
-        loudness.add_frames_f32(&chunk).map_err(|e| AudioError::Invalid(format!("loudness meter: {e}")))?;
+        meter.add_frames_f32(&chunk).map_err(|e| AudioError::Invalid(format!("loudness meter: {e}")))?;
         mono.clear();
         for f in chunk.chunks_exact(ch) {
             let mut acc = 0f32;
@@ -208,16 +218,17 @@ pub fn analyze_source(src: &mut dyn SampleSource, limits: Limits) -> Result<Anal
     features.finish();
 
     let rms_level = (sum_sq / count as f64).sqrt();
-    let lufs = loudness.loudness_global().ok().filter(|v| v.is_finite());
+    let lufs = loudness.and_then(|m| m.loudness_global().ok()).filter(|v| v.is_finite());
     let (mfcc, env) = mfcc_and_onsets(&features);
     let (bpm, beats) = beat_track(&env, f64::from(SR), HOP);
     let params = PyinParams::new(FMIN_C2, FMAX_C6);
     let track = decode_track_windowed(&params, &features.observations);
+    let info = src.info();
     Ok(Analysis {
         duration_s: frames as f64 / f64::from(rate),
         sample_rate: rate,
         channels: info.channels,
-        format: info.format,
+        format: info.format.clone(),
         peak,
         peak_dbfs: to_dbfs(peak),
         rms: rms_level,

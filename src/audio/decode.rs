@@ -8,8 +8,8 @@
 
 use super::AudioError;
 use std::io::{Read, Seek};
-use symphonia::core::codecs::audio::{AudioDecoder, AudioDecoderOptions};
 use symphonia::core::codecs::audio::well_known::CODEC_ID_OPUS;
+use symphonia::core::codecs::audio::{AudioDecoder, AudioDecoderOptions};
 use symphonia::core::errors::Error as SymError;
 use symphonia::core::formats::probe::Hint;
 use symphonia::core::formats::{FormatOptions, FormatReader, TrackType};
@@ -20,6 +20,24 @@ use symphonia::core::meta::MetadataOptions;
 const WAV_CHUNK_FRAMES: usize = 8192;
 /// Corrupt packets tolerated (skipped) before the file counts as broken.
 const MAX_BAD_PACKETS: usize = 100;
+/// Sample rates accepted, Hz: anything outside is a corrupt header, and a huge
+/// rate would make the resampler's FFT huge.
+pub const RATES: std::ops::RangeInclusive<u32> = 1_000..=768_000;
+/// Most channels accepted (a header claiming 65 535 would make every read huge).
+pub const MAX_CHANNELS: u16 = 32;
+
+fn check_shape(rate: u32, channels: u16) -> Result<(), AudioError> {
+    if channels == 0 {
+        return Err(AudioError::Invalid("the file declares zero channels".into()));
+    }
+    if channels > MAX_CHANNELS {
+        return Err(AudioError::Unsupported(format!("{channels} channels (at most {MAX_CHANNELS})")));
+    }
+    if !RATES.contains(&rate) {
+        return Err(AudioError::Unsupported(format!("a sample rate of {rate} Hz")));
+    }
+    Ok(())
+}
 
 /// What the decoder found.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -39,7 +57,10 @@ pub trait SampleSource {
 }
 
 /// Opens any supported format. `ext` (a filename extension, if known) is a hint only.
-pub fn open<R: Read + Seek + Send + Sync + 'static>(mut reader: R, ext: Option<&str>) -> Result<Box<dyn SampleSource>, AudioError> {
+pub fn open<R: Read + Seek + Send + Sync + 'static>(
+    mut reader: R,
+    ext: Option<&str>,
+) -> Result<Box<dyn SampleSource>, AudioError> {
     let mut magic = [0u8; 12];
     let n = read_up_to(&mut reader, &mut magic)?;
     reader.seek(std::io::SeekFrom::Start(0))?;
@@ -53,7 +74,9 @@ pub fn open<R: Read + Seek + Send + Sync + 'static>(mut reader: R, ext: Option<&
         reader.seek(std::io::SeekFrom::Start(0))?;
         match probe {
             Ok(Ok(_)) => return Ok(Box::new(WavSource::new(reader)?)),
-            Ok(Err(AudioError::Unsupported(_))) | Err(hound::Error::Unsupported) => return open_symphonia(reader, Some("wav")),
+            Ok(Err(AudioError::Unsupported(_))) | Err(hound::Error::Unsupported) => {
+                return open_symphonia(reader, Some("wav"));
+            }
             Ok(Err(e)) => return Err(e),
             Err(e) => return Err(map_hound(e)),
         }
@@ -79,13 +102,13 @@ struct WavSource<R: Read> {
     info: SourceInfo,
     scale: f32,
     float: bool,
+    read_any: bool,
+    ended: bool,
 }
 
 /// The format name and whether hound can read it.
 fn wav_format(spec: hound::WavSpec) -> Result<(bool, String), AudioError> {
-    if spec.channels == 0 || spec.sample_rate == 0 {
-        return Err(AudioError::Invalid("zero channels or sample rate".into()));
-    }
+    check_shape(spec.sample_rate, spec.channels)?;
     match spec.sample_format {
         hound::SampleFormat::Float if spec.bits_per_sample == 32 => Ok((true, "wav/float32".to_owned())),
         hound::SampleFormat::Int if (8..=32).contains(&spec.bits_per_sample) => {
@@ -106,6 +129,8 @@ impl<R: Read> WavSource<R> {
             info: SourceInfo { sample_rate: spec.sample_rate, channels: spec.channels, format },
             scale,
             float,
+            read_any: false,
+            ended: false,
         })
     }
 }
@@ -117,17 +142,24 @@ impl<R: Read> SampleSource for WavSource<R> {
 
     fn next_chunk(&mut self, out: &mut Vec<f32>) -> Result<bool, AudioError> {
         out.clear();
+        if self.ended {
+            return Ok(false);
+        }
         let want = WAV_CHUNK_FRAMES * usize::from(self.info.channels);
-        if self.float {
-            for s in self.reader.samples::<f32>().take(want) {
-                out.push(s.map_err(map_hound)?);
-            }
+        let result = if self.float {
+            self.reader.samples::<f32>().take(want).try_for_each(|s| s.map(|v| out.push(v)))
         } else {
             let scale = self.scale;
-            for s in self.reader.samples::<i32>().take(want) {
-                out.push(s.map_err(map_hound)? as f32 * scale);
-            }
+            self.reader.samples::<i32>().take(want).try_for_each(|s| s.map(|v| out.push(v as f32 * scale)))
+        };
+        match result.map_err(map_hound) {
+            Ok(()) => {}
+            // A file cut short (or whose header claims more than it holds) ends where
+            // its data ends; an error before any audio is a broken file.
+            Err(AudioError::Invalid(_)) if self.read_any || !out.is_empty() => self.ended = true,
+            Err(e) => return Err(e),
         }
+        self.read_any |= !out.is_empty();
         // A file cut mid-frame: drop the partial frame.
         out.truncate(out.len() - out.len() % usize::from(self.info.channels));
         Ok(!out.is_empty())
@@ -180,7 +212,10 @@ struct SymphoniaSource {
     bad_packets: usize,
 }
 
-fn open_symphonia<R: Read + Seek + Send + Sync + 'static>(reader: R, ext: Option<&str>) -> Result<Box<dyn SampleSource>, AudioError> {
+fn open_symphonia<R: Read + Seek + Send + Sync + 'static>(
+    reader: R,
+    ext: Option<&str>,
+) -> Result<Box<dyn SampleSource>, AudioError> {
     let mss = MediaSourceStream::new(Box::new(ReadSeek(reader)), Default::default());
     let mut hint = Hint::new();
     if let Some(ext) = ext {
@@ -215,9 +250,16 @@ fn open_symphonia<R: Read + Seek + Send + Sync + 'static>(reader: R, ext: Option
             .as_deref()
             .filter(|d| d.len() >= 12 && &d[..8] == b"OpusHead")
             .map_or(0, |d| usize::from(u16::from_le_bytes([d[10], d[11]])));
-        (Codec::Opus { decoder, pre_skip, pcm: vec![0.0; 5760 * ch.count()] }, 48_000, ch.count() as u16, format!("{container}/opus"))
+        (
+            Codec::Opus { decoder, pre_skip, pcm: vec![0.0; 5760 * ch.count()] },
+            48_000,
+            ch.count() as u16,
+            format!("{container}/opus"),
+        )
     } else {
-        let decoder = symphonia::default::get_codecs().make_audio_decoder(&params, &AudioDecoderOptions::default()).map_err(sym_err)?;
+        let decoder = symphonia::default::get_codecs()
+            .make_audio_decoder(&params, &AudioDecoderOptions::default())
+            .map_err(sym_err)?;
         let rate = params.sample_rate.ok_or_else(|| AudioError::Invalid("unknown sample rate".into()))?;
         let codec_name = symphonia::default::get_codecs()
             .get_audio_decoder(params.codec)
@@ -225,9 +267,7 @@ fn open_symphonia<R: Read + Seek + Send + Sync + 'static>(reader: R, ext: Option
             .unwrap_or_else(|| "audio".into());
         (Codec::Symphonia(decoder), rate, channels, format!("{container}/{codec_name}"))
     };
-    if sample_rate == 0 {
-        return Err(AudioError::Invalid("sample rate 0".into()));
-    }
+    check_shape(sample_rate, channels.max(1))?;
     Ok(Box::new(SymphoniaSource {
         format,
         track_id,
@@ -250,7 +290,9 @@ impl SampleSource for SymphoniaSource {
                 Ok(None) => return Ok(false),
                 // A truncated file ends the stream where it ends.
                 Err(SymError::IoError(io)) if io.kind() == std::io::ErrorKind::UnexpectedEof => return Ok(false),
-                Err(SymError::ResetRequired) => return Err(AudioError::Unsupported("streams that change format".into())),
+                Err(SymError::ResetRequired) => {
+                    return Err(AudioError::Unsupported("streams that change format".into()));
+                }
                 Err(e) => return Err(sym_err(e)),
             };
             if packet.track_id != self.track_id {
@@ -264,7 +306,9 @@ impl SampleSource for SymphoniaSource {
                             continue;
                         }
                         if channels != usize::from(self.info.channels) {
-                            self.info.channels = channels as u16;
+                            let ch = u16::try_from(channels).unwrap_or(u16::MAX);
+                            check_shape(self.info.sample_rate, ch)?;
+                            self.info.channels = ch;
                         }
                         out.resize(buf.samples_interleaved(), 0.0);
                         buf.copy_to_slice_interleaved(&mut out[..]);

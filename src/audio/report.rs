@@ -16,15 +16,27 @@ fn note(v: &Option<String>) -> &str {
 pub fn text(a: &Analysis, took: Duration) -> String {
     let mut s = String::new();
     let p = &a.pitch;
-    let _ = writeln!(s, "format        {} · {} Hz · {} ch · {:.2} s", a.format, a.sample_rate, a.channels, a.duration_s);
+    let _ =
+        writeln!(s, "format        {} · {} Hz · {} ch · {:.2} s", a.format, a.sample_rate, a.channels, a.duration_s);
     let _ = writeln!(
         s,
         "loudness      {} · peak {} dBFS",
         a.loudness_lufs.map_or("—".into(), |l| format!("{l:.1} LUFS")),
         a.peak_dbfs.map_or("−∞".into(), |d| format!("{d:.1}"))
     );
-    let _ = writeln!(s, "tempo         {}", a.tempo_bpm.map_or("—".into(), |t| format!("{t:.1} BPM ({} beats)", a.beat_count)));
-    let _ = writeln!(s, "vocal range   {} – {}  ({} – {})", note(&p.low_note), note(&p.high_note), hz(p.low_hz), hz(p.high_hz));
+    let _ = writeln!(
+        s,
+        "tempo         {}",
+        a.tempo_bpm.map_or("—".into(), |t| format!("{t:.1} BPM ({} beats)", a.beat_count))
+    );
+    let _ = writeln!(
+        s,
+        "vocal range   {} – {}  ({} – {})",
+        note(&p.low_note),
+        note(&p.high_note),
+        hz(p.low_hz),
+        hz(p.high_hz)
+    );
     let _ = writeln!(
         s,
         "comfortable   {} – {}  ({} – {}), median {} ({})",

@@ -38,8 +38,16 @@ impl Resampler {
         } else {
             // One sub-chunk: the largest FFT for the chunk, so the sharpest anti-aliasing
             // filter (closest to soxr_hq's passband, which librosa uses).
-            let fft = Fft::<f32>::new_custom(from as usize, to as usize, CHUNK, 1, 1, WindowFunction::BlackmanHarris2, FixedSync::Input)
-                .map_err(|e| err(e.to_string()))?;
+            let fft = Fft::<f32>::new_custom(
+                from as usize,
+                to as usize,
+                CHUNK,
+                1,
+                1,
+                WindowFunction::BlackmanHarris2,
+                FixedSync::Input,
+            )
+            .map_err(|e| err(e.to_string()))?;
             let delay = fft.output_delay();
             (Some(fft), delay)
         };
@@ -64,7 +72,8 @@ impl Resampler {
         let idx = Indexing { input_offset: 0, output_offset: 0, partial_len: partial, active_channels_mask: None };
         let inp = InterleavedSlice::new(input, 1, input.len()).expect("sized from the buffer");
         let mut outp = InterleavedSlice::new_mut(&mut self.out, 1, out_len).expect("sized from the buffer");
-        let (_, produced) = fft.process_into_buffer(&inp, &mut outp, Some(&idx)).expect("buffers sized by the resampler");
+        let (_, produced) =
+            fft.process_into_buffer(&inp, &mut outp, Some(&idx)).expect("buffers sized by the resampler");
         let mut produced = &self.out[..produced];
         let s = self.skip.min(produced.len());
         self.skip -= s;
@@ -136,7 +145,8 @@ mod tests {
     #[test]
     fn length_is_exact_and_a_sine_survives() {
         let from = 44_100;
-        let x: Vec<f32> = (0..from).map(|i| (2.0 * std::f32::consts::PI * 440.0 * i as f32 / from as f32).sin() * 0.5).collect();
+        let x: Vec<f32> =
+            (0..from).map(|i| (2.0 * std::f32::consts::PI * 440.0 * i as f32 / from as f32).sin() * 0.5).collect();
         for chunk in [100, 1024, 5000] {
             let y = resample_all(&x, from, 22_050, chunk);
             assert_eq!(y.len(), 22_050, "chunk {chunk}");
