@@ -45,34 +45,36 @@ async fn two_hundred_uploads_at_once_all_complete_with_bounded_memory() {
     assert!(peak < 96 << 20, "peak RSS {} MiB", peak >> 20);
 }
 
-/// A WAV header for `data_bytes` of 16-bit mono PCM at 16 kHz.
+/// A WAV header for `data_bytes` of 32-bit float, 6 channels at 192 kHz: the densest
+/// common encoding, so 200 MB is only 45 s of audio and the analysis stays quick.
 fn wav_header(data_bytes: u32) -> Vec<u8> {
+    let (channels, rate) = (6u16, 192_000u32);
     let mut h = Vec::with_capacity(44);
     h.extend_from_slice(b"RIFF");
     h.extend_from_slice(&(36 + data_bytes).to_le_bytes());
     h.extend_from_slice(b"WAVEfmt ");
     h.extend_from_slice(&16u32.to_le_bytes());
-    h.extend_from_slice(&1u16.to_le_bytes()); // PCM
-    h.extend_from_slice(&1u16.to_le_bytes()); // mono
-    h.extend_from_slice(&16_000u32.to_le_bytes());
-    h.extend_from_slice(&32_000u32.to_le_bytes());
-    h.extend_from_slice(&2u16.to_le_bytes());
-    h.extend_from_slice(&16u16.to_le_bytes());
+    h.extend_from_slice(&3u16.to_le_bytes()); // IEEE float
+    h.extend_from_slice(&channels.to_le_bytes());
+    h.extend_from_slice(&rate.to_le_bytes());
+    h.extend_from_slice(&(rate * 4 * u32::from(channels)).to_le_bytes());
+    h.extend_from_slice(&(4 * channels).to_le_bytes());
+    h.extend_from_slice(&32u16.to_le_bytes());
     h.extend_from_slice(b"data");
     h.extend_from_slice(&data_bytes.to_le_bytes());
     h
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_200_mb_upload_streams_through_both_paths_without_growing_memory() {
+async fn a_192_mib_upload_streams_through_both_paths_without_growing_memory() {
     let s = Server::start(&[]).await;
     let token = s.token("big", false);
-    const DATA: u32 = 200 << 20;
-    const CHUNK: usize = 1 << 20;
+    const CHUNK: usize = 24 * 16384; // whole 6-channel float frames
+    const DATA: u32 = (CHUNK * 512) as u32; // 192 MiB
     // The body is generated as it is sent, so the test holds no copy either.
     let body = || {
         let header = wav_header(DATA);
-        let chunk: Vec<u8> = (0..CHUNK / 2).flat_map(|i| (((i % 64) as i16 - 32) * 256).to_le_bytes()).collect();
+        let chunk: Vec<u8> = (0..CHUNK / 4).flat_map(|i| (((i / 6) % 96) as f32 / 96.0 - 0.5).to_le_bytes()).collect();
         let parts = std::iter::once(header).chain(std::iter::repeat_n(chunk, DATA as usize / CHUNK));
         reqwest::Body::wrap_stream(futures_util::stream::iter(parts.map(Ok::<_, std::io::Error>)))
     };
@@ -97,10 +99,10 @@ async fn a_200_mb_upload_streams_through_both_paths_without_growing_memory() {
         let rec = s.wait_terminal(&token, id, Duration::from_secs(600)).await;
         assert_eq!(rec["status"], "COMPLETED", "{rec}");
         assert_eq!(rec["size"], total as u64);
-        let expected = DATA as f64 / 32_000.0;
+        let expected = DATA as f64 / (192_000.0 * 24.0);
         assert!((rec["analysis"]["duration_s"].as_f64().unwrap() - expected).abs() < 1e-6);
     }
     let growth = s.peak_rss().saturating_sub(before);
-    eprintln!("rss before {} MiB, peak growth {} MiB for 2 x 200 MiB", before >> 20, growth >> 20);
+    eprintln!("rss before {} MiB, peak growth {} MiB for 2 x 192 MiB", before >> 20, growth >> 20);
     assert!(growth < 64 << 20, "peak RSS grew {} MiB", growth >> 20);
 }
