@@ -265,11 +265,20 @@ pub struct PitchTrack {
 }
 
 /// Viterbi over (pitch bin × voicing) with a banded transition matrix.
+///
+/// Within a voicing half the transition is `T[a][b] = tri(b − a) / S_a` (a triangle
+/// of ±`half` bins, each row normalised by its own sum). Its log is concave in
+/// `b − a`, so the matrix `v[a] + ln T[a][b]` is (inverse) Monge and the leftmost
+/// best source is non-decreasing in the target: a divide-and-conquer search finds
+/// every row's maximum — the same one, ties to the lowest index as numpy's argmax —
+/// in `O(n log n)` instead of `O(n · width)`.
 pub struct BandedViterbi {
     n: usize,
     half: usize,
-    /// `ln T[a][a − half + k]` for source bin `a`, k in `0..2·half+1` (−inf outside).
-    log_band: Vec<f64>,
+    /// `ln tri[k]` for offset `k = b − a + half`.
+    log_tri: Vec<f64>,
+    /// `ln S_a`, the row normaliser of source `a`.
+    log_norm: Vec<f64>,
     log_stay: f64,
     log_switch: f64,
     log_tiny: f64,
@@ -292,44 +301,60 @@ impl BandedViterbi {
                 }
             })
             .collect();
-        let tiny = f64::MIN_POSITIVE;
-        let mut log_band = vec![f64::NEG_INFINITY; n * width];
-        for a in 0..n {
-            let lo = a.saturating_sub(half);
-            let hi = (a + half).min(n - 1);
-            let sum: f64 = (lo..=hi).map(|b| tri[b + half - a]).sum();
-            for b in lo..=hi {
-                let k = b + half - a;
-                log_band[a * width + k] = (tri[k] / sum).ln();
-            }
-        }
+        let log_norm = (0..n)
+            .map(|a| {
+                let lo = a.saturating_sub(half);
+                let hi = (a + half).min(n - 1);
+                (lo..=hi).map(|b| tri[b + half - a]).sum::<f64>().ln()
+            })
+            .collect();
         BandedViterbi {
             n,
             half,
-            log_band,
+            log_tri: tri.iter().map(|t| t.ln()).collect(),
+            log_norm,
             log_stay: (1.0 - p.switch_prob).ln(),
             log_switch: p.switch_prob.ln(),
-            log_tiny: tiny.ln(),
+            log_tiny: f64::MIN_POSITIVE.ln(),
         }
     }
 
-    /// `max_a v[a] + ln T[a][b]` over the band, for every target `b`, with argmax.
+    /// `max_a v[a] + ln T[a][b]` over the band, for every target `b`, with the
+    /// leftmost argmax.
     fn band_max(&self, v: &[f64], out: &mut [f64], arg: &mut [u16]) {
-        let w = 2 * self.half + 1;
-        for b in 0..self.n {
-            let lo = b.saturating_sub(self.half);
-            let hi = (b + self.half).min(self.n - 1);
+        // v'[a] = v[a] − ln S_a, then a Toeplitz concave kernel.
+        let shifted: Vec<f64> = v.iter().zip(&self.log_norm).map(|(v, s)| v - s).collect();
+        self.solve(&shifted, 0, self.n - 1, 0, self.n - 1, out, arg);
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn solve(&self, v: &[f64], b_lo: usize, b_hi: usize, a_lo: usize, a_hi: usize, out: &mut [f64], arg: &mut [u16]) {
+        let mut stack = vec![(b_lo, b_hi, a_lo, a_hi)];
+        while let Some((b_lo, b_hi, a_lo, a_hi)) = stack.pop() {
+            let mid = b_lo + (b_hi - b_lo) / 2;
+            let band = (mid.saturating_sub(self.half), (mid + self.half).min(self.n - 1));
+            let (mut lo, mut hi) = (a_lo.max(band.0), a_hi.min(band.1));
+            if lo > hi {
+                // Cannot happen for a Monge matrix; scan the whole band rather than trust it.
+                (lo, hi) = band;
+            }
             let mut best = f64::NEG_INFINITY;
             let mut best_a = lo;
             for a in lo..=hi {
-                let cand = v[a] + self.log_band[a * w + (b + self.half - a)];
+                let cand = v[a] + self.log_tri[mid + self.half - a];
                 if cand > best {
                     best = cand;
                     best_a = a;
                 }
             }
-            out[b] = best;
-            arg[b] = best_a as u16;
+            out[mid] = best;
+            arg[mid] = best_a as u16;
+            if mid > b_lo {
+                stack.push((b_lo, mid - 1, a_lo, best_a));
+            }
+            if mid < b_hi {
+                stack.push((mid + 1, b_hi, best_a, a_hi));
+            }
         }
     }
 
@@ -431,6 +456,48 @@ mod tests {
     fn boltzmann_pmf_sums_to_one() {
         let total: f64 = (0..5).map(|k| boltzmann_pmf(k, 2.0, 5)).sum();
         assert!((total - 1.0).abs() < 1e-12);
+    }
+
+    #[test]
+    fn divide_and_conquer_band_max_equals_brute_force() {
+        let p = PyinParams::new(65.40639132514966, 1046.5022612023945);
+        let vit = BandedViterbi::new(&p);
+        let n = p.n_pitch_bins();
+        let mut seed = 12345u64;
+        let mut rnd = move || {
+            seed = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            (seed >> 11) as f64 / (1u64 << 53) as f64
+        };
+        for round in 0..50 {
+            // Mixtures of smooth regions, spikes, plateaus (ties) and −708 floors.
+            let v: Vec<f64> = (0..n)
+                .map(|i| match round % 3 {
+                    0 => -rnd() * 50.0,
+                    1 => {
+                        if rnd() < 0.9 {
+                            -708.0 * (1.0 + rnd())
+                        } else {
+                            -rnd() * 5.0
+                        }
+                    }
+                    _ => -((i / 37) as f64).round(),
+                })
+                .collect();
+            let (mut out, mut arg) = (vec![0.0; n], vec![0u16; n]);
+            vit.band_max(&v, &mut out, &mut arg);
+            for b in 0..n {
+                let (lo, hi) = (b.saturating_sub(vit.half), (b + vit.half).min(n - 1));
+                let (mut best, mut at) = (f64::NEG_INFINITY, lo);
+                for a in lo..=hi {
+                    let c = v[a] - vit.log_norm[a] + vit.log_tri[b + vit.half - a];
+                    if c > best {
+                        best = c;
+                        at = a;
+                    }
+                }
+                assert_eq!((out[b], usize::from(arg[b])), (best, at), "round {round} target {b}");
+            }
+        }
     }
 
     #[test]
