@@ -80,7 +80,6 @@ struct FrameFeatures {
     bank: MelBank,
     yin: YinObserver,
     spec: Vec<f32>,
-    mag: Vec<f32>,
     mel: Vec<f32>,
     mel_db: Vec<u16>,
     max_db: f32,
@@ -103,7 +102,6 @@ impl FrameFeatures {
             yin: YinObserver::new(PyinParams::new(FMIN_C2, FMAX_C6)),
             power,
             spec: vec![0.0; bins],
-            mag: vec![0.0; bins],
             mel: vec![0.0; N_MELS],
             mel_db: Vec::new(),
             max_db: f32::NEG_INFINITY,
@@ -125,10 +123,7 @@ impl FrameFeatures {
             self.max_db = self.max_db.max(db);
             self.mel_db.push((((db - DB_MIN) / DB_STEP).round()).clamp(0.0, f32::from(u16::MAX)) as u16);
         }
-        for (m, &p) in self.mag.iter_mut().zip(&self.spec) {
-            *m = p.sqrt();
-        }
-        let s = spectral_frame(&self.mag, f64::from(SR) / N_FFT as f64);
+        let s = spectral_frame(&self.spec, f64::from(SR) / N_FFT as f64);
         self.centroid.push(s.centroid_hz);
         self.bandwidth.push(s.bandwidth_hz);
         self.rolloff.push(s.rolloff_hz);

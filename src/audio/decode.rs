@@ -97,10 +97,20 @@ fn read_up_to(r: &mut impl Read, buf: &mut [u8]) -> std::io::Result<usize> {
 
 // ---- WAV (hound) ----
 
+/// hound parses the header (and rejects what it cannot read); the samples of the
+/// common packed encodings are then converted in bulk from the raw bytes, since
+/// hound's per-sample iterator costs more than the whole feature pipeline here.
+/// Encodings with padded containers (e.g. 24 valid bits in 32) go through hound's
+/// own reader.
+enum WavData<R: Read> {
+    Bulk { reader: R, bytes: Vec<u8>, remaining: u64 },
+    Hound(hound::WavReader<R>),
+}
+
 struct WavSource<R: Read> {
-    reader: hound::WavReader<R>,
+    data: WavData<R>,
     info: SourceInfo,
-    scale: f32,
+    bits: u16,
     float: bool,
     read_any: bool,
     ended: bool,
@@ -118,20 +128,60 @@ fn wav_format(spec: hound::WavSpec) -> Result<(bool, String), AudioError> {
     }
 }
 
-impl<R: Read> WavSource<R> {
-    fn new(reader: R) -> Result<Self, AudioError> {
+/// `block_align / channels` from the `fmt ` chunk, if it can be found in `head`.
+fn container_bytes(head: &[u8]) -> Option<u16> {
+    let mut pos = 12;
+    while pos + 8 <= head.len() {
+        let id = &head[pos..pos + 4];
+        let len = u32::from_le_bytes(head[pos + 4..pos + 8].try_into().ok()?) as usize;
+        if id == b"fmt " && pos + 8 + 14 <= head.len() {
+            let channels = u16::from_le_bytes([head[pos + 10], head[pos + 11]]);
+            let block_align = u16::from_le_bytes([head[pos + 20], head[pos + 21]]);
+            return (channels > 0).then(|| block_align / channels);
+        }
+        pos = pos.checked_add(8 + len + (len & 1))?;
+    }
+    None
+}
+
+impl<R: Read + Seek> WavSource<R> {
+    fn new(mut reader: R) -> Result<Self, AudioError> {
+        let mut head = [0u8; 512];
+        let n = read_up_to(&mut reader, &mut head)?;
+        reader.seek(std::io::SeekFrom::Start(0))?;
         let wav = hound::WavReader::new(reader).map_err(map_hound)?;
         let spec = wav.spec();
         let (float, format) = wav_format(spec)?;
-        let scale = if float { 1.0 } else { 1.0 / (1u64 << (spec.bits_per_sample - 1)) as f32 };
+        let packed = container_bytes(&head[..n]) == Some(spec.bits_per_sample / 8) && spec.bits_per_sample % 8 == 0;
+        let data = if packed {
+            let remaining = u64::from(wav.len()) * u64::from(spec.bits_per_sample / 8);
+            WavData::Bulk { reader: wav.into_inner(), bytes: Vec::new(), remaining }
+        } else {
+            WavData::Hound(wav)
+        };
         Ok(WavSource {
-            reader: wav,
+            data,
             info: SourceInfo { sample_rate: spec.sample_rate, channels: spec.channels, format },
-            scale,
+            bits: spec.bits_per_sample,
             float,
             read_any: false,
             ended: false,
         })
+    }
+}
+
+/// Raw little-endian samples to `f32` at full scale ±1 (8-bit WAV is unsigned).
+fn convert(bytes: &[u8], bits: u16, float: bool, out: &mut Vec<f32>) {
+    match (bits, float) {
+        (32, true) => out.extend(bytes.chunks_exact(4).map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))),
+        (8, _) => out.extend(bytes.iter().map(|&b| (f32::from(b) - 128.0) / 128.0)),
+        (16, _) => out.extend(bytes.chunks_exact(2).map(|b| f32::from(i16::from_le_bytes([b[0], b[1]])) / 32_768.0)),
+        (24, _) => out.extend(
+            bytes.chunks_exact(3).map(|b| (i32::from_le_bytes([0, b[0], b[1], b[2]]) >> 8) as f32 / 8_388_608.0),
+        ),
+        _ => out.extend(
+            bytes.chunks_exact(4).map(|b| i32::from_le_bytes([b[0], b[1], b[2], b[3]]) as f32 / 2_147_483_648.0),
+        ),
     }
 }
 
@@ -145,23 +195,40 @@ impl<R: Read> SampleSource for WavSource<R> {
         if self.ended {
             return Ok(false);
         }
-        let want = WAV_CHUNK_FRAMES * usize::from(self.info.channels);
-        let result = if self.float {
-            self.reader.samples::<f32>().take(want).try_for_each(|s| s.map(|v| out.push(v)))
-        } else {
-            let scale = self.scale;
-            self.reader.samples::<i32>().take(want).try_for_each(|s| s.map(|v| out.push(v as f32 * scale)))
-        };
-        match result.map_err(map_hound) {
-            Ok(()) => {}
-            // A file cut short (or whose header claims more than it holds) ends where
-            // its data ends; an error before any audio is a broken file.
-            Err(AudioError::Invalid(_)) if self.read_any || !out.is_empty() => self.ended = true,
-            Err(e) => return Err(e),
+        let channels = usize::from(self.info.channels);
+        let want = WAV_CHUNK_FRAMES * channels;
+        match &mut self.data {
+            WavData::Bulk { reader, bytes, remaining } => {
+                let bps = usize::from(self.bits / 8);
+                let take = (want * bps).min(usize::try_from(*remaining).unwrap_or(usize::MAX));
+                bytes.resize(take, 0);
+                let got = read_up_to(reader, bytes)?;
+                *remaining -= got as u64;
+                if got < take {
+                    // The data ends before the header said: analyse what is there.
+                    self.ended = true;
+                }
+                let whole = got - got % (bps * channels);
+                convert(&bytes[..whole], self.bits, self.float, out);
+            }
+            WavData::Hound(reader) => {
+                let result = if self.float {
+                    reader.samples::<f32>().take(want).try_for_each(|s| s.map(|v| out.push(v)))
+                } else {
+                    let scale = 1.0 / (1u64 << (self.bits - 1)) as f32;
+                    reader.samples::<i32>().take(want).try_for_each(|s| s.map(|v| out.push(v as f32 * scale)))
+                };
+                match result.map_err(map_hound) {
+                    Ok(()) => {}
+                    // A file cut short (or whose header claims more than it holds) ends where
+                    // its data ends; an error before any audio is a broken file.
+                    Err(AudioError::Invalid(_)) if self.read_any || !out.is_empty() => self.ended = true,
+                    Err(e) => return Err(e),
+                }
+                out.truncate(out.len() - out.len() % channels);
+            }
         }
         self.read_any |= !out.is_empty();
-        // A file cut mid-frame: drop the partial frame.
-        out.truncate(out.len() - out.len() % usize::from(self.info.channels));
         Ok(!out.is_empty())
     }
 }

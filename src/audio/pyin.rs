@@ -90,8 +90,24 @@ fn beta_cdf(x: f64, a: u32, b: u32) -> f64 {
 }
 
 /// `scipy.stats.boltzmann.pmf(k, lambda, n)`.
+#[cfg(test)]
 fn boltzmann_pmf(k: usize, lambda: f64, n: usize) -> f64 {
     (1.0 - (-lambda).exp()) * (-lambda * k as f64).exp() / (1.0 - (-lambda * n as f64).exp())
+}
+
+/// The smallest even length ≥ `n` whose only prime factors are 2, 3 and 5.
+fn smooth_len(n: usize) -> usize {
+    (n.max(2)..)
+        .find(|&m| {
+            let mut r = m;
+            for f in [2, 3, 5] {
+                while r % f == 0 {
+                    r /= f;
+                }
+            }
+            r == 1 && m % 2 == 0
+        })
+        .expect("smooth numbers are unbounded")
 }
 
 /// Turns frames into [`FrameObservation`]s (the per-frame half of pYIN).
@@ -109,6 +125,8 @@ pub struct YinObserver {
     scratch_f: Vec<Complex<f32>>,
     scratch_i: Vec<Complex<f32>>,
     yin: Vec<f32>,
+    /// `exp(−λ·k)` for the Boltzmann prior, grown on demand.
+    decay: Vec<f64>,
 }
 
 impl YinObserver {
@@ -118,8 +136,9 @@ impl YinObserver {
         let thresholds: Vec<f64> = (0..=p.n_thresholds).map(|i| i as f64 / p.n_thresholds as f64).collect();
         let cdf: Vec<f64> = thresholds.iter().map(|&t| beta_cdf(t, p.beta.0, p.beta.1)).collect();
         let beta_probs = cdf.windows(2).map(|w| w[1] - w[0]).collect();
-        // Full-length autocorrelation needs 2·frame − 1 points; a power of two is a fast length.
-        let n_fft = (2 * p.frame_length - 1).next_power_of_two();
+        // Lags up to `max_period` need `frame + max_period` points to come out uncircular;
+        // the next 2·3·5-smooth length is a fast FFT size (2400 for 2048 + 338).
+        let n_fft = smooth_len(p.frame_length + max_period);
         let mut planner = RealFftPlanner::<f32>::new();
         let fwd = planner.plan_fft_forward(n_fft);
         let inv = planner.plan_fft_inverse(n_fft);
@@ -134,6 +153,7 @@ impl YinObserver {
             scratch_f: fwd.make_scratch_vec(),
             scratch_i: inv.make_scratch_vec(),
             yin: Vec::new(),
+            decay: Vec::new(),
             fwd,
             inv,
             p,
@@ -203,6 +223,11 @@ impl YinObserver {
         }
         let nt = self.beta_probs.len();
         let heights: Vec<f64> = troughs.iter().map(|&i| f64::from(y[i])).collect();
+        let lambda = self.p.boltzmann;
+        while self.decay.len() <= troughs.len() {
+            self.decay.push((-lambda * self.decay.len() as f64).exp());
+        }
+        let head = 1.0 - (-lambda).exp();
         // For each threshold: how many troughs lie below it, and each trough's rank among them.
         let mut probs = vec![0f64; troughs.len()];
         for t in 0..nt {
@@ -211,10 +236,12 @@ impl YinObserver {
             if below == 0 {
                 continue;
             }
+            // scipy.stats.boltzmann.pmf(rank, λ, below) · beta_probs[t]
+            let scale = head / (1.0 - self.decay[below]) * self.beta_probs[t];
             let mut rank = 0;
             for (m, &h) in heights.iter().enumerate() {
                 if h < thr {
-                    probs[m] += boltzmann_pmf(rank, self.p.boltzmann, below) * self.beta_probs[t];
+                    probs[m] += self.decay[rank] * scale;
                     rank += 1;
                 }
             }
@@ -272,6 +299,13 @@ pub struct PitchTrack {
 /// best source is non-decreasing in the target: a divide-and-conquer search finds
 /// every row's maximum — the same one, ties to the lowest index as numpy's argmax —
 /// in `O(n log n)` instead of `O(n · width)`.
+/// Buffers for [`BandedViterbi::band_max`].
+#[derive(Default)]
+struct BandScratch {
+    shifted: Vec<f64>,
+    stack: Vec<(usize, usize, usize, usize)>,
+}
+
 pub struct BandedViterbi {
     n: usize,
     half: usize,
@@ -319,17 +353,38 @@ impl BandedViterbi {
         }
     }
 
-    /// `max_a v[a] + ln T[a][b]` over the band, for every target `b`, with the
-    /// leftmost argmax.
-    fn band_max(&self, v: &[f64], out: &mut [f64], arg: &mut [u16]) {
-        // v'[a] = v[a] − ln S_a, then a Toeplitz concave kernel.
-        let shifted: Vec<f64> = v.iter().zip(&self.log_norm).map(|(v, s)| v - s).collect();
-        self.solve(&shifted, 0, self.n - 1, 0, self.n - 1, out, arg);
+    /// [`Self::band_max`] over only the sources whose best move can reach `floor`
+    /// (the others are dominated); targets no live source reaches get −∞.
+    fn sparse_band_max(&self, v: &[f64], floor: f64, out: &mut [f64], arg: &mut [u16]) {
+        out.fill(f64::NEG_INFINITY);
+        for (a, (&va, &norm)) in v.iter().zip(&self.log_norm).enumerate() {
+            let va = va - norm;
+            // ln tri peaks at 0 (the centre of the triangle).
+            if va < floor {
+                continue;
+            }
+            let lo = a.saturating_sub(self.half);
+            let hi = (a + self.half).min(self.n - 1);
+            for b in lo..=hi {
+                let cand = va + self.log_tri[b + self.half - a];
+                if cand > out[b] {
+                    out[b] = cand;
+                    arg[b] = a as u16;
+                }
+            }
+        }
     }
 
-    #[allow(clippy::too_many_arguments)]
-    fn solve(&self, v: &[f64], b_lo: usize, b_hi: usize, a_lo: usize, a_hi: usize, out: &mut [f64], arg: &mut [u16]) {
-        let mut stack = vec![(b_lo, b_hi, a_lo, a_hi)];
+    /// `max_a v[a] + ln T[a][b]` over the band, for every target `b`, with the
+    /// leftmost argmax. `scratch` is reused between calls.
+    fn band_max(&self, v: &[f64], out: &mut [f64], arg: &mut [u16], scratch: &mut BandScratch) {
+        // v'[a] = v[a] − ln S_a, then a Toeplitz concave kernel.
+        scratch.shifted.clear();
+        scratch.shifted.extend(v.iter().zip(&self.log_norm).map(|(v, s)| v - s));
+        let v = &scratch.shifted;
+        let stack = &mut scratch.stack;
+        stack.clear();
+        stack.push((0, self.n - 1, 0, self.n - 1));
         while let Some((b_lo, b_hi, a_lo, a_hi)) = stack.pop() {
             let mid = b_lo + (b_hi - b_lo) / 2;
             let band = (mid.saturating_sub(self.half), (mid + self.half).min(self.n - 1));
@@ -384,25 +439,31 @@ impl BandedViterbi {
         let mut ptr: Vec<u16> = vec![0; frames.len() * s];
         let (mut mv, mut mu) = (vec![0f64; n], vec![0f64; n]);
         let (mut av, mut au) = (vec![0u16; n], vec![0u16; n]);
+        let mut scratch = BandScratch::default();
         for (t, f) in frames.iter().enumerate().skip(1) {
             log_obs(f, &mut obs);
-            self.band_max(&value[..n], &mut mv, &mut av);
-            self.band_max(&value[n..], &mut mu, &mut au);
             // Everything outside the band has transition probability ~0 (tiny): the
             // best such move is the best state overall, times tiny.
             let (gi, gmax) =
                 value.iter().enumerate().fold((0, f64::NEG_INFINITY), |b, (i, &v)| if v > b.1 { (i, v) } else { b });
+            // Voiced states only live on the bins where the previous frame had pitch
+            // candidates: every other voiced state took a `ln tiny` observation and sits
+            // below `gmax + ln tiny`, so it can never beat the move from the best state
+            // (in band or out of it). Only the live ones are visited.
+            self.sparse_band_max(&value[..n], gmax + self.log_tiny, &mut mv, &mut av);
+            self.band_max(&value[n..], &mut mu, &mut au, &mut scratch);
             let row = &mut ptr[t * s..(t + 1) * s];
             for b in 0..n {
                 // To voiced b: from voiced (stay) or unvoiced (switch).
-                for (target, stay, switch) in [
-                    (b, (mv[b], av[b] as usize), (mu[b], au[b] as usize + n)),
-                    (b + n, (mu[b], au[b] as usize + n), (mv[b], av[b] as usize)),
+                // (On a tie numpy's argmax takes the lower index: the voiced source.)
+                for (target, stay, switch, prefer_switch) in [
+                    (b, (mv[b], av[b] as usize), (mu[b], au[b] as usize + n), false),
+                    (b + n, (mu[b], au[b] as usize + n), (mv[b], av[b] as usize), true),
                 ] {
                     let from_stay = stay.0 + self.log_stay;
                     let from_switch = switch.0 + self.log_switch;
-                    let (mut best, mut arg) =
-                        if from_switch > from_stay { (from_switch, switch.1) } else { (from_stay, stay.1) };
+                    let take_switch = from_switch > from_stay || (prefer_switch && from_switch == from_stay);
+                    let (mut best, mut arg) = if take_switch { (from_switch, switch.1) } else { (from_stay, stay.1) };
                     let g_bin = gi % n;
                     let in_band = g_bin.abs_diff(b) <= self.half;
                     if !in_band && gmax + self.log_tiny > best {
@@ -484,7 +545,7 @@ mod tests {
                 })
                 .collect();
             let (mut out, mut arg) = (vec![0.0; n], vec![0u16; n]);
-            vit.band_max(&v, &mut out, &mut arg);
+            vit.band_max(&v, &mut out, &mut arg, &mut BandScratch::default());
             for b in 0..n {
                 let (lo, hi) = (b.saturating_sub(vit.half), (b + vit.half).min(n - 1));
                 let (mut best, mut at) = (f64::NEG_INFINITY, lo);
@@ -498,6 +559,123 @@ mod tests {
                 assert_eq!((out[b], usize::from(arg[b])), (best, at), "round {round} target {b}");
             }
         }
+    }
+
+    /// librosa's dense Viterbi, verbatim in structure: the full transition matrix.
+    /// Returns the path and a function scoring any path under the same model.
+    fn dense_viterbi(p: &PyinParams, frames: &[FrameObservation]) -> (Vec<usize>, f64, impl Fn(&[usize]) -> f64) {
+        let n = p.n_pitch_bins();
+        let s = 2 * n;
+        let vit = BandedViterbi::new(p);
+        let tiny = f64::MIN_POSITIVE;
+        let mut log_trans = vec![0f64; s * s];
+        for i in 0..s {
+            for j in 0..s {
+                let (a, b) = (i % n, j % n);
+                let t = if a.abs_diff(b) <= vit.half {
+                    (vit.log_tri[b + vit.half - a] - vit.log_norm[a]).exp()
+                } else {
+                    0.0
+                };
+                let sw = if (i < n) == (j < n) { 1.0 - p.switch_prob } else { p.switch_prob };
+                log_trans[i * s + j] = (sw * t + tiny).ln();
+            }
+        }
+        let log_obs = |f: &FrameObservation| {
+            let mut o = vec![tiny.ln(); s];
+            for &(b, pr) in &f.candidates {
+                o[usize::from(b)] = (f64::from(pr) + tiny).ln();
+            }
+            let u = ((1.0 - f64::from(f.voiced_prob)) / n as f64 + tiny).ln();
+            o[n..].fill(u);
+            o
+        };
+        let init = (1.0 / s as f64 + tiny).ln();
+        let mut value: Vec<f64> = log_obs(&frames[0]).iter().map(|o| o + init).collect();
+        let mut ptr = vec![vec![0usize; s]; frames.len()];
+        for (t, f) in frames.iter().enumerate().skip(1) {
+            let o = log_obs(f);
+            let mut next = vec![0f64; s];
+            for j in 0..s {
+                let (mut best, mut at) = (f64::NEG_INFINITY, 0);
+                for i in 0..s {
+                    let c = value[i] + log_trans[i * s + j];
+                    if c > best {
+                        best = c;
+                        at = i;
+                    }
+                }
+                next[j] = o[j] + best;
+                ptr[t][j] = at;
+            }
+            value = next;
+        }
+        let mut state =
+            value.iter().enumerate().fold((0, f64::NEG_INFINITY), |b, (i, &v)| if v > b.1 { (i, v) } else { b }).0;
+        let best = value[state];
+        let mut out = vec![0; frames.len()];
+        for t in (0..frames.len()).rev() {
+            out[t] = state;
+            if t > 0 {
+                state = ptr[t][state];
+            }
+        }
+        let obs: Vec<Vec<f64>> = frames.iter().map(log_obs).collect();
+        let score = move |path: &[usize]| {
+            let mut v = init + obs[0][path[0]];
+            for t in 1..path.len() {
+                v += log_trans[path[t - 1] * s + path[t]] + obs[t][path[t]];
+            }
+            v
+        };
+        (out, best, score)
+    }
+
+    #[test]
+    fn banded_sparse_viterbi_equals_the_dense_one() {
+        let p = PyinParams::new(65.40639132514966, 1046.5022612023945);
+        let n = p.n_pitch_bins();
+        let mut seed = 99u64;
+        let mut rnd = move || {
+            seed = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            (seed >> 11) as f64 / (1u64 << 53) as f64
+        };
+        for round in 0..4 {
+            // Melodies with jumps (beyond the band), silences and noisy candidates.
+            let mut bin = (rnd() * n as f64) as usize;
+            let frames: Vec<FrameObservation> = (0..40)
+                .map(|t| {
+                    if rnd() < 0.1 {
+                        bin = (rnd() * n as f64) as usize;
+                    }
+                    bin = (bin + (rnd() * 7.0) as usize).saturating_sub(3).min(n - 1);
+                    if (t / 7 + round) % 3 == 2 {
+                        return FrameObservation::default();
+                    }
+                    let mut c = vec![(bin as u16, (0.3 + 0.6 * rnd()) as f32)];
+                    if rnd() < 0.5 {
+                        c.push((((bin + n / 2) % n) as u16, (0.2 * rnd()) as f32));
+                    }
+                    let vp = c.iter().map(|x| x.1).sum::<f32>().min(1.0);
+                    FrameObservation { candidates: c, voiced_prob: vp }
+                })
+                .collect();
+            let ours = BandedViterbi::new(&p).decode(&frames);
+            let (dense, best, score) = dense_viterbi(&p, &frames);
+            // The same maximum. (Among exactly tied paths — unvoiced frames have the same
+            // evidence in every bin — rounding of the log terms may pick another one.)
+            assert!((score(&ours) - best).abs() <= 1e-9 * best.abs(), "round {round}: {} vs {best}", score(&ours));
+            // And the same voicing and pitch wherever it matters.
+            let pitch = |path: &[usize]| path.iter().map(|&x| (x < n).then_some(x)).collect::<Vec<_>>();
+            assert_eq!(pitch(&ours), pitch(&dense), "round {round}");
+        }
+    }
+
+    #[test]
+    fn smooth_lengths() {
+        assert_eq!(smooth_len(2386), 2400);
+        assert_eq!(smooth_len(4096), 4096);
+        assert_eq!(smooth_len(7), 8);
     }
 
     #[test]

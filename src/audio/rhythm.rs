@@ -107,21 +107,22 @@ pub fn tempo(env: &[f32], sr: f64, hop: usize) -> f64 {
     let window: Vec<f64> =
         (0..win).map(|i| 0.5 - 0.5 * (2.0 * std::f64::consts::PI * i as f64 / win as f64).cos()).collect();
     let n_fft = (2 * win - 1).next_power_of_two();
-    let mut planner = RealFftPlanner::<f64>::new();
+    // float32 like librosa's tempogram of a float32 envelope.
+    let mut planner = RealFftPlanner::<f32>::new();
     let fwd = planner.plan_fft_forward(n_fft);
     let inv = planner.plan_fft_inverse(n_fft);
     let mut time = fwd.make_input_vec();
     let mut spec = fwd.make_output_vec();
     let mut mean = vec![0f64; win];
     for t in 0..n {
-        time[..win].iter_mut().zip(&padded[t..t + win]).zip(&window).for_each(|((d, x), w)| *d = x * w);
+        time[..win].iter_mut().zip(&padded[t..t + win]).zip(&window).for_each(|((d, x), w)| *d = (x * w) as f32);
         time[win..].fill(0.0);
         fwd.process(&mut time, &mut spec).expect("planned sizes");
         spec.iter_mut().for_each(|c| *c = Complex::new(c.norm_sqr(), 0.0));
         inv.process(&mut spec, &mut time).expect("planned sizes");
-        let max = time[..win].iter().fold(0f64, |m, v| m.max(v.abs()));
-        let scale = if max < f64::MIN_POSITIVE { 1.0 } else { 1.0 / max };
-        mean.iter_mut().zip(&time[..win]).for_each(|(m, v)| *m += v * scale);
+        let max = time[..win].iter().fold(0f32, |m, v| m.max(v.abs()));
+        let scale = if max < f32::MIN_POSITIVE { 1.0 } else { 1.0 / f64::from(max) };
+        mean.iter_mut().zip(&time[..win]).for_each(|(m, v)| *m += f64::from(*v) * scale);
     }
     let rate = frame_rate(sr, hop);
     let mut best = (f64::NEG_INFINITY, start_bpm);
