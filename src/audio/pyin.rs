@@ -127,6 +127,11 @@ pub struct YinObserver {
     yin: Vec<f32>,
     /// `exp(−λ·k)` for the Boltzmann prior, grown on demand.
     decay: Vec<f64>,
+    /// Per-frame scratch: troughs under each threshold, earlier troughs under each
+    /// threshold, and the per-threshold weight.
+    below: Vec<usize>,
+    rank: Vec<usize>,
+    weight: Vec<f64>,
 }
 
 impl YinObserver {
@@ -154,6 +159,9 @@ impl YinObserver {
             scratch_i: inv.make_scratch_vec(),
             yin: Vec::new(),
             decay: Vec::new(),
+            below: Vec::new(),
+            rank: Vec::new(),
+            weight: Vec::new(),
             fwd,
             inv,
             p,
@@ -228,23 +236,38 @@ impl YinObserver {
             self.decay.push((-lambda * self.decay.len() as f64).exp());
         }
         let head = 1.0 - (-lambda).exp();
-        // For each threshold: how many troughs lie below it, and each trough's rank among them.
+        // Trough m lies below thresholds t0(m)..nt (thresholds[t + 1] > height). Its
+        // prior at threshold t is Boltzmann(rank, λ, below(t)), where below(t) counts the
+        // troughs under threshold t and rank the earlier ones among them. Walking the
+        // troughs in order and counting, per threshold, how many earlier troughs are
+        // under it gives every term without a branch.
+        let t0: Vec<usize> = heights.iter().map(|&h| self.thresholds[1..].partition_point(|&thr| !(h < thr))).collect();
+        self.below.clear();
+        self.below.resize(nt + 1, 0);
+        for &t in &t0 {
+            self.below[t] += 1;
+        }
+        let mut acc = 0;
+        for b in self.below.iter_mut() {
+            acc += *b;
+            *b = acc;
+        }
+        // weight[t] = head / (1 − e^{−λ·below(t)}) · beta[t]
+        self.weight.clear();
+        self.weight.extend((0..nt).map(|t| {
+            let below = self.below[t];
+            if below == 0 { 0.0 } else { head / (1.0 - self.decay[below]) * self.beta_probs[t] }
+        }));
+        self.rank.clear();
+        self.rank.resize(nt, 0);
         let mut probs = vec![0f64; troughs.len()];
-        for t in 0..nt {
-            let thr = self.thresholds[t + 1];
-            let below = heights.iter().filter(|&&h| h < thr).count();
-            if below == 0 {
-                continue;
+        for (m, &start) in t0.iter().enumerate() {
+            let mut p = 0.0;
+            for t in start..nt {
+                p += self.decay[self.rank[t]] * self.weight[t];
+                self.rank[t] += 1;
             }
-            // scipy.stats.boltzmann.pmf(rank, λ, below) · beta_probs[t]
-            let scale = head / (1.0 - self.decay[below]) * self.beta_probs[t];
-            let mut rank = 0;
-            for (m, &h) in heights.iter().enumerate() {
-                if h < thr {
-                    probs[m] += self.decay[rank] * scale;
-                    rank += 1;
-                }
-            }
+            probs[m] = p;
         }
         let global_min = heights.iter().enumerate().fold(0, |best, (i, &h)| if h < heights[best] { i } else { best });
         let n_below_min = self.thresholds[1..].iter().filter(|&&thr| !(heights[global_min] < thr)).count();
@@ -365,7 +388,7 @@ impl BandedViterbi {
             }
             let lo = a.saturating_sub(self.half);
             let hi = (a + self.half).min(self.n - 1);
-            for b in lo..=hi {
+            for b in lo..hi + 1 {
                 let cand = va + self.log_tri[b + self.half - a];
                 if cand > out[b] {
                     out[b] = cand;
@@ -395,7 +418,7 @@ impl BandedViterbi {
             }
             let mut best = f64::NEG_INFINITY;
             let mut best_a = lo;
-            for a in lo..=hi {
+            for a in lo..hi + 1 {
                 let cand = v[a] + self.log_tri[mid + self.half - a];
                 if cand > best {
                     best = cand;
@@ -453,26 +476,33 @@ impl BandedViterbi {
             self.sparse_band_max(&value[..n], gmax + self.log_tiny, &mut mv, &mut av);
             self.band_max(&value[n..], &mut mu, &mut au, &mut scratch);
             let row = &mut ptr[t * s..(t + 1) * s];
+            let (g_bin, oob) = (gi % n, gmax + self.log_tiny);
+            let (ls, lw) = (self.log_stay, self.log_switch);
+            let (next_v, next_u) = next.split_at_mut(n);
+            let (row_v, row_u) = row.split_at_mut(n);
+            let (obs_v, obs_u) = obs.split_at(n);
             for b in 0..n {
-                // To voiced b: from voiced (stay) or unvoiced (switch).
-                // (On a tie numpy's argmax takes the lower index: the voiced source.)
-                for (target, stay, switch, prefer_switch) in [
-                    (b, (mv[b], av[b] as usize), (mu[b], au[b] as usize + n), false),
-                    (b + n, (mu[b], au[b] as usize + n), (mv[b], av[b] as usize), true),
-                ] {
-                    let from_stay = stay.0 + self.log_stay;
-                    let from_switch = switch.0 + self.log_switch;
-                    let take_switch = from_switch > from_stay || (prefer_switch && from_switch == from_stay);
-                    let (mut best, mut arg) = if take_switch { (from_switch, switch.1) } else { (from_stay, stay.1) };
-                    let g_bin = gi % n;
-                    let in_band = g_bin.abs_diff(b) <= self.half;
-                    if !in_band && gmax + self.log_tiny > best {
-                        best = gmax + self.log_tiny;
-                        arg = gi;
+                let (v_stay, v_sw) = (mv[b] + ls, mv[b] + lw);
+                let (u_stay, u_sw) = (mu[b] + ls, mu[b] + lw);
+                let (av_b, au_b) = (usize::from(av[b]), usize::from(au[b]) + n);
+                // To voiced b: from voiced (stay) or unvoiced (switch); on a tie numpy's
+                // argmax takes the lower index, the voiced source.
+                let (mut bv, mut pv) = if u_sw > v_stay { (u_sw, au_b) } else { (v_stay, av_b) };
+                // To unvoiced b: from unvoiced (stay) or voiced (switch, preferred on a tie).
+                let (mut bu, mut pu) = if v_sw >= u_stay { (v_sw, av_b) } else { (u_stay, au_b) };
+                // Everything outside the band: the best state overall, times tiny.
+                if g_bin.abs_diff(b) > self.half {
+                    if oob > bv {
+                        (bv, pv) = (oob, gi);
                     }
-                    next[target] = best + obs[target];
-                    row[target] = arg as u16;
+                    if oob > bu {
+                        (bu, pu) = (oob, gi);
+                    }
                 }
+                next_v[b] = bv + obs_v[b];
+                next_u[b] = bu + obs_u[b];
+                row_v[b] = pv as u16;
+                row_u[b] = pu as u16;
             }
             std::mem::swap(&mut value, &mut next);
         }
@@ -549,7 +579,7 @@ mod tests {
             for b in 0..n {
                 let (lo, hi) = (b.saturating_sub(vit.half), (b + vit.half).min(n - 1));
                 let (mut best, mut at) = (f64::NEG_INFINITY, lo);
-                for a in lo..=hi {
+                for a in lo..hi + 1 {
                     let c = v[a] - vit.log_norm[a] + vit.log_tri[b + vit.half - a];
                     if c > best {
                         best = c;
