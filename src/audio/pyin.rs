@@ -549,16 +549,20 @@ mod tests {
         assert!((total - 1.0).abs() < 1e-12);
     }
 
+    /// A small deterministic generator of uniform numbers in [0, 1).
+    fn uniform(mut seed: u64) -> impl FnMut() -> f64 {
+        move || {
+            seed = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            (seed >> 11) as f64 / (1u64 << 53) as f64
+        }
+    }
+
     #[test]
     fn divide_and_conquer_band_max_equals_brute_force() {
         let p = PyinParams::new(65.40639132514966, 1046.5022612023945);
         let vit = BandedViterbi::new(&p);
         let n = p.n_pitch_bins();
-        let mut seed = 12345u64;
-        let mut rnd = move || {
-            seed = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
-            (seed >> 11) as f64 / (1u64 << 53) as f64
-        };
+        let mut rnd = uniform(12345);
         for round in 0..50 {
             // Mixtures of smooth regions, spikes, plateaus (ties) and −708 floors.
             let v: Vec<f64> = (0..n)
@@ -665,11 +669,7 @@ mod tests {
     fn banded_sparse_viterbi_equals_the_dense_one() {
         let p = PyinParams::new(65.40639132514966, 1046.5022612023945);
         let n = p.n_pitch_bins();
-        let mut seed = 99u64;
-        let mut rnd = move || {
-            seed = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
-            (seed >> 11) as f64 / (1u64 << 53) as f64
-        };
+        let mut rnd = uniform(99);
         for round in 0..4 {
             // Melodies with jumps (beyond the band), silences and noisy candidates.
             let mut bin = (rnd() * n as f64) as usize;
