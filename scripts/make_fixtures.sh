@@ -24,6 +24,7 @@ PY
 src=tone_a3_48k_stereo.wav
 ff() { ffmpeg -hide_banner -loglevel error -y -i "$src" "$@"; }
 ff -c:a libopus -b:a 64k tone.webm          # what MediaRecorder records in Chrome/Firefox
+ff -ac 1 -c:a libopus -b:a 48k -f webm -live 1 -cluster_time_limit 100 tone_live.webm  # streamed: unknown sizes, like MediaRecorder chunks
 ff -c:a libopus -b:a 64k tone.opus          # Ogg/Opus
 ff -c:a libvorbis -q:a 4 tone.ogg
 ff -c:a libmp3lame -b:a 128k tone.mp3

@@ -56,6 +56,7 @@ fn assert_a3(a: &Analysis, what: &str) {
 fn compressed_formats_from_browsers_and_phones_decode() {
     for (file, format) in [
         ("tone.webm", "matroska/opus"),
+        ("tone_live.webm", "matroska/opus"),
         ("tone.opus", "ogg/opus"),
         ("tone.ogg", "ogg/vorbis"),
         ("tone.mp3", "mp3/mp3"),
