@@ -169,3 +169,28 @@ fn tempo_and_beats_match_librosa() {
         assert!(matched as f64 >= 0.95 * beats_ref.len() as f64, "{which}: beats {times:?} vs {beats_ref:?}");
     }
 }
+
+#[test]
+fn chroma_matches_librosa() {
+    // Fixture: librosa.feature.chroma_stft(y=ref_*_y22k, sr=22050), made with librosa
+    // 0.11 and committed under tests/fixtures (tunings: music 0.03, speech 0.28).
+    for (which, tuning_ref) in [("music", 0.03), ("speech", 0.28)] {
+        let path = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+            .join(format!("tests/fixtures/librosa_chroma_{which}.npy"));
+        let bytes = std::fs::read(path).unwrap();
+        let npy = npyz::NpyFile::new(&bytes[..]).unwrap();
+        let shape = npy.shape().to_vec();
+        let expected = by_frame(&shape, &npy.into_vec::<f32>().unwrap());
+        let (got, tuning) = frames::chroma_stft(&signal(which), 22050.0);
+        assert!((tuning - tuning_ref).abs() < 1e-9, "{which}: tuning {tuning} vs {tuning_ref}");
+        assert_eq!(got.len(), expected.len());
+        // Values are 0..1 per frame; float32 products of the same spectrum: 1e-4.
+        let worst = got
+            .iter()
+            .zip(&expected)
+            .flat_map(|(g, e)| g.iter().zip(e).map(|(a, b)| (a - b).abs()))
+            .fold(0f32, f32::max);
+        eprintln!("{which}: chroma max abs error {worst:.2e}");
+        assert!(worst < 1e-4, "{which}: {worst}");
+    }
+}

@@ -9,6 +9,7 @@
 //! kept, about 1/16 of the PCM of a 44.1 kHz stereo file.
 
 use super::AudioError;
+use super::chroma::{ChromaBank, N_CHROMA, estimate_tuning, piptrack_frame};
 use super::decode::{self, SampleSource};
 use super::frames::{HOP, N_FFT, N_MELS};
 use super::mel::MelBank;
@@ -19,7 +20,8 @@ use super::rhythm::{Aggregate, OnsetEnvelope, beat_track};
 use super::spectral::{rms, spectral_frame, zero_crossing_rate};
 use super::stft::{Framer, PowerSpectrum};
 use crate::domain::analysis::{
-    Analysis, MfccSummary, PitchContour, PitchSummary, SpectralSummary, Stat, note_name, percentile, to_dbfs,
+    Analysis, ChromaSummary, MfccSummary, PitchContour, PitchSummary, SpectralSummary, Stat, note_name, percentile,
+    to_dbfs,
 };
 use std::io::{Read, Seek};
 
@@ -32,6 +34,10 @@ pub const FMAX_C6: f64 = 1_046.502_261_202_394_5;
 pub const N_MFCC: usize = 20;
 /// Points in the plotted pitch contour, at most.
 const CONTOUR_POINTS: usize = 600;
+/// Frames whose spectral peaks set the tuning for chroma (30 s at 22 050 / 512):
+/// librosa estimates it from the whole signal; holding 30 s of spectra (5 MB) keeps
+/// memory bounded and gives librosa's answer exactly for recordings up to 30 s.
+const TUNING_FRAMES: usize = 1292;
 /// dB are kept as `u16` steps of 1/200 dB from −100 dB (librosa's floor for `amin`).
 const DB_STEP: f32 = 0.005;
 const DB_MIN: f32 = -100.0;
@@ -90,9 +96,49 @@ struct FrameFeatures {
     flatness: Running,
     zcr: Running,
     rms: Running,
+    /// Spectra held until the tuning is known, with their peaks.
+    pending: Vec<Vec<f32>>,
+    peaks: Vec<(f64, f32)>,
+    chroma_bank: Option<(ChromaBank, f64)>,
+    chroma: [Running; N_CHROMA],
 }
 
 impl FrameFeatures {
+    fn add_chroma(bank: &ChromaBank, stats: &mut [Running; N_CHROMA], power: &[f32]) {
+        let mut c = [0f32; N_CHROMA];
+        bank.apply(power, &mut c);
+        for (s, &v) in stats.iter_mut().zip(&c) {
+            s.push(f64::from(v));
+        }
+    }
+
+    /// Fixes the tuning from the peaks seen so far and empties the held spectra.
+    fn settle_tuning(&mut self) {
+        if self.chroma_bank.is_some() {
+            return;
+        }
+        let tuning = estimate_tuning(&self.peaks);
+        let bank = ChromaBank::new(f64::from(SR), N_FFT, tuning);
+        for p in std::mem::take(&mut self.pending) {
+            Self::add_chroma(&bank, &mut self.chroma, &p);
+        }
+        self.peaks = Vec::new();
+        self.chroma_bank = Some((bank, tuning));
+    }
+
+    fn chroma_frame(&mut self) {
+        match &self.chroma_bank {
+            Some((bank, _)) => Self::add_chroma(bank, &mut self.chroma, &self.spec),
+            None => {
+                piptrack_frame(&self.spec, f64::from(SR), N_FFT, &mut self.peaks);
+                self.pending.push(self.spec.clone());
+                if self.pending.len() >= TUNING_FRAMES {
+                    self.settle_tuning();
+                }
+            }
+        }
+    }
+
     fn new() -> Self {
         let power = PowerSpectrum::new(N_FFT);
         let bins = power.bins();
@@ -112,6 +158,10 @@ impl FrameFeatures {
             flatness: Running::default(),
             zcr: Running::default(),
             rms: Running::default(),
+            pending: Vec::new(),
+            peaks: Vec::new(),
+            chroma_bank: None,
+            chroma: [Running::default(); N_CHROMA],
         }
     }
 
@@ -130,6 +180,7 @@ impl FrameFeatures {
         self.flatness.push(s.flatness);
         self.zcr.push(f64::from(zero_crossing_rate(frame)));
         self.rms.push(f64::from(rms(frame)));
+        self.chroma_frame();
         let obs = self.yin.observe(frame);
         self.observations.push(obs);
     }
@@ -143,6 +194,7 @@ impl FrameFeatures {
     fn finish(&mut self) {
         let mut framer = std::mem::replace(&mut self.framer, Framer::new(1, 1));
         framer.finish(|f| self.frame(f));
+        self.settle_tuning();
     }
 }
 
@@ -242,6 +294,11 @@ pub fn analyze_source(src: &mut dyn SampleSource, limits: Limits) -> Result<Anal
             rms: features.rms.stat(),
         },
         pitch_contour: contour(&track.f0),
+        chroma: ChromaSummary {
+            mean: features.chroma.iter().map(|s| s.stat().mean).collect(),
+            std: features.chroma.iter().map(|s| s.stat().std).collect(),
+            tuning: features.chroma_bank.as_ref().map_or(0.0, |(_, t)| *t),
+        },
     })
 }
 

@@ -80,3 +80,29 @@ pub fn onset_strength(y: &[f32], sr: f64, agg: super::rhythm::Aggregate) -> Vec<
     }
     env.finish()
 }
+
+/// `librosa.feature.chroma_stft(y=y, sr=sr)`: per frame, 12 pitch classes (C first),
+/// and the tuning estimated from the whole signal.
+pub fn chroma_stft(y: &[f32], sr: f64) -> (Vec<[f32; 12]>, f64) {
+    use super::chroma::{ChromaBank, estimate_tuning, piptrack_frame};
+    let mut ps = PowerSpectrum::new(N_FFT);
+    let mut spectra = Vec::new();
+    let mut peaks = Vec::new();
+    for_each_frame(y, N_FFT, HOP, |frame| {
+        let mut p = vec![0.0; ps.bins()];
+        ps.compute(frame, &mut p);
+        piptrack_frame(&p, sr, N_FFT, &mut peaks);
+        spectra.push(p);
+    });
+    let tuning = estimate_tuning(&peaks);
+    let bank = ChromaBank::new(sr, N_FFT, tuning);
+    let chroma = spectra
+        .iter()
+        .map(|p| {
+            let mut c = [0f32; 12];
+            bank.apply(p, &mut c);
+            c
+        })
+        .collect();
+    (chroma, tuning)
+}

@@ -4,6 +4,7 @@
 //! reader and get an [`Analysis`](crate::domain::Analysis) or an [`AudioError`].
 
 pub mod analyze;
+pub mod chroma;
 pub mod decode;
 pub mod frames;
 pub mod mel;

@@ -37,6 +37,8 @@ pub struct Analysis {
     pub pitch: PitchSummary,
     /// Spectral shape, mean and standard deviation over frames.
     pub spectral: SpectralSummary,
+    /// Pitch-class profile (librosa `chroma_stft`), mean and deviation per class.
+    pub chroma: ChromaSummary,
     /// The F0 contour, decimated for plotting.
     pub pitch_contour: PitchContour,
 }
@@ -90,6 +92,16 @@ pub struct SpectralSummary {
     pub flatness: Stat,
     pub zero_crossing_rate: Stat,
     pub rms: Stat,
+}
+
+/// Chroma summary: 12 classes from C to B.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+#[serde(default)]
+pub struct ChromaSummary {
+    pub mean: Vec<f64>,
+    pub std: Vec<f64>,
+    /// Deviation from A440 tuning, in semitones (librosa `estimate_tuning`).
+    pub tuning: f64,
 }
 
 /// F0 over time at a fixed step; null where unvoiced.
