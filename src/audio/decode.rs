@@ -268,7 +268,7 @@ fn sym_err(e: SymError) -> AudioError {
 
 enum Codec {
     Symphonia(Box<dyn AudioDecoder>),
-    Opus { decoder: mousiki::Decoder, pre_skip: usize, pcm: Vec<f32> },
+    Opus { decoder: Box<mousiki::Decoder>, pre_skip: usize, pcm: Vec<f32> },
 }
 
 struct SymphoniaSource {
@@ -310,7 +310,8 @@ fn open_symphonia<R: Read + Seek + Send + Sync + 'static>(
             2 | 0 => mousiki::Channels::Stereo,
             n => return Err(AudioError::Unsupported(format!("{n}-channel Opus"))),
         };
-        let decoder = mousiki::Decoder::new(48_000, ch).map_err(|e| AudioError::Invalid(format!("Opus: {e:?}")))?;
+        let decoder =
+            Box::new(mousiki::Decoder::new(48_000, ch).map_err(|e| AudioError::Invalid(format!("Opus: {e:?}")))?);
         // OpusHead: pre-skip is a little-endian u16 at byte 10.
         let pre_skip = params
             .extra_data

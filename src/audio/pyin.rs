@@ -529,6 +529,33 @@ pub fn decode_track(p: &PyinParams, frames: &[FrameObservation]) -> PitchTrack {
     }
 }
 
+/// Frames decoded together; longer recordings are decoded in overlapping windows
+/// so that the back-pointers (2 bytes per state per frame) stay bounded.
+const WINDOW: usize = 8192;
+const OVERLAP: usize = 512;
+
+/// [`decode_track`] in bounded memory: windows of [`WINDOW`] frames, each decoded
+/// with [`OVERLAP`] frames of context on both sides (the Viterbi path converges well
+/// within that), keeping the middle. Exact for recordings under ~3 minutes.
+pub fn decode_track_windowed(p: &PyinParams, frames: &[FrameObservation]) -> PitchTrack {
+    if frames.len() <= WINDOW + 2 * OVERLAP {
+        return decode_track(p, frames);
+    }
+    let n = p.n_pitch_bins();
+    let viterbi = BandedViterbi::new(p);
+    let mut f0 = Vec::with_capacity(frames.len());
+    let mut start = 0;
+    while start < frames.len() {
+        let end = (start + WINDOW).min(frames.len());
+        let lo = start.saturating_sub(OVERLAP);
+        let hi = (end + OVERLAP).min(frames.len());
+        let states = viterbi.decode(&frames[lo..hi]);
+        f0.extend(states[start - lo..end - lo].iter().map(|&s| (s < n).then(|| p.bin_hz(s))));
+        start = end;
+    }
+    PitchTrack { f0, voiced_prob: frames.iter().map(|f| f.voiced_prob).collect() }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -715,31 +742,4 @@ mod tests {
         let p6 = PyinParams::new(65.40639132514966, 1046.5022612023945);
         assert_eq!(p6.n_pitch_bins(), 481);
     }
-}
-
-/// Frames decoded together; longer recordings are decoded in overlapping windows
-/// so that the back-pointers (2 bytes per state per frame) stay bounded.
-const WINDOW: usize = 8192;
-const OVERLAP: usize = 512;
-
-/// [`decode_track`] in bounded memory: windows of [`WINDOW`] frames, each decoded
-/// with [`OVERLAP`] frames of context on both sides (the Viterbi path converges well
-/// within that), keeping the middle. Exact for recordings under ~3 minutes.
-pub fn decode_track_windowed(p: &PyinParams, frames: &[FrameObservation]) -> PitchTrack {
-    if frames.len() <= WINDOW + 2 * OVERLAP {
-        return decode_track(p, frames);
-    }
-    let n = p.n_pitch_bins();
-    let viterbi = BandedViterbi::new(p);
-    let mut f0 = Vec::with_capacity(frames.len());
-    let mut start = 0;
-    while start < frames.len() {
-        let end = (start + WINDOW).min(frames.len());
-        let lo = start.saturating_sub(OVERLAP);
-        let hi = (end + OVERLAP).min(frames.len());
-        let states = viterbi.decode(&frames[lo..hi]);
-        f0.extend(states[start - lo..end - lo].iter().map(|&s| (s < n).then(|| p.bin_hz(s))));
-        start = end;
-    }
-    PitchTrack { f0, voiced_prob: frames.iter().map(|f| f.voiced_prob).collect() }
 }
