@@ -79,9 +79,8 @@ impl Running {
     }
 }
 
-/// Per-frame work on the 22 050 Hz mono stream.
+/// Per-frame work on the frames of the 22 050 Hz mono stream.
 struct FrameFeatures {
-    framer: Framer,
     power: PowerSpectrum,
     bank: MelBank,
     yin: YinObserver,
@@ -143,7 +142,6 @@ impl FrameFeatures {
         let power = PowerSpectrum::new(N_FFT);
         let bins = power.bins();
         FrameFeatures {
-            framer: Framer::new(N_FFT, HOP),
             bank: MelBank::new(f64::from(SR), N_FFT, N_MELS, 0.0, f64::from(SR) / 2.0),
             yin: YinObserver::new(PyinParams::new(FMIN_C2, FMAX_C6)),
             power,
@@ -184,18 +182,6 @@ impl FrameFeatures {
         let obs = self.yin.observe(frame);
         self.observations.push(obs);
     }
-
-    fn push(&mut self, samples: &[f32]) {
-        let mut framer = std::mem::replace(&mut self.framer, Framer::new(1, 1));
-        framer.push(samples, |f| self.frame(f));
-        self.framer = framer;
-    }
-
-    fn finish(&mut self) {
-        let mut framer = std::mem::replace(&mut self.framer, Framer::new(1, 1));
-        framer.finish(|f| self.frame(f));
-        self.settle_tuning();
-    }
 }
 
 /// Decodes and analyses a recording. `ext` (from the filename) is a format hint only.
@@ -213,6 +199,7 @@ pub fn analyze_source(src: &mut dyn SampleSource, limits: Limits) -> Result<Anal
     let rate = src.info().sample_rate;
     let mut loudness: Option<ebur128::EbuR128> = None;
     let mut resampler = Resampler::new(rate, SR).map_err(|e| AudioError::Unsupported(e.to_string()))?;
+    let mut framer = Framer::new(N_FFT, HOP);
     let mut features = FrameFeatures::new();
     let max_frames = (limits.max_duration_s * f64::from(rate)) as u64;
 
@@ -256,13 +243,14 @@ pub fn analyze_source(src: &mut dyn SampleSource, limits: Limits) -> Result<Anal
         if frames > max_frames {
             return Err(AudioError::Unsupported(format!("recordings longer than {} s", limits.max_duration_s)));
         }
-        resampler.push(&mono, |y| features.push(y));
+        resampler.push(&mono, |y| framer.push(y, |f| features.frame(f)));
     }
     if frames == 0 {
         return Err(AudioError::Empty);
     }
-    resampler.finish(|y| features.push(y));
-    features.finish();
+    resampler.finish(|y| framer.push(y, |f| features.frame(f)));
+    framer.finish(|f| features.frame(f));
+    features.settle_tuning();
 
     let rms_level = (sum_sq / count as f64).sqrt();
     let lufs = loudness.and_then(|m| m.loudness_global().ok()).filter(|v| v.is_finite());

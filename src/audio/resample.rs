@@ -62,7 +62,9 @@ impl Resampler {
         })
     }
 
-    fn run(&mut self, chunk_len: usize, emit: &mut impl FnMut(&[f32])) {
+    /// Resamples one chunk (`chunk_len` real samples at the front of `pending`) and
+    /// emits its output, past the start-up delay and up to `cap` samples in all.
+    fn run(&mut self, chunk_len: usize, cap: u64, emit: &mut impl FnMut(&[f32])) {
         let Some(fft) = self.inner.as_mut() else { return };
         let need = fft.input_frames_next();
         let out_len = fft.output_frames_next();
@@ -78,6 +80,8 @@ impl Resampler {
         let s = self.skip.min(produced.len());
         self.skip -= s;
         produced = &produced[s..];
+        let room = usize::try_from(cap.saturating_sub(self.emitted)).unwrap_or(usize::MAX);
+        produced = &produced[..produced.len().min(room)];
         if !produced.is_empty() {
             self.emitted += produced.len() as u64;
             emit(produced);
@@ -95,36 +99,24 @@ impl Resampler {
         let need = fft.input_frames_next();
         self.pending.extend_from_slice(samples);
         while self.pending.len() >= need {
-            self.run(need, &mut emit);
+            self.run(need, u64::MAX, &mut emit);
             self.pending.drain(..need);
         }
     }
 
     /// Flushes the tail: the output totals `ceil(n · to / from)` samples.
     pub fn finish(&mut self, mut emit: impl FnMut(&[f32])) {
-        if self.inner.is_none() {
-            return;
-        }
+        let Some(need) = self.inner.as_ref().map(|f| f.input_frames_next()) else { return };
         let total = (self.consumed as f64 * self.ratio).ceil() as u64;
-        let mut capped = |chunk: &[f32], emitted_before: u64| {
-            let room = total.saturating_sub(emitted_before) as usize;
-            if room > 0 {
-                emit(&chunk[..chunk.len().min(room)]);
-            }
-        };
-        let mut guard = 0;
-        while self.emitted < total && guard < 64 {
-            guard += 1;
+        // The real tail, then silence, until the delayed output has all come out.
+        let mut rounds = 0;
+        while self.emitted < total && rounds < 64 {
+            rounds += 1;
             let len = self.pending.len();
-            let need = self.inner.as_ref().map_or(CHUNK, |f| f.input_frames_next());
             self.pending.resize(need.max(len), 0.0);
-            let before = self.emitted;
-            let mut buf = Vec::new();
-            self.run(len, &mut |c: &[f32]| buf.extend_from_slice(c));
-            capped(&buf, before);
+            self.run(len, total, &mut emit);
             self.pending.clear();
         }
-        self.emitted = self.emitted.min(total);
     }
 }
 
