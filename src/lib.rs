@@ -25,4 +25,5 @@ pub mod clock;
 pub mod config;
 pub mod domain;
 pub mod http;
+pub mod model;
 pub mod store;

@@ -1,0 +1,64 @@
+//! One utterance's embedding (resemblyzer's `embed_utterance`): the partials'
+//! embeddings averaged and re-normalised.
+
+use super::encoder::{HIDDEN, N_MELS, SpeakerEncoder};
+use super::frontend::{self, PARTIAL_FRAMES};
+use super::{EMBEDDING_DIM, Embedding, MODEL_NAME, MODEL_VERSION, ModelError};
+
+/// Partials per forward pass: enough to keep the matrix products efficient,
+/// few enough that a long recording's activations stay small (64 partials of
+/// 160 frames hold 42 MB of gate pre-activations).
+pub const MAX_BATCH: usize = 64;
+
+/// Embeds `n` partials (`[n, 160, 40]` row-major) in batches; returns the
+/// per-partial embeddings `[n, 256]`.
+pub fn embed_partials(enc: &SpeakerEncoder, mels: &[f32], n: usize) -> Result<Vec<f32>, ModelError> {
+    let per = PARTIAL_FRAMES * N_MELS;
+    let mut out = Vec::with_capacity(n * HIDDEN);
+    for chunk in mels[..n * per].chunks(MAX_BATCH * per) {
+        out.extend(enc.forward_flat(chunk, chunk.len() / per, PARTIAL_FRAMES)?);
+    }
+    Ok(out)
+}
+
+/// The L2-normalised mean of per-partial embeddings.
+pub fn average(partials: &[f32]) -> Result<Vec<f32>, ModelError> {
+    let n = partials.len() / EMBEDDING_DIM;
+    if n == 0 {
+        return Err(ModelError::NoVoice("no partial utterances"));
+    }
+    let mut mean = vec![0f64; EMBEDDING_DIM];
+    for p in partials.chunks_exact(EMBEDDING_DIM) {
+        for (m, &v) in mean.iter_mut().zip(p) {
+            *m += f64::from(v);
+        }
+    }
+    let norm = mean.iter().map(|v| v * v).sum::<f64>().sqrt();
+    if !(norm > 0.0 && norm.is_finite()) {
+        return Err(ModelError::NoVoice("the partial embeddings average to zero"));
+    }
+    Ok(mean.iter().map(|v| (v / norm) as f32).collect())
+}
+
+/// The pretrained encoder and the whole recipe from 16 kHz samples to an embedding.
+pub struct Embedder {
+    encoder: SpeakerEncoder,
+}
+
+impl Embedder {
+    pub fn new(encoder: SpeakerEncoder) -> Self {
+        Embedder { encoder }
+    }
+
+    pub fn encoder(&self) -> &SpeakerEncoder {
+        &self.encoder
+    }
+
+    /// `embed_utterance(preprocess_wav(wav))` for 16 kHz mono samples.
+    pub fn embed_wav(&self, wav16k: &[f32]) -> Result<Embedding, ModelError> {
+        let wav = frontend::preprocess(wav16k);
+        let (mels, n) = frontend::partial_mels(&wav)?;
+        let partials = embed_partials(&self.encoder, &mels, n)?;
+        Ok(Embedding { model: MODEL_NAME.into(), version: MODEL_VERSION.into(), vector: average(&partials)? })
+    }
+}

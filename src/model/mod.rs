@@ -1,0 +1,56 @@
+//! The learned voice embedding: resemblyzer's GE2E speaker encoder run in burn.
+//!
+//! `frontend` turns 16 kHz mono samples into what the network eats (volume
+//! normalisation, WebRTC-VAD silence trimming, 40-band mel frames, 1.6 s
+//! partials); `encoder` is the network (3 × LSTM 256 → linear → ReLU → L2);
+//! `weights` loads the converted pretrained tensors; `embed` puts them together
+//! into one utterance embedding. Pure computation: no I/O beyond reading a
+//! weights file named in the configuration.
+
+pub mod embed;
+pub mod encoder;
+pub mod frontend;
+pub mod weights;
+
+pub use embed::{Embedder, embed_partials};
+pub use frontend::preprocess;
+pub use encoder::SpeakerEncoder;
+
+/// The model's name as stored with every embedding.
+pub const MODEL_NAME: &str = "resemblyzer-ge2e";
+/// The weights' version (the resemblyzer release they come from).
+pub const MODEL_VERSION: &str = "0.1.4";
+/// Length of an embedding.
+pub const EMBEDDING_DIM: usize = 256;
+/// The rate the model's front end works at.
+pub const SAMPLE_RATE: u32 = 16_000;
+
+/// The CPU device the model runs on unless configured otherwise: burn's ndarray
+/// backend (deprecated in burn 0.22 in favour of `flex`, but the one the model
+/// was validated on; a GPU device runs the same code).
+#[allow(deprecated)]
+pub fn default_device() -> burn::tensor::Device {
+    burn::tensor::Device::ndarray()
+}
+
+/// Why an embedding could not be made.
+#[derive(Debug, thiserror::Error)]
+pub enum ModelError {
+    /// The weights file is missing, unreadable or of the wrong layout.
+    #[error("model weights: {0}")]
+    Weights(String),
+    /// Nothing left to embed (no samples, or only silence after trimming).
+    #[error("no voice to embed: {0}")]
+    NoVoice(&'static str),
+    /// The backend failed to produce a result.
+    #[error("model backend: {0}")]
+    Backend(String),
+}
+
+/// One recording's voice embedding, as stored and returned by the API.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct Embedding {
+    pub model: String,
+    pub version: String,
+    pub vector: Vec<f32>,
+}
