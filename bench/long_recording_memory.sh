@@ -27,7 +27,7 @@ for m in range(minutes):
 w.close()
 PY
 cargo build --release --locked -q
-/usr/bin/time -f "%M" -o /tmp/orak_rss.txt "$CARGO_TARGET_DIR/release/orakgaraki" analyze "$wav" > /tmp/orak_analyze.txt
+/usr/bin/time -f "%M" -o /tmp/orak_rss.txt "$CARGO_TARGET_DIR/release/orakgaraki" analyze --no-embedding "$wav" > /tmp/orak_analyze.txt
 rss_kb=$(cat /tmp/orak_rss.txt)
 secs=$((minutes * 60))
 python3 - "$rss_kb" "$secs" <<'PY'

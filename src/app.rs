@@ -7,7 +7,7 @@ use crate::auth::{JwtKeys, UploadSigner};
 use crate::config::Config;
 use crate::http::{self, AppState};
 use crate::store::lock::{DataDirLock, LockError};
-use crate::store::{LeaseScope, LocalObjects, ObjectError, RecordStore, SqliteStore, StoreError, secrets};
+use crate::store::{LeaseScope, LocalObjects, ObjectError, ObjectStore, RecordStore, SqliteStore, StoreError, secrets};
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
@@ -46,6 +46,22 @@ pub fn secret(config: &Config) -> Result<Vec<u8>, StartError> {
 pub fn jwt_keys(config: &Config) -> Result<JwtKeys, StartError> {
     JwtKeys::hs256(&secret(config)?, &config.auth.issuer, &config.auth.audience)
         .map_err(|e| StartError::Auth(e.to_string()))
+}
+
+/// The record store and object store of the configured data dir, for the
+/// maintenance commands (`reembed`), which run beside a serving instance.
+pub async fn open_stores(config: &Config) -> Result<(Arc<dyn RecordStore>, Arc<dyn ObjectStore>), StartError> {
+    let data_dir = &config.storage.data_dir;
+    if !data_dir.exists() {
+        return Err(StartError::Io(std::io::Error::new(
+            std::io::ErrorKind::NotFound,
+            format!("data dir {} does not exist", data_dir.display()),
+        )));
+    }
+    let signer = UploadSigner::new(&secret(config)?);
+    let store = SqliteStore::open(&config.database_url(), config.storage.read_connections).await?;
+    let objects = LocalObjects::open(&data_dir.join("objects"), signer, "http://127.0.0.1")?;
+    Ok((Arc::new(store), Arc::new(objects)))
 }
 
 /// Runs the service until SIGINT/SIGTERM.

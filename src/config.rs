@@ -20,6 +20,7 @@ pub struct Config {
     pub uploads: UploadConfig,
     pub auth: AuthConfig,
     pub pipeline: PipelineConfig,
+    pub model: ModelConfig,
     pub retry: RetryConfig,
     pub supervision: SupervisionConfig,
     pub sse: SseConfig,
@@ -121,6 +122,28 @@ pub struct LogConfig {
     pub level: String,
 }
 
+/// The voice-embedding model and its pool.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ModelConfig {
+    /// Compute voice embeddings for completed records.
+    pub enabled: bool,
+    /// A safetensors file with resemblyzer's layout; empty: the weights built into the binary.
+    pub weights: PathBuf,
+    /// Model actors (instances running at once).
+    pub instances: usize,
+    /// Partials per forward pass; partials of concurrent requests share a batch.
+    pub max_batch: usize,
+    /// Seconds of a recording the embedding is made from (memory: 64 kB per second).
+    pub max_seconds: f64,
+}
+
+impl Default for ModelConfig {
+    fn default() -> Self {
+        ModelConfig { enabled: true, weights: PathBuf::new(), instances: 1, max_batch: 64, max_seconds: 600.0 }
+    }
+}
+
 /// Fault injection for tests; all off by default.
 #[derive(Debug, Clone, Serialize, Deserialize, Default)]
 #[serde(default, deny_unknown_fields)]
@@ -129,6 +152,8 @@ pub struct FaultConfig {
     pub worker_panic_filename: String,
     /// Milliseconds a worker sleeps before analysing (to hold jobs in flight).
     pub worker_delay_ms: u64,
+    /// The first this-many model batches make their model actor panic.
+    pub model_panics: u32,
 }
 
 impl Default for ServerConfig {
@@ -247,6 +272,12 @@ impl Config {
         }
         if !(self.retry.factor >= 1.0) {
             return Err(ConfigError::Invalid("retry.factor must be at least 1".into()));
+        }
+        if self.model.instances == 0 || self.model.max_batch == 0 {
+            return Err(ConfigError::Invalid("model.instances and model.max_batch must be positive".into()));
+        }
+        if !(self.model.max_seconds > 0.0) {
+            return Err(ConfigError::Invalid("model.max_seconds must be positive".into()));
         }
         if !matches!(self.log.format.as_str(), "text" | "json") {
             return Err(ConfigError::Invalid(format!("log.format must be text or json, not {:?}", self.log.format)));

@@ -26,4 +26,5 @@ pub mod config;
 pub mod domain;
 pub mod http;
 pub mod model;
+pub mod reembed;
 pub mod store;

@@ -1,4 +1,4 @@
-//! The `orakgaraki` command: `serve` (the default), `token`, `migrate`.
+//! The `orakgaraki` command: `serve` (the default), `token`, `analyze`, `reembed`, `migrate`.
 
 use anyhow::Context;
 use clap::{Args, Parser, Subcommand};
@@ -54,6 +54,17 @@ enum Command {
         /// Print the full analysis as one JSON object.
         #[arg(long)]
         json: bool,
+        /// Skip the voice embedding (the model pass).
+        #[arg(long)]
+        no_embedding: bool,
+        #[command(flatten)]
+        common: Common,
+    },
+    /// Re-embed every completed record whose embedding is missing or from another
+    /// model version (resumable: run it again to continue).
+    Reembed {
+        #[command(flatten)]
+        common: Common,
     },
     /// Create or migrate the database, then exit.
     Migrate {
@@ -98,20 +109,64 @@ fn main() -> anyhow::Result<()> {
             let now = orakgaraki::clock::now_ms() / 1000;
             println!("{}", keys.issue(&user, role, now, ttl.unwrap_or(config.auth.token_ttl_seconds))?);
         }
-        Command::Analyze { file, json } => {
+        Command::Analyze { file, json, no_embedding, common } => {
+            let config = load(&common, None)?;
             let f = std::fs::File::open(&file).with_context(|| format!("cannot open {}", file.display()))?;
             let ext = file.extension().and_then(|e| e.to_str()).map(str::to_ascii_lowercase);
             let started = std::time::Instant::now();
-            let a = orakgaraki::audio::analyze(
+            let embed = !no_embedding && config.model.enabled;
+            let voice_seconds = if embed { config.model.max_seconds } else { 0.0 };
+            let (mut a, voice) = orakgaraki::audio::analyze_with_voice(
                 std::io::BufReader::with_capacity(256 * 1024, f),
                 ext.as_deref(),
                 Default::default(),
+                voice_seconds,
             )
             .with_context(|| format!("cannot analyse {}", file.display()))?;
+            if embed {
+                let encoder =
+                    orakgaraki::model::load_encoder(&config.model.weights, &orakgaraki::model::default_device())?;
+                match orakgaraki::model::Embedder::new(encoder).embed_wav(&voice.samples) {
+                    Ok(e) => a.embedding = Some(e),
+                    Err(orakgaraki::model::ModelError::NoVoice(why)) => eprintln!("no voice embedding: {why}"),
+                    Err(e) => return Err(e).context("computing the voice embedding"),
+                }
+            }
             if json {
                 println!("{}", serde_json::to_string_pretty(&a)?);
             } else {
                 print!("{}", orakgaraki::audio::report::text(&a, started.elapsed()));
+            }
+        }
+        Command::Reembed { common } => {
+            let config = load(&common, None)?;
+            init_tracing(&config);
+            let rt = tokio::runtime::Runtime::new().context("starting the runtime")?;
+            let stats = rt.block_on(async {
+                let (store, objects) = orakgaraki::app::open_stores(&config).await?;
+                let bar = indicatif::ProgressBar::new(0);
+                bar.set_style(
+                    indicatif::ProgressStyle::with_template("{bar:40} {pos}/{len} records  {elapsed} (eta {eta})")
+                        .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+                );
+                let stats = orakgaraki::reembed::run(&config, store, objects, |done, total| {
+                    bar.set_length(total);
+                    bar.set_position(done);
+                })
+                .await?;
+                bar.finish();
+                anyhow::Ok(stats)
+            })?;
+            println!(
+                "re-embedded {} records with {} {} ({} without voice, {} failed)",
+                stats.embedded,
+                orakgaraki::model::MODEL_NAME,
+                orakgaraki::model::MODEL_VERSION,
+                stats.no_voice,
+                stats.failed
+            );
+            if stats.failed > 0 {
+                anyhow::bail!("{} records could not be re-embedded (see the log); run again to retry", stats.failed);
             }
         }
         Command::Migrate { common } => {

@@ -127,10 +127,8 @@ fn voices_are_told_apart() {
     for k in 0..4 {
         utterances.push(("espeak", cut(&espeak, 5.0 * k as f64, 5.0 * k as f64 + 5.0)));
     }
-    let embeddings: Vec<(&str, Vec<f32>)> = utterances
-        .iter()
-        .map(|(who, wav)| (*who, embedder.embed_wav(wav).expect("embedding").vector))
-        .collect();
+    let embeddings: Vec<(&str, Vec<f32>)> =
+        utterances.iter().map(|(who, wav)| (*who, embedder.embed_wav(wav).expect("embedding").vector)).collect();
     let (mut same, mut different) = (Vec::new(), Vec::new());
     for i in 0..embeddings.len() {
         for j in i + 1..embeddings.len() {

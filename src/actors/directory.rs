@@ -3,6 +3,7 @@
 
 use super::analysis_pool::PoolMsg;
 use super::job_source::JobSourceMsg;
+use super::model_pool::ModelMsg;
 use super::retry_scheduler::RetryMsg;
 use super::s3_event::S3EventMsg;
 use super::sse_broadcaster::SseMsg;
@@ -17,6 +18,7 @@ pub struct Directory {
     s3_event: RwLock<Option<ActorRef<S3EventMsg>>>,
     job_source: RwLock<Option<ActorRef<JobSourceMsg>>>,
     pool: RwLock<Option<ActorRef<PoolMsg>>>,
+    model: RwLock<Option<ActorRef<ModelMsg>>>,
     retry: RwLock<Option<ActorRef<RetryMsg>>>,
     sse: RwLock<Option<ActorRef<SseMsg>>>,
     /// False once the tree gave up (restart intensity exceeded) or is shutting down.
@@ -49,6 +51,7 @@ impl Directory {
     slot!(s3_event, set_s3_event, s3_event, S3EventMsg);
     slot!(job_source, set_job_source, job_source, JobSourceMsg);
     slot!(pool, set_pool, pool, PoolMsg);
+    slot!(model, set_model, model, ModelMsg);
     slot!(retry, set_retry, retry, RetryMsg);
     slot!(sse, set_sse, sse, SseMsg);
 

@@ -4,6 +4,7 @@
 //! ```text
 //! root supervisor ─┬─ sse-broadcaster    per-record subscribers, fan-out of status events
 //!                  ├─ retry-scheduler    backoff with jitter, due retries, expired leases
+//!                  ├─ model-pool ─────── model-worker × M   batched GE2E embeddings
 //!                  ├─ analysis-pool ──── analysis-worker × N
 //!                  ├─ job-source         claims queued jobs only when the pool has room
 //!                  ├─ s3-event           object-created → UPLOADED → QUEUED
@@ -19,6 +20,8 @@ pub mod context;
 pub mod directory;
 pub mod intensity;
 pub mod job_source;
+pub mod model_pool;
+pub mod model_worker;
 pub mod pipeline;
 pub mod retry_scheduler;
 pub mod s3_event;

@@ -6,6 +6,7 @@
 use super::analysis_pool::{AnalysisPool, PoolMsg};
 use super::intensity::Intensity;
 use super::job_source::JobSource;
+use super::model_pool::ModelPool;
 use super::retry_scheduler::RetryScheduler;
 use super::s3_event::S3Event;
 use super::sse_broadcaster::SseBroadcaster;
@@ -21,6 +22,7 @@ use tokio::task::JoinHandle;
 pub enum Child {
     SseBroadcaster,
     RetryScheduler,
+    ModelPool,
     AnalysisPool,
     JobSource,
     S3Event,
@@ -28,9 +30,10 @@ pub enum Child {
 }
 
 impl Child {
-    pub const ALL: [Child; 6] = [
+    pub const ALL: [Child; 7] = [
         Child::SseBroadcaster,
         Child::RetryScheduler,
+        Child::ModelPool,
         Child::AnalysisPool,
         Child::JobSource,
         Child::S3Event,
@@ -41,6 +44,7 @@ impl Child {
         match self {
             Child::SseBroadcaster => "sse-broadcaster",
             Child::RetryScheduler => "retry-scheduler",
+            Child::ModelPool => "model-pool",
             Child::AnalysisPool => "analysis-pool",
             Child::JobSource => "job-source",
             Child::S3Event => "s3-event",
@@ -74,6 +78,7 @@ async fn spawn_child(child: Child, ctx: &Ctx, sup: ActorCell) -> Result<ActorId,
     let id = match child {
         Child::SseBroadcaster => spawn_into!(SseBroadcaster, ctx, sup, set_sse),
         Child::RetryScheduler => spawn_into!(RetryScheduler, ctx, sup, set_retry),
+        Child::ModelPool => spawn_into!(ModelPool, ctx, sup, set_model),
         Child::AnalysisPool => spawn_into!(AnalysisPool, ctx, sup, set_pool),
         Child::JobSource => spawn_into!(JobSource, ctx, sup, set_job_source),
         Child::S3Event => spawn_into!(S3Event, ctx, sup, set_s3_event),
@@ -88,6 +93,7 @@ fn clear_child(child: Child, ctx: &Ctx) {
     match child {
         Child::SseBroadcaster => d.set_sse(None),
         Child::RetryScheduler => d.set_retry(None),
+        Child::ModelPool => d.set_model(None),
         Child::AnalysisPool => d.set_pool(None),
         Child::JobSource => d.set_job_source(None),
         Child::S3Event => d.set_s3_event(None),

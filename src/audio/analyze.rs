@@ -9,6 +9,7 @@
 //! kept, about 1/16 of the PCM of a 44.1 kHz stereo file.
 
 use super::AudioError;
+use super::capture::{Captured, VoiceCapture};
 use super::chroma::{ChromaBank, N_CHROMA, estimate_tuning, piptrack_frame};
 use super::decode::{self, SampleSource};
 use super::frames::{HOP, N_FFT, N_MELS};
@@ -194,8 +195,31 @@ pub fn analyze<R: Read + Seek + Send + Sync + 'static>(
     analyze_source(src.as_mut(), limits)
 }
 
+/// Decodes and analyses a recording, also keeping up to `voice_seconds` of it
+/// as 16 kHz mono for the voice model.
+pub fn analyze_with_voice<R: Read + Seek + Send + Sync + 'static>(
+    reader: R,
+    ext: Option<&str>,
+    limits: Limits,
+    voice_seconds: f64,
+) -> Result<(Analysis, Captured), AudioError> {
+    let mut src = decode::open(reader, ext)?;
+    let mut capture = VoiceCapture::new(voice_seconds);
+    let analysis = analyze_source_capturing(src.as_mut(), limits, Some(&mut capture))?;
+    Ok((analysis, capture.finish()))
+}
+
 /// Analyses an opened source.
 pub fn analyze_source(src: &mut dyn SampleSource, limits: Limits) -> Result<Analysis, AudioError> {
+    analyze_source_capturing(src, limits, None)
+}
+
+/// Analyses an opened source, handing the mono signal to `capture` as well.
+pub fn analyze_source_capturing(
+    src: &mut dyn SampleSource,
+    limits: Limits,
+    mut capture: Option<&mut VoiceCapture>,
+) -> Result<Analysis, AudioError> {
     let rate = src.info().sample_rate;
     let mut loudness: Option<ebur128::EbuR128> = None;
     let mut resampler = Resampler::new(rate, SR).map_err(|e| AudioError::Unsupported(e.to_string()))?;
@@ -243,6 +267,9 @@ pub fn analyze_source(src: &mut dyn SampleSource, limits: Limits) -> Result<Anal
         if frames > max_frames {
             return Err(AudioError::Unsupported(format!("recordings longer than {} s", limits.max_duration_s)));
         }
+        if let Some(c) = capture.as_deref_mut() {
+            c.push(rate, &mono);
+        }
         resampler.push(&mono, |y| framer.push(y, |f| features.frame(f)));
     }
     if frames == 0 {
@@ -282,6 +309,7 @@ pub fn analyze_source(src: &mut dyn SampleSource, limits: Limits) -> Result<Anal
             rms: features.rms.stat(),
         },
         pitch_contour: contour(&track.f0),
+        embedding: None,
         chroma: ChromaSummary {
             mean: features.chroma.iter().map(|s| s.stat().mean).collect(),
             std: features.chroma.iter().map(|s| s.stat().std).collect(),

@@ -4,6 +4,7 @@
 //! reader and get an [`Analysis`](crate::domain::Analysis) or an [`AudioError`].
 
 pub mod analyze;
+pub mod capture;
 pub mod chroma;
 pub mod decode;
 pub mod frames;
@@ -16,7 +17,7 @@ pub mod rhythm;
 pub mod spectral;
 pub mod stft;
 
-pub use analyze::{Limits, analyze};
+pub use analyze::{Limits, analyze, analyze_with_voice};
 
 /// Why a recording could not be analysed.
 #[derive(Debug, thiserror::Error)]

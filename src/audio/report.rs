@@ -51,6 +51,9 @@ pub fn text(a: &Analysis, took: Duration) -> String {
     let _ = writeln!(s, "brightness    centroid {:.0} Hz", a.spectral.centroid_hz.mean);
     let mf: Vec<String> = a.mfcc.mean.iter().take(13).map(|v| format!("{v:.1}")).collect();
     let _ = writeln!(s, "timbre        MFCC 1–13 means [{}]", mf.join(", "));
+    if let Some(e) = &a.embedding {
+        let _ = writeln!(s, "voice         {}-d embedding from {} {}", e.vector.len(), e.model, e.version);
+    }
     let _ = writeln!(s, "analysed in   {:.2} s", took.as_secs_f64());
     s
 }

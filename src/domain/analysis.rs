@@ -41,6 +41,9 @@ pub struct Analysis {
     pub chroma: ChromaSummary,
     /// The F0 contour, decimated for plotting.
     pub pitch_contour: PitchContour,
+    /// The voice embedding (model, version and, when asked for, the vector);
+    /// null when the model was skipped or found no voice.
+    pub embedding: Option<super::Embedding>,
 }
 
 /// Mean and standard deviation per coefficient.

@@ -4,12 +4,14 @@
 //! can be unit-tested without a runtime.
 
 pub mod analysis;
+pub mod embedding;
 pub mod job;
 pub mod record;
 pub mod retry;
 pub mod status;
 
 pub use analysis::Analysis;
+pub use embedding::Embedding;
 pub use job::{FailureOutcome, Job, JobFailure};
 pub use record::{RecordId, RecordView, StatusEvent};
 pub use retry::RetryPolicy;

@@ -48,6 +48,7 @@ pub fn routes(state: AppState) -> impl Filter<Extract = (impl Reply,), Error = w
     let get = warp::path!("api" / "records" / String)
         .and(warp::get())
         .and(caller(state.clone()))
+        .and(warp::query::<GetQuery>())
         .and(with_state(state.clone()))
         .and_then(get);
     let delete = warp::path!("api" / "records" / String)
@@ -240,8 +241,28 @@ async fn read_small(part: warp::multipart::Part, limit: usize) -> Result<Vec<u8>
     Ok(out)
 }
 
-async fn get(id: String, caller: Caller, state: AppState) -> Result<Response, warp::Rejection> {
-    let record = visible_record(&state, &caller, &id).await.map_err(ApiError::reject)?;
+#[derive(Deserialize)]
+struct GetQuery {
+    /// Comma-separated extras; `embedding` adds the voice embedding's vector.
+    include: Option<String>,
+}
+
+async fn get(id: String, caller: Caller, q: GetQuery, state: AppState) -> Result<Response, warp::Rejection> {
+    let mut record = visible_record(&state, &caller, &id).await.map_err(ApiError::reject)?;
+    let include = q.include.as_deref().unwrap_or("");
+    for extra in include.split(',').map(str::trim).filter(|s| !s.is_empty()) {
+        match extra {
+            "embedding" => {
+                if let Some(analysis) = record.view.analysis.as_mut() {
+                    analysis.embedding =
+                        state.ctx.store.embedding(&record.view.id).await.map_err(|e| ApiError::from(e).reject())?;
+                }
+            }
+            other => {
+                return Err(ApiError::bad_request(format!("unknown include {other:?} (known: embedding)")).reject());
+            }
+        }
+    }
     Ok(warp::reply::json(&record.view).into_response())
 }
 

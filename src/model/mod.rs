@@ -13,8 +13,8 @@ pub mod frontend;
 pub mod weights;
 
 pub use embed::{Embedder, embed_partials};
-pub use frontend::preprocess;
 pub use encoder::SpeakerEncoder;
+pub use frontend::preprocess;
 
 /// The model's name as stored with every embedding.
 pub const MODEL_NAME: &str = "resemblyzer-ge2e";
@@ -33,6 +33,15 @@ pub fn default_device() -> burn::tensor::Device {
     burn::tensor::Device::ndarray()
 }
 
+/// The encoder with the weights `path` names, or the bundled ones when `path` is empty.
+pub fn load_encoder(path: &std::path::Path, device: &burn::tensor::Device) -> Result<SpeakerEncoder, ModelError> {
+    if path.as_os_str().is_empty() {
+        return SpeakerEncoder::pretrained(device);
+    }
+    let bytes = std::fs::read(path).map_err(|e| ModelError::Weights(format!("{}: {e}", path.display())))?;
+    SpeakerEncoder::from_safetensors(&bytes, device)
+}
+
 /// Why an embedding could not be made.
 #[derive(Debug, thiserror::Error)]
 pub enum ModelError {
@@ -47,10 +56,4 @@ pub enum ModelError {
     Backend(String),
 }
 
-/// One recording's voice embedding, as stored and returned by the API.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
-pub struct Embedding {
-    pub model: String,
-    pub version: String,
-    pub vector: Vec<f32>,
-}
+pub use crate::domain::Embedding;

@@ -26,11 +26,7 @@ pub fn read(bytes: &[u8]) -> Result<HashMap<String, Array>, ModelError> {
         if view.dtype() != Dtype::F32 {
             return Err(ModelError::Weights(format!("{name}: expected float32, found {:?}", view.dtype())));
         }
-        let data = view
-            .data()
-            .chunks_exact(4)
-            .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
-            .collect();
+        let data = view.data().chunks_exact(4).map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]])).collect();
         out.insert(name, Array { shape: view.shape().to_vec(), data });
     }
     Ok(out)

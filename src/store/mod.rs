@@ -7,7 +7,9 @@ pub mod lock;
 pub mod objects;
 pub mod secrets;
 
-use crate::domain::{Analysis, FailureOutcome, Job, RecordId, RecordStatus, RecordView, StatusEvent, TransitionError};
+use crate::domain::{
+    Analysis, Embedding, FailureOutcome, Job, RecordId, RecordStatus, RecordView, StatusEvent, TransitionError,
+};
 use async_trait::async_trait;
 
 pub use db::SqliteStore;
@@ -48,6 +50,14 @@ pub struct NewRecord {
     pub metadata: Option<serde_json::Value>,
     pub upload_expires_at: i64,
     pub now: i64,
+}
+
+/// A COMPLETED record whose embedding is missing or from another model version.
+#[derive(Debug, Clone)]
+pub struct StaleEmbedding {
+    pub record_id: RecordId,
+    pub object_key: String,
+    pub filename: String,
 }
 
 /// A record with the facts the API does not show.
@@ -119,6 +129,21 @@ pub trait RecordStore: Send + Sync + 'static {
     /// Stores the analysis: PROCESSING → COMPLETED. `None` when the lease was lost
     /// (the job was reclaimed or the record deleted): the result is dropped.
     async fn complete(&self, job: &Job, analysis: &Analysis, now: i64) -> Result<Option<StatusEvent>, StoreError>;
+    /// A record's stored embedding with its vector.
+    async fn embedding(&self, id: &RecordId) -> Result<Option<Embedding>, StoreError>;
+    /// Replaces a COMPLETED record's embedding (re-embedding); false when the
+    /// record is gone or no longer COMPLETED.
+    async fn put_embedding(&self, id: &RecordId, embedding: &Embedding, now: i64) -> Result<bool, StoreError>;
+    /// COMPLETED records without an embedding from `model` at `version`, by id after `after`.
+    async fn stale_embeddings(
+        &self,
+        model: &str,
+        version: &str,
+        after: Option<&str>,
+        limit: i64,
+    ) -> Result<Vec<StaleEmbedding>, StoreError>;
+    /// How many COMPLETED records lack an embedding from `model` at `version`.
+    async fn count_stale_embeddings(&self, model: &str, version: &str) -> Result<i64, StoreError>;
     /// Records a failed attempt: PROCESSING → RETRYING or FAILED. `None` when the lease was lost.
     async fn fail(
         &self,

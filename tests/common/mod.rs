@@ -95,6 +95,11 @@ impl Server {
         read_log(&self.data_dir)
     }
 
+    /// The whole server log so far.
+    pub fn full_log(&self) -> String {
+        std::fs::read_to_string(self.data_dir.join("server.log")).unwrap_or_default()
+    }
+
     pub fn pid(&self) -> u32 {
         self.child.id()
     }

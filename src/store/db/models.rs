@@ -1,6 +1,6 @@
 //! Row types and their mapping to domain types.
 
-use super::schema::{analyses, attempts, records};
+use super::schema::{analyses, attempts, embeddings, records};
 use crate::domain::record::rfc3339_millis;
 use crate::domain::{Analysis, RecordId, RecordStatus, RecordView, StatusEvent};
 use crate::store::{StoreError, StoredRecord};
@@ -50,6 +50,20 @@ pub struct NewRecordRow<'a> {
 }
 
 #[derive(Debug, Insertable)]
+#[diesel(table_name = embeddings)]
+pub struct NewEmbeddingRow<'a> {
+    pub record_id: &'a str,
+    pub model: &'a str,
+    pub version: &'a str,
+    pub dim: i32,
+    pub vector: Vec<u8>,
+    pub created_at: i64,
+}
+
+/// Which model made a record's embedding (the vector left out).
+pub type EmbeddingTag = (Option<String>, Option<String>);
+
+#[derive(Debug, Insertable)]
 #[diesel(table_name = analyses)]
 pub struct NewAnalysisRow<'a> {
     pub record_id: &'a str,
@@ -89,11 +103,14 @@ impl RecordRow {
         })
     }
 
-    pub fn into_stored(self, analysis: Option<String>) -> Result<StoredRecord, StoreError> {
-        let analysis = analysis
+    pub fn into_stored(self, analysis: Option<String>, tag: EmbeddingTag) -> Result<StoredRecord, StoreError> {
+        let mut analysis = analysis
             .map(|a| serde_json::from_str::<Analysis>(&a))
             .transpose()
             .map_err(|e| StoreError::Corrupt(format!("analysis of {}: {e}", self.id)))?;
+        if let (Some(a), (Some(model), Some(version))) = (analysis.as_mut(), tag) {
+            a.embedding = Some(crate::domain::Embedding { model, version, vector: Vec::new() });
+        }
         let metadata = self
             .metadata
             .as_deref()

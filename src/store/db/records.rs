@@ -1,11 +1,11 @@
 //! `RecordStore` for SQLite: every status change is a guarded row update
 //! (`WHERE seq = <seen>`) inside a transaction, returning the event that announces it.
 
-use super::models::{NewAnalysisRow, NewAttemptRow, NewRecordRow, RecordRow};
-use super::schema::{analyses, attempts, records};
+use super::models::{EmbeddingTag, NewAnalysisRow, NewAttemptRow, NewEmbeddingRow, NewRecordRow, RecordRow};
+use super::schema::{analyses, attempts, embeddings, records};
 use super::{Conn, SqliteStore};
-use crate::domain::{Analysis, FailureOutcome, Job, RecordId, RecordStatus, StatusEvent};
-use crate::store::{LeaseScope, ListCursor, NewRecord, RecordStore, StoreError, StoredRecord};
+use crate::domain::{Analysis, Embedding, FailureOutcome, Job, RecordId, RecordStatus, StatusEvent};
+use crate::store::{LeaseScope, ListCursor, NewRecord, RecordStore, StaleEmbedding, StoreError, StoredRecord};
 use async_trait::async_trait;
 use diesel::prelude::AsChangeset;
 use diesel::{
@@ -145,19 +145,24 @@ impl RecordStore for SqliteStore {
             .execute(&mut *conn)
             .await?;
         let row = load(&mut conn, new.id.as_str()).await?.ok_or(StoreError::NotFound)?;
-        row.into_stored(None)
+        row.into_stored(None, (None, None))
     }
 
     async fn get(&self, id: &RecordId) -> Result<Option<StoredRecord>, StoreError> {
         let mut conn = self.read().await?;
-        let found: Option<(RecordRow, Option<String>)> = records::table
+        let found: Option<(RecordRow, Option<String>, EmbeddingTag)> = records::table
             .left_join(analyses::table)
+            .left_join(embeddings::table)
             .filter(records::id.eq(id.as_str()))
-            .select((RecordRow::as_select(), analyses::analysis.nullable()))
+            .select((
+                RecordRow::as_select(),
+                analyses::analysis.nullable(),
+                (embeddings::model.nullable(), embeddings::version.nullable()),
+            ))
             .first(&mut *conn)
             .await
             .optional()?;
-        found.map(|(row, analysis)| row.into_stored(analysis)).transpose()
+        found.map(|(row, analysis, tag)| row.into_stored(analysis, tag)).transpose()
     }
 
     async fn list_for_owner(
@@ -169,8 +174,13 @@ impl RecordStore for SqliteStore {
         let mut conn = self.read().await?;
         let mut query = records::table
             .left_join(analyses::table)
+            .left_join(embeddings::table)
             .filter(records::owner.eq(owner))
-            .select((RecordRow::as_select(), analyses::analysis.nullable()))
+            .select((
+                RecordRow::as_select(),
+                analyses::analysis.nullable(),
+                (embeddings::model.nullable(), embeddings::version.nullable()),
+            ))
             .order((records::created_at.desc(), records::id.desc()))
             .limit(limit)
             .into_boxed();
@@ -181,8 +191,8 @@ impl RecordStore for SqliteStore {
                     .or(records::created_at.eq(c.created_at).and(records::id.lt(c.id.clone()))),
             );
         }
-        let rows: Vec<(RecordRow, Option<String>)> = query.load(&mut *conn).await?;
-        rows.into_iter().map(|(row, analysis)| row.into_stored(analysis)).collect()
+        let rows: Vec<(RecordRow, Option<String>, EmbeddingTag)> = query.load(&mut *conn).await?;
+        rows.into_iter().map(|(row, analysis, tag)| row.into_stored(analysis, tag)).collect()
     }
 
     async fn set_metadata(&self, id: &RecordId, metadata: &serde_json::Value, now: i64) -> Result<(), StoreError> {
@@ -263,7 +273,11 @@ impl RecordStore for SqliteStore {
 
     async fn complete(&self, job: &Job, analysis: &Analysis, now: i64) -> Result<Option<StatusEvent>, StoreError> {
         let mut conn = self.write().await?;
-        let json = serde_json::to_string(analysis).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        // The vector lives in `embeddings` (the source of truth for the vector index), not in the JSON.
+        let embedding = analysis.embedding.clone().filter(|e| !e.vector.is_empty());
+        let mut stripped = analysis.clone();
+        stripped.embedding = None;
+        let json = serde_json::to_string(&stripped).map_err(|e| StoreError::Corrupt(e.to_string()))?;
         let job = job.clone();
         conn.transaction::<_, StoreError, _>(async move |conn| {
             let Some(row) = load_leased(conn, &job).await? else {
@@ -275,6 +289,10 @@ impl RecordStore for SqliteStore {
                 .values(NewAnalysisRow { record_id: job.record_id.as_str(), analysis: json, created_at: now })
                 .execute(conn)
                 .await?;
+            diesel::delete(embeddings::table.find(job.record_id.as_str())).execute(conn).await?;
+            if let Some(e) = &embedding {
+                insert_embedding(conn, job.record_id.as_str(), e, now).await?;
+            }
             let ev = transition(conn, row, RecordStatus::Completed, now, |r| {
                 clear_lease(r);
                 r.error = None;
@@ -283,6 +301,80 @@ impl RecordStore for SqliteStore {
             Ok(Some(ev))
         })
         .await
+    }
+
+    async fn embedding(&self, id: &RecordId) -> Result<Option<Embedding>, StoreError> {
+        let mut conn = self.read().await?;
+        let row: Option<(String, String, Vec<u8>)> = embeddings::table
+            .find(id.as_str())
+            .select((embeddings::model, embeddings::version, embeddings::vector))
+            .first(&mut *conn)
+            .await
+            .optional()?;
+        row.map(|(model, version, bytes)| {
+            let vector = Embedding::vector_from_bytes(&bytes)
+                .ok_or_else(|| StoreError::Corrupt(format!("embedding of {id}: {} bytes", bytes.len())))?;
+            Ok(Embedding { model, version, vector })
+        })
+        .transpose()
+    }
+
+    async fn put_embedding(&self, id: &RecordId, embedding: &Embedding, now: i64) -> Result<bool, StoreError> {
+        let mut conn = self.write().await?;
+        let (id, embedding) = (id.as_str().to_owned(), embedding.clone());
+        conn.transaction::<_, StoreError, _>(async move |conn| {
+            let status: Option<String> =
+                records::table.find(&id).select(records::status).first(conn).await.optional()?;
+            if status.as_deref() != Some(RecordStatus::Completed.as_str()) {
+                return Ok(false);
+            }
+            diesel::delete(embeddings::table.find(&id)).execute(conn).await?;
+            insert_embedding(conn, &id, &embedding, now).await?;
+            Ok(true)
+        })
+        .await
+    }
+
+    async fn stale_embeddings(
+        &self,
+        model: &str,
+        version: &str,
+        after: Option<&str>,
+        limit: i64,
+    ) -> Result<Vec<StaleEmbedding>, StoreError> {
+        let mut conn = self.read().await?;
+        let mut query = records::table
+            .left_join(embeddings::table)
+            .filter(records::status.eq(RecordStatus::Completed.as_str()))
+            .filter(embeddings::model.is_null().or(embeddings::model.ne(model)).or(embeddings::version.ne(version)))
+            .select((records::id, records::object_key, records::filename))
+            .order(records::id.asc())
+            .limit(limit)
+            .into_boxed();
+        if let Some(after) = after {
+            query = query.filter(records::id.gt(after.to_owned()));
+        }
+        let rows: Vec<(String, String, String)> = query.load(&mut *conn).await?;
+        rows.into_iter()
+            .map(|(id, object_key, filename)| {
+                Ok(StaleEmbedding {
+                    record_id: RecordId::parse(&id).map_err(|e| StoreError::Corrupt(format!("record id {id}: {e}")))?,
+                    object_key,
+                    filename,
+                })
+            })
+            .collect()
+    }
+
+    async fn count_stale_embeddings(&self, model: &str, version: &str) -> Result<i64, StoreError> {
+        let mut conn = self.read().await?;
+        Ok(records::table
+            .left_join(embeddings::table)
+            .filter(records::status.eq(RecordStatus::Completed.as_str()))
+            .filter(embeddings::model.is_null().or(embeddings::model.ne(model)).or(embeddings::version.ne(version)))
+            .count()
+            .get_result(&mut *conn)
+            .await?)
     }
 
     async fn fail(
@@ -425,4 +517,20 @@ impl RecordStore for SqliteStore {
             })
             .collect()
     }
+}
+
+async fn insert_embedding(conn: &mut Conn, id: &str, e: &Embedding, now: i64) -> Result<(), StoreError> {
+    let dim = i32::try_from(e.vector.len()).map_err(|_| StoreError::Corrupt("embedding too long".into()))?;
+    diesel::insert_into(embeddings::table)
+        .values(NewEmbeddingRow {
+            record_id: id,
+            model: &e.model,
+            version: &e.version,
+            dim,
+            vector: e.vector_bytes(),
+            created_at: now,
+        })
+        .execute(conn)
+        .await?;
+    Ok(())
 }

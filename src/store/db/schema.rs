@@ -46,6 +46,18 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    embeddings (record_id) {
+        record_id -> Text,
+        model -> Text,
+        version -> Text,
+        dim -> Integer,
+        vector -> Binary,
+        created_at -> BigInt,
+    }
+}
+
 diesel::joinable!(analyses -> records (record_id));
+diesel::joinable!(embeddings -> records (record_id));
 diesel::joinable!(attempts -> records (record_id));
-diesel::allow_tables_to_appear_in_same_query!(records, analyses, attempts);
+diesel::allow_tables_to_appear_in_same_query!(records, analyses, attempts, embeddings);
