@@ -60,6 +60,17 @@ enum Command {
         #[command(flatten)]
         common: Common,
     },
+    /// Print a recording's voice embedding as JSON (resemblyzer's
+    /// `embed_utterance(preprocess_wav(FILE))`), without the other measurements.
+    Embed {
+        /// The recording.
+        file: PathBuf,
+        /// Embed this many times and print the per-run seconds instead (benchmarks).
+        #[arg(long, value_name = "N")]
+        repeat: Option<usize>,
+        #[command(flatten)]
+        common: Common,
+    },
     /// Re-embed every completed record whose embedding is missing or from another
     /// model version (resumable: run it again to continue).
     Reembed {
@@ -126,7 +137,10 @@ fn main() -> anyhow::Result<()> {
             if embed {
                 let encoder =
                     orakgaraki::model::load_encoder(&config.model.weights, &orakgaraki::model::default_device())?;
-                match orakgaraki::model::Embedder::new(encoder).embed_wav(&voice.samples) {
+                match orakgaraki::model::Embedder::new(encoder)
+                    .with_max_batch(config.model.max_batch)
+                    .embed_wav(&voice.samples)
+                {
                     Ok(e) => a.embedding = Some(e),
                     Err(orakgaraki::model::ModelError::NoVoice(why)) => eprintln!("no voice embedding: {why}"),
                     Err(e) => return Err(e).context("computing the voice embedding"),
@@ -136,6 +150,34 @@ fn main() -> anyhow::Result<()> {
                 println!("{}", serde_json::to_string_pretty(&a)?);
             } else {
                 print!("{}", orakgaraki::audio::report::text(&a, started.elapsed()));
+            }
+        }
+        Command::Embed { file, repeat, common } => {
+            let config = load(&common, None)?;
+            let encoder = orakgaraki::model::load_encoder(&config.model.weights, &orakgaraki::model::default_device())?;
+            let embedder = orakgaraki::model::Embedder::new(encoder).with_max_batch(config.model.max_batch);
+            let once = || -> anyhow::Result<orakgaraki::domain::Embedding> {
+                let f = std::fs::File::open(&file).with_context(|| format!("cannot open {}", file.display()))?;
+                let ext = file.extension().and_then(|e| e.to_str()).map(str::to_ascii_lowercase);
+                let voice = orakgaraki::audio::capture::capture_voice(
+                    std::io::BufReader::with_capacity(256 * 1024, f),
+                    ext.as_deref(),
+                    config.model.max_seconds,
+                )
+                .with_context(|| format!("cannot decode {}", file.display()))?;
+                Ok(embedder.embed_wav(&voice.samples)?)
+            };
+            match repeat {
+                None => println!("{}", serde_json::to_string(&once()?)?),
+                Some(n) => {
+                    let mut runs = Vec::with_capacity(n);
+                    for _ in 0..n.max(1) {
+                        let t = std::time::Instant::now();
+                        once()?;
+                        runs.push(t.elapsed().as_secs_f64());
+                    }
+                    println!("{}", serde_json::json!({ "seconds": runs }));
+                }
             }
         }
         Command::Reembed { common } => {

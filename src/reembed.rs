@@ -45,7 +45,7 @@ pub async fn run(
     let encoder = tokio::task::spawn_blocking(move || model::load_encoder(&weights, &model::default_device()))
         .await
         .map_err(|e| ModelError::Backend(e.to_string()))??;
-    let embedder = Arc::new(Embedder::new(encoder));
+    let embedder = Arc::new(Embedder::new(encoder).with_max_batch(config.model.max_batch));
     let mut stats = ReembedStats::default();
     let mut after: Option<String> = None;
     let mut done = 0;

@@ -58,7 +58,7 @@ fn real_partials_and_utterance_match_pytorch() {
     let mels = f32s("embeddings/real_partials.in.f32");
     let n = mels.len() / (160 * 40);
     assert_eq!(n, 75);
-    let out = embed::embed_partials(&enc, &mels, n).expect("forward");
+    let out = embed::embed_partials(&enc, &mels, n, 32).expect("forward");
     let want = f32s("embeddings/real_partials.out.f32");
     let mut worst = 1.0f64;
     for (a, b) in out.chunks_exact(256).zip(want.chunks_exact(256)) {

@@ -47,7 +47,7 @@ impl Actor for ModelWorker {
         }
         let encoder = st.encoder.clone();
         let started = std::time::Instant::now();
-        let result = match tokio::task::spawn_blocking(move || embed_partials(&encoder, &mels, n)).await {
+        let result = match tokio::task::spawn_blocking(move || embed_partials(&encoder, &mels, n, n)).await {
             Ok(r) => r.map_err(|e| e.to_string()),
             // The forward pass panicked: fail this actor so the pool re-queues the batch.
             Err(join) => return Err(format!("model forward pass crashed: {join}").into()),

@@ -5,17 +5,17 @@ use super::encoder::{HIDDEN, N_MELS, SpeakerEncoder};
 use super::frontend::{self, PARTIAL_FRAMES};
 use super::{EMBEDDING_DIM, Embedding, MODEL_NAME, MODEL_VERSION, ModelError};
 
-/// Partials per forward pass: enough to keep the matrix products efficient,
-/// few enough that a long recording's activations stay small (64 partials of
-/// 160 frames hold 42 MB of gate pre-activations).
-pub const MAX_BATCH: usize = 64;
+/// Partials per forward pass unless configured: enough to keep the matrix
+/// products efficient, few enough that the activations stay small (each
+/// partial holds about 1.4 MB of activations: gate pre-activations and layer outputs for 160 frames).
+pub const DEFAULT_BATCH: usize = 16;
 
-/// Embeds `n` partials (`[n, 160, 40]` row-major) in batches; returns the
-/// per-partial embeddings `[n, 256]`.
-pub fn embed_partials(enc: &SpeakerEncoder, mels: &[f32], n: usize) -> Result<Vec<f32>, ModelError> {
+/// Embeds `n` partials (`[n, 160, 40]` row-major) in batches of at most
+/// `max_batch`; returns the per-partial embeddings `[n, 256]`.
+pub fn embed_partials(enc: &SpeakerEncoder, mels: &[f32], n: usize, max_batch: usize) -> Result<Vec<f32>, ModelError> {
     let per = PARTIAL_FRAMES * N_MELS;
     let mut out = Vec::with_capacity(n * HIDDEN);
-    for chunk in mels[..n * per].chunks(MAX_BATCH * per) {
+    for chunk in mels[..n * per].chunks(max_batch.max(1) * per) {
         out.extend(enc.forward_flat(chunk, chunk.len() / per, PARTIAL_FRAMES)?);
     }
     Ok(out)
@@ -43,11 +43,18 @@ pub fn average(partials: &[f32]) -> Result<Vec<f32>, ModelError> {
 /// The pretrained encoder and the whole recipe from 16 kHz samples to an embedding.
 pub struct Embedder {
     encoder: SpeakerEncoder,
+    max_batch: usize,
 }
 
 impl Embedder {
     pub fn new(encoder: SpeakerEncoder) -> Self {
-        Embedder { encoder }
+        Embedder { encoder, max_batch: DEFAULT_BATCH }
+    }
+
+    /// Partials per forward pass.
+    pub fn with_max_batch(mut self, max_batch: usize) -> Self {
+        self.max_batch = max_batch.max(1);
+        self
     }
 
     pub fn encoder(&self) -> &SpeakerEncoder {
@@ -58,7 +65,7 @@ impl Embedder {
     pub fn embed_wav(&self, wav16k: &[f32]) -> Result<Embedding, ModelError> {
         let wav = frontend::preprocess(wav16k);
         let (mels, n) = frontend::partial_mels(&wav)?;
-        let partials = embed_partials(&self.encoder, &mels, n)?;
+        let partials = embed_partials(&self.encoder, &mels, n, self.max_batch)?;
         Ok(Embedding { model: MODEL_NAME.into(), version: MODEL_VERSION.into(), vector: average(&partials)? })
     }
 }
