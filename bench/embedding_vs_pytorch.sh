@@ -9,9 +9,10 @@ cd "$(dirname "$0")/.."
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/orakgaraki-target}"
 audio="${1:-../shared/reference/audio/speech_60s_16k.wav}"
 venv="$HOME/.cache/orak-bench-venv"
-if ! "$venv/bin/python" -c "import torch, resemblyzer" 2>/dev/null; then
+if ! "$venv/bin/python" -c "import torch, resemblyzer, pkg_resources" 2>/dev/null; then
   python3 -m venv "$venv"
-  "$venv/bin/pip" install -q torch resemblyzer
+  # webrtcvad imports pkg_resources, which setuptools 81 removed.
+  "$venv/bin/pip" install -q torch resemblyzer "setuptools<81"
 fi
 cargo build --release --locked --bin orakgaraki
 for t in 1 2; do

@@ -29,6 +29,10 @@ for _ in range(runs):
 env = dict(os.environ, RAYON_NUM_THREADS=str(threads), MATMUL_NUM_THREADS=str(threads))
 out = subprocess.run([binary, "embed", "--repeat", str(runs + 1), audio], check=True, capture_output=True, text=True, env=env)
 ours_s = json.loads(out.stdout)["seconds"][1:]  # the first run warms caches, as above
+# The same with one partial per forward pass: what batching partials is worth.
+env1 = dict(env, ORAK_MODEL__MAX_BATCH="1")
+out1 = subprocess.run([binary, "embed", "--repeat", "3", audio], check=True, capture_output=True, text=True, env=env1)
+batch1_s = json.loads(out1.stdout)["seconds"][1:]
 vec = json.loads(subprocess.run([binary, "embed", audio], check=True, capture_output=True, text=True, env=env).stdout)["vector"]
 vec = np.array(vec, dtype=np.float64)
 cos = float(vec @ ref / (np.linalg.norm(vec) * np.linalg.norm(ref)))
@@ -41,6 +45,7 @@ result = {
     "resemblyzer_s_median": statistics.median(torch_s),
     "orakgaraki_s_median": statistics.median(ours_s),
     "speedup": statistics.median(torch_s) / statistics.median(ours_s),
+    "orakgaraki_unbatched_s_median": statistics.median(batch1_s),
     "cosine": cos,
 }
 print(json.dumps(result, indent=1))

@@ -9,6 +9,7 @@
 //! - [`domain`] — records, the status machine, retry policy, analysis results.
 //!   Pure: no I/O, no clock.
 //! - [`audio`] — decoding and measurements: pure functions from bytes to numbers.
+//! - [`model`] — the GE2E voice embedding in burn: front end, network, shipped weights.
 //! - [`auth`] — bearer JWTs and signed upload URLs (computation over a secret).
 //! - [`store`] — the outside world: the record database (diesel, SQLite),
 //!   object storage, data-dir secrets and lock. One trait per system.
@@ -16,6 +17,7 @@
 //! - [`http`] — warp routes, handlers, SSE; translation only.
 //! - [`config`] — layered configuration (`config.toml`, `ORAK_*` variables, flags).
 //! - [`app`] — the composition root that `orakgaraki serve` runs.
+//! - [`reembed`] — `orakgaraki reembed`: rolls a model version out to stored records.
 
 pub mod actors;
 pub mod app;
