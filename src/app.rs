@@ -5,9 +5,13 @@ use crate::actors::supervisor::shutdown_tree;
 use crate::actors::{Ctx, Directory, start_tree};
 use crate::auth::{JwtKeys, UploadSigner};
 use crate::config::Config;
+use crate::domain::catalog::parse_catalog;
 use crate::http::{self, AppState};
 use crate::store::lock::{DataDirLock, LockError};
-use crate::store::{LeaseScope, LocalObjects, ObjectError, ObjectStore, RecordStore, SqliteStore, StoreError, secrets};
+use crate::store::{
+    CatalogStore, ImportOutcome, LeaseScope, LocalObjects, ObjectError, ObjectStore, RecordStore, SqliteStore,
+    StoreError, secrets,
+};
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
@@ -31,6 +35,8 @@ pub enum StartError {
     Actors(String),
     #[error("I/O error: {0}")]
     Io(#[from] std::io::Error),
+    #[error("invalid song catalog: {0}")]
+    Catalog(String),
 }
 
 /// The HS256 secret: configured, or generated and kept in the data dir.
@@ -64,6 +70,16 @@ pub async fn open_stores(config: &Config) -> Result<(Arc<dyn RecordStore>, Arc<d
     Ok((Arc::new(store), Arc::new(objects)))
 }
 
+/// The song catalog shipped with the binary (`catalog/songs.csv`).
+pub static DEFAULT_CATALOG: &str = include_str!("../catalog/songs.csv");
+
+/// Loads the shipped catalog.
+pub async fn import_default_catalog(catalog: &dyn CatalogStore) -> Result<ImportOutcome, StartError> {
+    let songs = parse_catalog(DEFAULT_CATALOG)
+        .map_err(|e| StartError::Catalog(e.iter().map(ToString::to_string).collect::<Vec<_>>().join("; ")))?;
+    Ok(catalog.upsert_songs(&songs, crate::clock::now_ms()).await?)
+}
+
 /// Runs the service until SIGINT/SIGTERM.
 pub async fn serve(config: Config) -> Result<(), StartError> {
     let data_dir = config.storage.data_dir.clone();
@@ -93,9 +109,15 @@ pub async fn serve(config: Config) -> Result<(), StartError> {
     }
 
     let grace = Duration::from_secs(config.server.shutdown_grace_seconds);
+    let store = Arc::new(store);
+    if config.catalog.import_default && store.count_songs().await? == 0 {
+        let outcome = import_default_catalog(&*store).await?;
+        tracing::info!(songs = outcome.total, "imported the shipped song catalog");
+    }
     let ctx = Ctx {
         config: Arc::new(config),
-        store: Arc::new(store),
+        store: store.clone(),
+        catalog: store,
         objects: Arc::new(objects),
         directory: Arc::new(Directory::default()),
         instance_id: instance_id.clone(),

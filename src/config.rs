@@ -21,6 +21,7 @@ pub struct Config {
     pub auth: AuthConfig,
     pub pipeline: PipelineConfig,
     pub model: ModelConfig,
+    pub catalog: CatalogConfig,
     pub retry: RetryConfig,
     pub supervision: SupervisionConfig,
     pub sse: SseConfig,
@@ -141,6 +142,20 @@ pub struct ModelConfig {
 impl Default for ModelConfig {
     fn default() -> Self {
         ModelConfig { enabled: true, weights: PathBuf::new(), instances: 1, max_batch: 16, max_seconds: 600.0 }
+    }
+}
+
+/// The song catalog recommendations rank.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct CatalogConfig {
+    /// Load the shipped catalog (118 Korean songs) at start when the catalog is empty.
+    pub import_default: bool,
+}
+
+impl Default for CatalogConfig {
+    fn default() -> Self {
+        CatalogConfig { import_default: true }
     }
 }
 

@@ -1,4 +1,4 @@
-//! The `orakgaraki` command: `serve` (the default), `token`, `analyze`, `reembed`, `migrate`.
+//! The `orakgaraki` command: `serve` (the default), `token`, `analyze`, `embed`, `reembed`, `catalog`, `migrate`.
 
 use anyhow::Context;
 use clap::{Args, Parser, Subcommand};
@@ -77,8 +77,25 @@ enum Command {
         #[command(flatten)]
         common: Common,
     },
+    /// Manage the song catalog recommendations rank.
+    Catalog {
+        #[command(subcommand)]
+        action: CatalogAction,
+    },
     /// Create or migrate the database, then exit.
     Migrate {
+        #[command(flatten)]
+        common: Common,
+    },
+}
+
+#[derive(Subcommand)]
+enum CatalogAction {
+    /// Load a catalog CSV (songs.csv's columns): new songs are added, known ones
+    /// (same song_id) replaced. Nothing is loaded if any row is malformed.
+    Import {
+        /// The CSV file.
+        file: PathBuf,
         #[command(flatten)]
         common: Common,
     },
@@ -210,6 +227,33 @@ fn main() -> anyhow::Result<()> {
             if stats.failed > 0 {
                 anyhow::bail!("{} records could not be re-embedded (see the log); run again to retry", stats.failed);
             }
+        }
+        Command::Catalog { action: CatalogAction::Import { file, common } } => {
+            let config = load(&common, None)?;
+            let text = std::fs::read_to_string(&file).with_context(|| format!("cannot read {}", file.display()))?;
+            let songs = match orakgaraki::domain::catalog::parse_catalog(&text) {
+                Ok(songs) => songs,
+                Err(errors) => {
+                    for e in &errors {
+                        eprintln!("{}: {e}", file.display());
+                    }
+                    anyhow::bail!("{} malformed rows in {}; nothing was imported", errors.len(), file.display());
+                }
+            };
+            std::fs::create_dir_all(&config.storage.data_dir)?;
+            let rt = tokio::runtime::Runtime::new().context("starting the runtime")?;
+            let outcome = rt.block_on(async {
+                use orakgaraki::store::CatalogStore;
+                let store = orakgaraki::store::SqliteStore::open(&config.database_url(), 1).await?;
+                store.upsert_songs(&songs, orakgaraki::clock::now_ms()).await
+            })?;
+            println!(
+                "imported {} songs ({} new, {} updated); the catalog has {} songs",
+                songs.len(),
+                outcome.inserted,
+                outcome.updated,
+                outcome.total
+            );
         }
         Command::Migrate { common } => {
             let config = load(&common, None)?;

@@ -5,7 +5,7 @@ use super::Directory;
 use super::sse_broadcaster::SseMsg;
 use crate::config::Config;
 use crate::domain::StatusEvent;
-use crate::store::{ObjectStore, RecordStore};
+use crate::store::{CatalogStore, ObjectStore, RecordStore};
 use std::sync::Arc;
 
 /// Shared by the whole tree (cheap to clone).
@@ -13,6 +13,7 @@ use std::sync::Arc;
 pub struct Ctx {
     pub config: Arc<Config>,
     pub store: Arc<dyn RecordStore>,
+    pub catalog: Arc<dyn CatalogStore>,
     pub objects: Arc<dyn ObjectStore>,
     pub directory: Arc<Directory>,
     /// Names this process in job leases.

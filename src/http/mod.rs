@@ -5,6 +5,7 @@ pub mod auth;
 pub mod error;
 pub mod health;
 pub mod objects;
+pub mod recommendations;
 pub mod records;
 pub mod sse;
 
@@ -33,6 +34,7 @@ pub fn with_state(state: AppState) -> impl Filter<Extract = (AppState,), Error =
 pub fn routes(state: AppState) -> impl Filter<Extract = (impl warp::Reply,), Error = Infallible> + Clone {
     let api = records::routes(state.clone())
         .or(sse::routes(state.clone()))
+        .or(recommendations::routes(state.clone()))
         .or(objects::routes(state.clone()))
         .or(health::routes(state));
     api.recover(error::recover).with(warp::log::custom(|info| {

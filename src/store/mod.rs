@@ -91,6 +91,29 @@ pub enum LeaseScope<'a> {
     NotOwnedBy(&'a str),
 }
 
+/// What a catalog import did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ImportOutcome {
+    pub inserted: u64,
+    pub updated: u64,
+    /// Songs in the catalog afterwards.
+    pub total: u64,
+}
+
+/// The song catalog and the songs each user turned down.
+#[async_trait]
+pub trait CatalogStore: Send + Sync + 'static {
+    /// Inserts new songs and replaces known ones (by `song_id`), in one transaction.
+    async fn upsert_songs(&self, songs: &[crate::domain::catalog::Song], now: i64)
+    -> Result<ImportOutcome, StoreError>;
+    /// Every song with at least `min_popularity`, by id.
+    async fn songs(&self, min_popularity: i64) -> Result<Vec<crate::domain::catalog::Song>, StoreError>;
+    async fn count_songs(&self) -> Result<i64, StoreError>;
+    /// Records a dislike; false when the song is unknown. Repeating one is harmless.
+    async fn add_dislike(&self, owner: &str, song_id: i64, now: i64) -> Result<bool, StoreError>;
+    async fn dislikes(&self, owner: &str) -> Result<std::collections::HashSet<i64>, StoreError>;
+}
+
 /// The record database: records, their status transitions, job leases and results.
 /// Every transition happens in one transaction and returns the event announcing it.
 #[async_trait]

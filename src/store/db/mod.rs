@@ -5,6 +5,7 @@
 //! connection (no `SQLITE_BUSY` between our own transactions) and reads through a
 //! separate pool that WAL mode lets run beside it.
 
+mod catalog;
 mod models;
 mod records;
 pub mod schema;

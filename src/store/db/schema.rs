@@ -57,7 +57,34 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    songs (song_id) {
+        song_id -> BigInt,
+        song_name -> Text,
+        artist_name -> Text,
+        album_name -> Text,
+        spotify_track_id -> Text,
+        duration_ms -> BigInt,
+        popularity -> BigInt,
+        mfcc -> Text,
+        pitch_low -> Double,
+        pitch_high -> Double,
+        pitch_avg -> Double,
+        spotify_popularity -> Nullable<BigInt>,
+        updated_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    song_dislikes (owner, song_id) {
+        owner -> Text,
+        song_id -> BigInt,
+        created_at -> BigInt,
+    }
+}
+
 diesel::joinable!(analyses -> records (record_id));
+diesel::joinable!(song_dislikes -> songs (song_id));
 diesel::joinable!(embeddings -> records (record_id));
 diesel::joinable!(attempts -> records (record_id));
-diesel::allow_tables_to_appear_in_same_query!(records, analyses, attempts, embeddings);
+diesel::allow_tables_to_appear_in_same_query!(records, analyses, attempts, embeddings, songs, song_dislikes);

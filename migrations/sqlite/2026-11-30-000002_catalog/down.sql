@@ -1,0 +1,2 @@
+DROP TABLE song_dislikes;
+DROP TABLE songs;
