@@ -44,6 +44,12 @@ pub async fn analyze(ctx: &Ctx, job: &Job) -> Result<Analysis, JobFailure> {
 /// `None` when there is no voice to embed (silence, or nothing left after
 /// trimming): the record still completes, without an embedding.
 pub async fn embed(ctx: &Ctx, voice: Captured, deadline: Duration) -> Result<Option<Embedding>, JobFailure> {
+    if voice.truncated {
+        tracing::info!(
+            max_seconds = ctx.config.model.max_seconds,
+            "the embedding covers the start of the recording only"
+        );
+    }
     let prepared = tokio::task::spawn_blocking(move || {
         let wav = frontend::preprocess(&voice.samples);
         frontend::partial_mels(&wav)

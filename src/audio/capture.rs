@@ -83,7 +83,8 @@ pub fn capture_voice<R: Read + Seek + Send + Sync + 'static>(
         any |= !mono.is_empty();
         capture.push(rate, &mono);
         if capture.samples.len() >= capture.cap {
-            capture.truncated = true;
+            // Full: one more chunk tells whether the recording goes on, without decoding the rest.
+            capture.truncated = src.next_chunk(&mut chunk)? && !chunk.is_empty();
             break;
         }
     }

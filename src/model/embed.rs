@@ -57,10 +57,6 @@ impl Embedder {
         self
     }
 
-    pub fn encoder(&self) -> &SpeakerEncoder {
-        &self.encoder
-    }
-
     /// `embed_utterance(preprocess_wav(wav))` for 16 kHz mono samples.
     pub fn embed_wav(&self, wav16k: &[f32]) -> Result<Embedding, ModelError> {
         let wav = frontend::preprocess(wav16k);

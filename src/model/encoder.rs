@@ -111,11 +111,6 @@ impl SpeakerEncoder {
         Self::from_safetensors(weights::BUNDLED, device)
     }
 
-    /// The device the weights live on.
-    pub fn device(&self) -> &Device {
-        &self.device
-    }
-
     /// Embeds `batch` partials of `frames` mel frames each, given row-major as
     /// `[batch, frames, 40]`; returns `[batch, 256]` L2-normalised embeddings.
     pub fn forward_flat(&self, mels: &[f32], batch: usize, frames: usize) -> Result<Vec<f32>, ModelError> {

@@ -116,11 +116,14 @@ pub fn partial_mels(wav: &[f32]) -> Result<(Vec<f32>, usize), ModelError> {
     }
     let starts = partial_starts(wav.len());
     let end = (starts.last().copied().unwrap_or(0) + PARTIAL_FRAMES) * HOP;
-    let mut padded = wav.to_vec();
-    if end >= padded.len() {
+    // Zero-padded up to the last partial's end, as resemblyzer does; copied only then.
+    let mel = if end >= wav.len() {
+        let mut padded = wav.to_vec();
         padded.resize(end, 0.0);
-    }
-    let mel = mel_frames(&padded);
+        mel_frames(&padded)
+    } else {
+        mel_frames(wav)
+    };
     let mut out = Vec::with_capacity(starts.len() * PARTIAL_FRAMES * N_MELS);
     for &s in &starts {
         out.extend_from_slice(&mel[s * N_MELS..(s + PARTIAL_FRAMES) * N_MELS]);

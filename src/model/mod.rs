@@ -14,7 +14,6 @@ pub mod weights;
 
 pub use embed::{Embedder, embed_partials};
 pub use encoder::SpeakerEncoder;
-pub use frontend::preprocess;
 
 /// The model's name as stored with every embedding.
 pub const MODEL_NAME: &str = "resemblyzer-ge2e";

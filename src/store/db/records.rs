@@ -343,14 +343,10 @@ impl RecordStore for SqliteStore {
         limit: i64,
     ) -> Result<Vec<StaleEmbedding>, StoreError> {
         let mut conn = self.read().await?;
-        let mut query = records::table
-            .left_join(embeddings::table)
-            .filter(records::status.eq(RecordStatus::Completed.as_str()))
-            .filter(embeddings::model.is_null().or(embeddings::model.ne(model)).or(embeddings::version.ne(version)))
+        let mut query = stale_embeddings_query(model, version)
             .select((records::id, records::object_key, records::filename))
             .order(records::id.asc())
-            .limit(limit)
-            .into_boxed();
+            .limit(limit);
         if let Some(after) = after {
             query = query.filter(records::id.gt(after.to_owned()));
         }
@@ -368,13 +364,7 @@ impl RecordStore for SqliteStore {
 
     async fn count_stale_embeddings(&self, model: &str, version: &str) -> Result<i64, StoreError> {
         let mut conn = self.read().await?;
-        Ok(records::table
-            .left_join(embeddings::table)
-            .filter(records::status.eq(RecordStatus::Completed.as_str()))
-            .filter(embeddings::model.is_null().or(embeddings::model.ne(model)).or(embeddings::version.ne(version)))
-            .count()
-            .get_result(&mut *conn)
-            .await?)
+        Ok(stale_embeddings_query(model, version).count().get_result(&mut *conn).await?)
     }
 
     async fn fail(
@@ -517,6 +507,18 @@ impl RecordStore for SqliteStore {
             })
             .collect()
     }
+}
+
+/// COMPLETED records whose embedding is missing or not from `model` at `version`.
+fn stale_embeddings_query<'a>(
+    model: &'a str,
+    version: &'a str,
+) -> diesel::dsl::IntoBoxed<'a, diesel::dsl::LeftJoin<records::table, embeddings::table>, diesel::sqlite::Sqlite> {
+    records::table
+        .left_join(embeddings::table)
+        .filter(records::status.eq(RecordStatus::Completed.as_str()))
+        .filter(embeddings::model.is_null().or(embeddings::model.ne(model)).or(embeddings::version.ne(version)))
+        .into_boxed()
 }
 
 async fn insert_embedding(conn: &mut Conn, id: &str, e: &Embedding, now: i64) -> Result<(), StoreError> {
