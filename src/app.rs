@@ -12,6 +12,7 @@ use crate::store::{
     CatalogStore, ImportOutcome, LeaseScope, LocalObjects, ObjectError, ObjectStore, RecordStore, SqliteStore,
     StoreError, secrets,
 };
+use crate::store::vectors::{EmbeddedVectors, VectorError, VectorSource, VectorStore};
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
@@ -37,6 +38,8 @@ pub enum StartError {
     Io(#[from] std::io::Error),
     #[error("invalid song catalog: {0}")]
     Catalog(String),
+    #[error(transparent)]
+    Vectors(#[from] VectorError),
 }
 
 /// The HS256 secret: configured, or generated and kept in the data dir.
@@ -114,10 +117,13 @@ pub async fn serve(config: Config) -> Result<(), StartError> {
         let outcome = import_default_catalog(&*store).await?;
         tracing::info!(songs = outcome.total, "imported the shipped song catalog");
     }
+    let vectors = open_vectors(&config, store.clone()).await?;
     let ctx = Ctx {
         config: Arc::new(config),
         store: store.clone(),
-        catalog: store,
+        catalog: store.clone(),
+        vectors: vectors.clone(),
+        vector_source: store,
         objects: Arc::new(objects),
         directory: Arc::new(Directory::default()),
         instance_id: instance_id.clone(),
@@ -128,12 +134,61 @@ pub async fn serve(config: Config) -> Result<(), StartError> {
     std::fs::write(data_dir.join("server.addr"), addr.to_string())?;
     tracing::info!(addr = %addr, public_url = %public_url, instance = %instance_id, data_dir = %data_dir.display(), workers = ctx.config.workers(), "listening");
 
+    let upkeep = tokio::spawn(vector_upkeep(vectors.clone(), ctx.config.vectors.clone()));
     warp::serve(http::routes(state)).incoming(listener).graceful(shutdown_signal()).run().await;
     tracing::info!("HTTP server stopped; stopping actors");
     shutdown_tree(&ctx, root, root_handle, grace).await;
+    upkeep.abort();
+    match vectors.persist().await {
+        Ok(saved) => tracing::info!(saved, size = vectors.len(), "vector index closed"),
+        Err(e) => tracing::warn!(error = %e, "could not save the vector index; it is rebuilt at the next start"),
+    }
     let _ = std::fs::remove_file(data_dir.join("server.addr"));
     tracing::info!("stopped");
     Ok(())
+}
+
+/// Opens the voice-search index in `<data dir>/vectors/`, rebuilding it from the
+/// database when it has to.
+pub async fn open_vectors(config: &Config, source: Arc<dyn VectorSource>) -> Result<Arc<EmbeddedVectors>, StartError> {
+    let params = config.vectors.params(crate::model::EMBEDDING_DIM);
+    let dir = config.storage.data_dir.join("vectors");
+    let (vectors, report) =
+        EmbeddedVectors::open(&dir, crate::model::MODEL_NAME, crate::model::MODEL_VERSION, params, source).await?;
+    tracing::info!(
+        size = report.size,
+        rebuilt = report.rebuilt.as_deref().unwrap_or("no"),
+        added = report.added,
+        removed = report.removed,
+        seconds = report.seconds,
+        memory_mb = vectors.memory_bytes() / (1024 * 1024),
+        "vector index open"
+    );
+    Ok(Arc::new(vectors))
+}
+
+/// Keeps the vector index in line with the database and saved to disk.
+async fn vector_upkeep(vectors: Arc<EmbeddedVectors>, cfg: crate::config::VectorsConfig) {
+    let mut sync = tokio::time::interval(Duration::from_secs(cfg.sync_interval_seconds.max(1)));
+    let mut save = tokio::time::interval(Duration::from_secs(cfg.save_interval_seconds.max(1)));
+    sync.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    save.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    sync.tick().await;
+    save.tick().await;
+    loop {
+        tokio::select! {
+            _ = sync.tick() => {
+                if let Err(e) = vectors.sync().await {
+                    tracing::warn!(error = %e, "vector index sync failed");
+                }
+            }
+            _ = save.tick() => {
+                if let Err(e) = vectors.persist().await {
+                    tracing::warn!(error = %e, "saving the vector index failed");
+                }
+            }
+        }
+    }
 }
 
 async fn shutdown_signal() {

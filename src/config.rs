@@ -22,6 +22,7 @@ pub struct Config {
     pub pipeline: PipelineConfig,
     pub model: ModelConfig,
     pub catalog: CatalogConfig,
+    pub vectors: VectorsConfig,
     pub retry: RetryConfig,
     pub supervision: SupervisionConfig,
     pub sse: SseConfig,
@@ -156,6 +157,51 @@ pub struct CatalogConfig {
 impl Default for CatalogConfig {
     fn default() -> Self {
         CatalogConfig { import_default: true }
+    }
+}
+
+/// The voice-search index (embedded mode: usearch HNSW in `<data dir>/vectors/`).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct VectorsConfig {
+    /// Edges per graph node (HNSW `M`).
+    pub connectivity: usize,
+    /// Candidates kept while inserting (`efConstruction`).
+    pub expansion_add: usize,
+    /// Candidates kept while searching (`ef`).
+    pub expansion_search: usize,
+    /// How vectors are stored in the index: `f32`, `f16` or `i8`.
+    pub quantization: crate::store::vectors::Quantization,
+    /// Seconds between saves of a changed index (it is also saved at shutdown).
+    pub save_interval_seconds: u64,
+    /// Seconds between checks that the index matches the database.
+    pub sync_interval_seconds: u64,
+}
+
+impl Default for VectorsConfig {
+    fn default() -> Self {
+        let p = crate::store::vectors::IndexParams::default();
+        VectorsConfig {
+            connectivity: p.connectivity,
+            expansion_add: p.expansion_add,
+            expansion_search: p.expansion_search,
+            quantization: p.quantization,
+            save_interval_seconds: 300,
+            sync_interval_seconds: 60,
+        }
+    }
+}
+
+impl VectorsConfig {
+    /// The index parameters for vectors of `dimensions` values.
+    pub fn params(&self, dimensions: usize) -> crate::store::vectors::IndexParams {
+        crate::store::vectors::IndexParams {
+            dimensions,
+            connectivity: self.connectivity.max(2),
+            expansion_add: self.expansion_add.max(1),
+            expansion_search: self.expansion_search.max(1),
+            quantization: self.quantization,
+        }
     }
 }
 

@@ -64,6 +64,8 @@ impl Actor for AnalysisWorker {
         let outcome = match outcome {
             Ok(analysis) => match ctx.store.complete(&job, &analysis, now_ms()).await {
                 Ok(Some(ev)) => {
+                    // Searchable before anyone hears it is done.
+                    ctx.index_record(&job.record_id).await;
                     tracing::info!(record_id = %job.record_id, attempt = job.attempt, ms = started.elapsed().as_millis() as u64, "analysis completed");
                     ctx.publish([ev]);
                     Ok(())

@@ -14,6 +14,6 @@ pub mod status;
 pub use analysis::Analysis;
 pub use embedding::Embedding;
 pub use job::{FailureOutcome, Job, JobFailure};
-pub use record::{RecordId, RecordView, StatusEvent};
+pub use record::{RecordId, RecordView, StatusEvent, Visibility};
 pub use retry::RetryPolicy;
 pub use status::{RecordStatus, TransitionError};

@@ -51,6 +51,44 @@ impl fmt::Display for RecordId {
     }
 }
 
+/// Who may find a recording in voice search and read it: its owner only, or anyone.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Visibility {
+    #[default]
+    Private,
+    Public,
+}
+
+impl Visibility {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Visibility::Private => "private",
+            Visibility::Public => "public",
+        }
+    }
+
+    pub fn is_public(self) -> bool {
+        self == Visibility::Public
+    }
+}
+
+/// A stored visibility that is neither `private` nor `public`.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unknown visibility: {0:?}")]
+pub struct UnknownVisibility(pub String);
+
+impl std::str::FromStr for Visibility {
+    type Err = UnknownVisibility;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "private" => Ok(Visibility::Private),
+            "public" => Ok(Visibility::Public),
+            other => Err(UnknownVisibility(other.chars().take(32).collect())),
+        }
+    }
+}
+
 /// A record as `GET /api/records/{id}` returns it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct RecordView {
@@ -58,6 +96,9 @@ pub struct RecordView {
     pub status: RecordStatus,
     pub filename: String,
     pub content_type: String,
+    /// `private` (default) or `public`: public recordings show up in other users' voice search.
+    #[serde(default)]
+    pub visibility: Visibility,
     /// Bytes stored (the declared size until the upload arrives).
     pub size: i64,
     /// RFC 3339, UTC.

@@ -7,6 +7,7 @@ pub mod health;
 pub mod objects;
 pub mod recommendations;
 pub mod records;
+pub mod similar;
 pub mod sse;
 
 use crate::actors::Ctx;
@@ -34,6 +35,7 @@ pub fn with_state(state: AppState) -> impl Filter<Extract = (AppState,), Error =
 pub fn routes(state: AppState) -> impl Filter<Extract = (impl warp::Reply,), Error = Infallible> + Clone {
     let api = records::routes(state.clone())
         .or(sse::routes(state.clone()))
+        .or(similar::routes(state.clone()))
         .or(recommendations::routes(state.clone()))
         .or(objects::routes(state.clone()))
         .or(health::routes(state));

@@ -54,9 +54,15 @@ pub fn routes(state: AppState) -> impl Filter<Extract = (impl Reply,), Error = w
     let delete = warp::path!("api" / "records" / String)
         .and(warp::delete())
         .and(caller(state.clone()))
-        .and(with_state(state))
+        .and(with_state(state.clone()))
         .and_then(delete);
-    presign.or(upload).or(list).or(get).or(delete)
+    let patch = warp::path!("api" / "records" / String)
+        .and(warp::patch())
+        .and(caller(state.clone()))
+        .and(json_body::<PatchRequest>())
+        .and(with_state(state))
+        .and_then(patch);
+    presign.or(upload).or(list).or(get).or(delete).or(patch)
 }
 
 /// A JSON body of at most 64 KiB, parsed into `T`; errors are ours (400 with the
@@ -77,6 +83,27 @@ pub async fn visible_record(state: &AppState, caller: &Caller, id: &str) -> Resu
     match state.ctx.store.get(&id).await? {
         Some(r) if caller.may_see(&r.owner) => Ok(r),
         _ => Err(ApiError::not_found("record")),
+    }
+}
+
+/// Loads a record the caller may read: one they may see, or anyone's public one.
+/// Anything else is 404.
+pub async fn readable_record(state: &AppState, caller: &Caller, id: &str) -> Result<StoredRecord, ApiError> {
+    let id = RecordId::parse(id).map_err(|_| ApiError::not_found("record"))?;
+    match state.ctx.store.get(&id).await? {
+        Some(r) if caller.may_see(&r.owner) || r.view.visibility.is_public() => Ok(r),
+        _ => Err(ApiError::not_found("record")),
+    }
+}
+
+/// Loads a record the caller may change: 404 when they may not even read it,
+/// 403 when it is someone else's public record.
+pub async fn owned_record(state: &AppState, caller: &Caller, id: &str) -> Result<StoredRecord, ApiError> {
+    let record = readable_record(state, caller, id).await?;
+    if caller.may_see(&record.owner) {
+        Ok(record)
+    } else {
+        Err(ApiError::forbidden("only the owner may change this recording"))
     }
 }
 
@@ -248,7 +275,7 @@ struct GetQuery {
 }
 
 async fn get(id: String, caller: Caller, q: GetQuery, state: AppState) -> Result<Response, warp::Rejection> {
-    let mut record = visible_record(&state, &caller, &id).await.map_err(ApiError::reject)?;
+    let mut record = readable_record(&state, &caller, &id).await.map_err(ApiError::reject)?;
     let include = q.include.as_deref().unwrap_or("");
     for extra in include.split(',').map(str::trim).filter(|s| !s.is_empty()) {
         match extra {
@@ -306,11 +333,42 @@ async fn list(caller: Caller, q: ListQuery, state: AppState) -> Result<Response,
 }
 
 async fn delete(id: String, caller: Caller, state: AppState) -> Result<Response, warp::Rejection> {
-    let record = visible_record(&state, &caller, &id).await.map_err(ApiError::reject)?;
+    let record = owned_record(&state, &caller, &id).await.map_err(ApiError::reject)?;
+    state.ctx.unindex_record(&record.view.id).await;
     let removed = state.ctx.store.delete(&record.view.id).await.map_err(|e| ApiError::from(e).reject())?;
     if let Some(key) = removed {
         state.ctx.objects.delete(&key).await.map_err(|e| ApiError::from(e).reject())?;
     }
     tracing::info!(record_id = %record.view.id, by = %caller.user, "record deleted");
     Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PatchRequest {
+    visibility: Option<crate::domain::Visibility>,
+}
+
+/// `PATCH /api/records/{id}` `{"visibility": "public" | "private"}`: who may find
+/// the recording in voice search. The owner (or an admin) only.
+async fn patch(id: String, caller: Caller, req: PatchRequest, state: AppState) -> Result<Response, warp::Rejection> {
+    let record = owned_record(&state, &caller, &id).await.map_err(ApiError::reject)?;
+    let Some(visibility) = req.visibility else {
+        return Err(ApiError::bad_request("nothing to change (known fields: visibility)").reject());
+    };
+    state.ctx.store.set_visibility(&record.view.id, visibility, now_ms()).await.map_err(|e| ApiError::from(e).reject())?;
+    let found = state
+        .ctx
+        .vector_source
+        .vector_of_record(&record.view.id, crate::model::MODEL_NAME, crate::model::MODEL_VERSION)
+        .await
+        .map_err(|e| ApiError::from(e).reject())?;
+    if let Some((key, _)) = found
+        && let Err(e) = state.ctx.vectors.set_public(key.key, visibility.is_public()).await
+    {
+        tracing::warn!(record_id = %record.view.id, error = %e, "could not update the index's visibility");
+    }
+    tracing::info!(record_id = %record.view.id, by = %caller.user, visibility = visibility.as_str(), "visibility changed");
+    let updated = readable_record(&state, &caller, &id).await.map_err(ApiError::reject)?;
+    Ok(warp::reply::json(&updated.view).into_response())
 }

@@ -6,6 +6,7 @@ pub mod db;
 pub mod lock;
 pub mod objects;
 pub mod secrets;
+pub mod vectors;
 
 use crate::domain::{
     Analysis, Embedding, FailureOutcome, Job, RecordId, RecordStatus, RecordView, StatusEvent, TransitionError,
@@ -131,6 +132,9 @@ pub trait RecordStore: Send + Sync + 'static {
         limit: i64,
         after: Option<&ListCursor>,
     ) -> Result<Vec<StoredRecord>, StoreError>;
+    /// Makes a record public or private.
+    async fn set_visibility(&self, id: &RecordId, visibility: crate::domain::Visibility, now: i64)
+    -> Result<(), StoreError>;
     /// Replaces a record's client metadata.
     async fn set_metadata(&self, id: &RecordId, metadata: &serde_json::Value, now: i64) -> Result<(), StoreError>;
     /// The object arrived: PENDING → UPLOADED → QUEUED, in one transaction.

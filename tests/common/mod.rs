@@ -111,6 +111,14 @@ impl Server {
         let _ = self.child.wait();
     }
 
+    /// SIGTERM, then waits for the process to finish its shutdown.
+    pub fn stop(&mut self) {
+        nix::sys::signal::kill(nix::unistd::Pid::from_raw(self.child.id() as i32), nix::sys::signal::Signal::SIGTERM)
+            .unwrap();
+        let status = self.child.wait().expect("wait for the server");
+        assert!(status.success(), "server exited with {status}; log:\n{}", self.log());
+    }
+
     /// A token from `orakgaraki token`, signed with this instance's secret.
     pub fn token(&self, user: &str, admin: bool) -> String {
         let mut cmd = Command::new(BIN);

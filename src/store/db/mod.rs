@@ -9,6 +9,7 @@ mod catalog;
 mod models;
 mod records;
 pub mod schema;
+mod vector_source;
 
 use super::StoreError;
 use diesel::Connection;

@@ -2,7 +2,7 @@
 
 use super::schema::{analyses, attempts, embeddings, records};
 use crate::domain::record::rfc3339_millis;
-use crate::domain::{Analysis, RecordId, RecordStatus, RecordView, StatusEvent};
+use crate::domain::{Analysis, RecordId, RecordStatus, RecordView, StatusEvent, Visibility};
 use crate::store::{StoreError, StoredRecord};
 use diesel::prelude::{Insertable, Queryable, Selectable};
 
@@ -29,6 +29,7 @@ pub struct RecordRow {
     pub lease_until: Option<i64>,
     pub created_at: i64,
     pub updated_at: i64,
+    pub visibility: String,
 }
 
 #[derive(Debug, Insertable)]
@@ -88,6 +89,10 @@ impl RecordRow {
         self.status.parse().map_err(|e: crate::domain::status::UnknownStatus| StoreError::Corrupt(e.to_string()))
     }
 
+    pub fn visibility(&self) -> Result<Visibility, StoreError> {
+        self.visibility.parse().map_err(|e: crate::domain::record::UnknownVisibility| StoreError::Corrupt(e.to_string()))
+    }
+
     pub fn record_id(&self) -> Result<RecordId, StoreError> {
         RecordId::parse(&self.id).map_err(|e| StoreError::Corrupt(e.to_string()))
     }
@@ -122,6 +127,7 @@ impl RecordRow {
             status: self.status()?,
             filename: self.filename.clone(),
             content_type: self.content_type.clone(),
+            visibility: self.visibility()?,
             size: self.size.unwrap_or(self.declared_size),
             created_at: rfc3339_millis(self.created_at),
             updated_at: rfc3339_millis(self.updated_at),

@@ -4,7 +4,7 @@
 use super::models::{EmbeddingTag, NewAnalysisRow, NewAttemptRow, NewEmbeddingRow, NewRecordRow, RecordRow};
 use super::schema::{analyses, attempts, embeddings, records};
 use super::{Conn, SqliteStore};
-use crate::domain::{Analysis, Embedding, FailureOutcome, Job, RecordId, RecordStatus, StatusEvent};
+use crate::domain::{Analysis, Embedding, FailureOutcome, Job, RecordId, RecordStatus, StatusEvent, Visibility};
 use crate::store::{LeaseScope, ListCursor, NewRecord, RecordStore, StaleEmbedding, StoreError, StoredRecord};
 use async_trait::async_trait;
 use diesel::prelude::AsChangeset;
@@ -195,6 +195,15 @@ impl RecordStore for SqliteStore {
         rows.into_iter().map(|(row, analysis, tag)| row.into_stored(analysis, tag)).collect()
     }
 
+    async fn set_visibility(&self, id: &RecordId, visibility: Visibility, now: i64) -> Result<(), StoreError> {
+        let mut conn = self.write().await?;
+        let n = diesel::update(records::table.find(id.as_str()))
+            .set((records::visibility.eq(visibility.as_str()), records::updated_at.eq(now)))
+            .execute(&mut *conn)
+            .await?;
+        if n == 0 { Err(StoreError::NotFound) } else { Ok(()) }
+    }
+
     async fn set_metadata(&self, id: &RecordId, metadata: &serde_json::Value, now: i64) -> Result<(), StoreError> {
         let mut conn = self.write().await?;
         let n = diesel::update(records::table.find(id.as_str()))
@@ -289,7 +298,7 @@ impl RecordStore for SqliteStore {
                 .values(NewAnalysisRow { record_id: job.record_id.as_str(), analysis: json, created_at: now })
                 .execute(conn)
                 .await?;
-            diesel::delete(embeddings::table.find(job.record_id.as_str())).execute(conn).await?;
+            diesel::delete(embeddings::table.filter(embeddings::record_id.eq(job.record_id.as_str()))).execute(conn).await?;
             if let Some(e) = &embedding {
                 insert_embedding(conn, job.record_id.as_str(), e, now).await?;
             }
@@ -306,7 +315,7 @@ impl RecordStore for SqliteStore {
     async fn embedding(&self, id: &RecordId) -> Result<Option<Embedding>, StoreError> {
         let mut conn = self.read().await?;
         let row: Option<(String, String, Vec<u8>)> = embeddings::table
-            .find(id.as_str())
+            .filter(embeddings::record_id.eq(id.as_str()))
             .select((embeddings::model, embeddings::version, embeddings::vector))
             .first(&mut *conn)
             .await
@@ -328,7 +337,7 @@ impl RecordStore for SqliteStore {
             if status.as_deref() != Some(RecordStatus::Completed.as_str()) {
                 return Ok(false);
             }
-            diesel::delete(embeddings::table.find(&id)).execute(conn).await?;
+            diesel::delete(embeddings::table.filter(embeddings::record_id.eq(&id))).execute(conn).await?;
             insert_embedding(conn, &id, &embedding, now).await?;
             Ok(true)
         })
@@ -485,6 +494,7 @@ impl RecordStore for SqliteStore {
                 return Ok(None);
             };
             diesel::delete(analyses::table.find(&id)).execute(conn).await?;
+            diesel::delete(embeddings::table.filter(embeddings::record_id.eq(&id))).execute(conn).await?;
             diesel::delete(attempts::table.filter(attempts::record_id.eq(&id))).execute(conn).await?;
             diesel::delete(records::table.find(&id)).execute(conn).await?;
             Ok(Some(row.object_key))

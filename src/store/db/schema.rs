@@ -22,6 +22,7 @@ diesel::table! {
         lease_until -> Nullable<BigInt>,
         created_at -> BigInt,
         updated_at -> BigInt,
+        visibility -> Text,
     }
 }
 
@@ -47,7 +48,8 @@ diesel::table! {
 }
 
 diesel::table! {
-    embeddings (record_id) {
+    embeddings (vec_key) {
+        vec_key -> BigInt,
         record_id -> Text,
         model -> Text,
         version -> Text,
