@@ -53,6 +53,21 @@ fn random_input_matches_pytorch() {
 }
 
 #[test]
+fn the_burn_graph_matches_pytorch_too() {
+    // The fused CPU path serves by default; the burn graph (what other devices
+    // run) must give the same numbers.
+    let graph = encoder().graph_only();
+    let mels = f32s("embeddings/real_partials.in.f32");
+    let want = f32s("embeddings/real_partials.out.f32");
+    let out = embed::embed_partials(&graph, &mels[..5 * 160 * 40], 5, 16).expect("forward");
+    let diff = max_abs(&out, &want[..5 * 256]);
+    println!("burn graph, 5 partials: max |Δ| {diff:.2e}");
+    assert!(diff < 1e-4, "max difference {diff}");
+    let fused = embed::embed_partials(&encoder(), &mels[..5 * 160 * 40], 5, 16).expect("forward");
+    assert!(max_abs(&out, &fused) < 1e-4);
+}
+
+#[test]
 fn real_partials_and_utterance_match_pytorch() {
     let enc = encoder();
     let mels = f32s("embeddings/real_partials.in.f32");

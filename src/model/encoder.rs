@@ -8,9 +8,12 @@
 //! step's rows are contiguous), leaving only the `h · W_hh` product inside the
 //! recurrence; the gates are reordered i, f, o, g so that one sigmoid covers
 //! three of them. The backend is whatever the [`Device`] selects (ndarray by
-//! default; a GPU device runs the same code).
+//! default; a GPU device runs the same code). On the default CPU device
+//! `forward_flat` takes the fused path in `lstm_cpu` instead, which computes the
+//! same network without a tensor allocation per operation.
 
 use super::ModelError;
+use super::lstm_cpu::{CpuNetwork, RawLayer};
 use super::weights::{self, Array};
 use burn::tensor::activation::{relu, sigmoid};
 use burn::tensor::{Device, Tensor, TensorData};
@@ -37,6 +40,9 @@ pub struct SpeakerEncoder {
     linear_w: Tensor<2>,
     linear_b: Tensor<2>,
     device: Device,
+    /// The same weights as plain arrays, for the fused CPU path (see
+    /// `lstm_cpu`); `None` on devices other than the default CPU one.
+    cpu: Option<CpuNetwork>,
 }
 
 /// PyTorch's gate blocks are i, f, g, o; ours are i, f, o, g.
@@ -78,17 +84,20 @@ impl SpeakerEncoder {
     pub fn from_safetensors(bytes: &[u8], device: &Device) -> Result<Self, ModelError> {
         let mut map = weights::read(bytes)?;
         let mut layers = Vec::with_capacity(LAYERS);
+        let mut raw = Vec::with_capacity(LAYERS);
         for l in 0..LAYERS {
             let input = if l == 0 { N_MELS } else { HIDDEN };
             let w_ih = weights::take(&mut map, &format!("lstm.weight_ih_l{l}"), &[4 * HIDDEN, input])?;
             let w_hh = weights::take(&mut map, &format!("lstm.weight_hh_l{l}"), &[4 * HIDDEN, HIDDEN])?;
             let b_ih = weights::take(&mut map, &format!("lstm.bias_ih_l{l}"), &[4 * HIDDEN])?;
             let b_hh = weights::take(&mut map, &format!("lstm.bias_hh_l{l}"), &[4 * HIDDEN])?;
+            let (wi, wh, bias) = (gates_transposed(&w_ih), gates_transposed(&w_hh), gates_bias(&b_ih, &b_hh));
             layers.push(LstmLayer {
-                w_ih: tensor2(gates_transposed(&w_ih), [input, 4 * HIDDEN], device),
-                w_hh: tensor2(gates_transposed(&w_hh), [HIDDEN, 4 * HIDDEN], device),
-                bias: tensor2(gates_bias(&b_ih, &b_hh), [1, 4 * HIDDEN], device),
+                w_ih: tensor2(wi.clone(), [input, 4 * HIDDEN], device),
+                w_hh: tensor2(wh.clone(), [HIDDEN, 4 * HIDDEN], device),
+                bias: tensor2(bias.clone(), [1, 4 * HIDDEN], device),
             });
+            raw.push(RawLayer { input, w_ih: wi, w_hh: wh, bias });
         }
         let w = weights::take(&mut map, "linear.weight", &[HIDDEN, HIDDEN])?;
         let b = weights::take(&mut map, "linear.bias", &[HIDDEN])?;
@@ -98,12 +107,26 @@ impl SpeakerEncoder {
                 wt[c * HIDDEN + r] = w.data[r * HIDDEN + c];
             }
         }
+        let cpu = (*device == super::default_device()).then(|| CpuNetwork {
+            hidden: HIDDEN,
+            layers: raw,
+            linear_w: wt.clone(),
+            linear_b: b.data.clone(),
+        });
         Ok(SpeakerEncoder {
             layers,
             linear_w: tensor2(wt, [HIDDEN, HIDDEN], device),
             linear_b: tensor2(b.data, [1, HIDDEN], device),
             device: device.clone(),
+            cpu,
         })
+    }
+
+    /// Runs every forward pass through the burn graph, even on the CPU device
+    /// (to compare the two paths).
+    pub fn graph_only(mut self) -> Self {
+        self.cpu = None;
+        self
     }
 
     /// The bundled pretrained weights on `device`.
@@ -119,6 +142,9 @@ impl SpeakerEncoder {
                 "expected {batch}×{frames}×{N_MELS} mel values, got {}",
                 mels.len()
             )));
+        }
+        if let Some(cpu) = &self.cpu {
+            return Ok(cpu.forward(mels, batch, frames));
         }
         let x: Tensor<3> = Tensor::from_data(TensorData::new(mels.to_vec(), [batch, frames, N_MELS]), &self.device);
         let out = self.forward(x);

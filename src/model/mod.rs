@@ -10,6 +10,7 @@
 pub mod embed;
 pub mod encoder;
 pub mod frontend;
+pub mod lstm_cpu;
 pub mod weights;
 
 pub use embed::{Embedder, embed_partials};

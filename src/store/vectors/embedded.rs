@@ -18,11 +18,11 @@ use tokio::sync::Semaphore;
 
 /// Vectors fetched from the database per page while rebuilding.
 const PAGE: i64 = 20_000;
-/// Scopes matching at most this many vectors are searched exactly.
-const EXACT_MAX: usize = 4_096;
-/// Scopes matching less than 1/EXACT_SHARE of the index are searched exactly too:
-/// a filtered graph walk would visit about that many times more nodes.
-const EXACT_SHARE: usize = 20;
+/// Scopes matching at most this many vectors are searched exactly (a filtered
+/// graph walk would have to pass many non-matching nodes to find k matches).
+/// Measured (BENCHMARKS.md): exact over 10k keys ~14 ms in the dev profile,
+/// a graph walk accepting 10 % of 100k keys 1.5–3 ms.
+const EXACT_MAX: usize = 2_048;
 const INDEX_FILE: &str = "index.usearch";
 const SIDECAR_FILE: &str = "index.json";
 const FORMAT: u32 = 1;
@@ -328,7 +328,7 @@ impl VectorStore for EmbeddedVectors {
             let estimate = s.meta.estimate(&filter);
             if estimate == 0 || k == 0 {
                 Ok(Vec::new())
-            } else if estimate <= EXACT_MAX || estimate * EXACT_SHARE < s.meta.len() {
+            } else if estimate <= EXACT_MAX {
                 let keys = s.meta.matching(&filter);
                 s.index.exact_among(&q, k, &keys)
             } else {
