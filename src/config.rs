@@ -142,7 +142,7 @@ pub struct ModelConfig {
 
 impl Default for ModelConfig {
     fn default() -> Self {
-        ModelConfig { enabled: true, weights: PathBuf::new(), instances: 1, max_batch: 16, max_seconds: 600.0 }
+        ModelConfig { enabled: true, weights: PathBuf::new(), instances: 1, max_batch: 128, max_seconds: 600.0 }
     }
 }
 

@@ -5,10 +5,11 @@ use super::encoder::{HIDDEN, N_MELS, SpeakerEncoder};
 use super::frontend::{self, PARTIAL_FRAMES};
 use super::{EMBEDDING_DIM, Embedding, MODEL_NAME, MODEL_VERSION, ModelError};
 
-/// Partials per forward pass unless configured: enough to keep the matrix
-/// products efficient, few enough that the activations stay small (each
-/// partial holds about 1.4 MB of activations: gate pre-activations and layer outputs for 160 frames).
-pub const DEFAULT_BATCH: usize = 16;
+/// Partials per forward pass unless configured. Each LSTM step's product
+/// re-packs the 1 MB recurrent weight matrix whatever the batch, so bigger
+/// batches amortise it (16 → 75 partials: 0.43 s → 0.27 s for a minute of
+/// speech); each partial holds about 0.35 MB of layer activations on the CPU path.
+pub const DEFAULT_BATCH: usize = 128;
 
 /// Embeds `n` partials (`[n, 160, 40]` row-major) in batches of at most
 /// `max_batch`; returns the per-partial embeddings `[n, 256]`.
