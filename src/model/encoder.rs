@@ -14,6 +14,7 @@
 
 use super::ModelError;
 use super::lstm_cpu::{CpuNetwork, RawLayer};
+use super::packed_gemm::PackedB;
 use super::weights::{self, Array};
 use burn::tensor::activation::{relu, sigmoid};
 use burn::tensor::{Device, Tensor, TensorData};
@@ -97,7 +98,8 @@ impl SpeakerEncoder {
                 w_hh: tensor2(wh.clone(), [HIDDEN, 4 * HIDDEN], device),
                 bias: tensor2(bias.clone(), [1, 4 * HIDDEN], device),
             });
-            raw.push(RawLayer { input, w_ih: wi, w_hh: wh, bias });
+            let w_hh_packed = PackedB::new(&wh, HIDDEN, 4 * HIDDEN);
+            raw.push(RawLayer { input, w_ih: wi, w_hh: wh, w_hh_packed, bias });
         }
         let w = weights::take(&mut map, "linear.weight", &[HIDDEN, HIDDEN])?;
         let b = weights::take(&mut map, "linear.bias", &[HIDDEN])?;

@@ -4,12 +4,14 @@
 //! burn's graph (in `encoder.rs`, which every other device runs) spends most of
 //! its time outside the matrix products: each LSTM step is ~15 tensor
 //! operations, each allocating its result, and its sigmoid/tanh go through
-//! scalar `libm`. Here a step is one `sgemm` (`h · W_hh`, accumulated onto the
-//! precomputed input projection) and one fused pass over the gates that
+//! scalar `libm`. Here a step is one product (`h · W_hh` with the weights packed
+//! once, see `packed_gemm`, accumulated onto the input projection computed for a
+//! block of steps by `matrixmultiply`) and one fused pass over the gates that
 //! computes the cell with a vectorised exp. Hand-written because no crate does a
-//! fused LSTM cell; the products use `matrixmultiply` (burn's own CPU kernel).
+//! fused LSTM cell.
 //! Partials are independent, so the batch is split across rayon's threads.
 
+use super::packed_gemm::{PackedB, gemm_acc};
 use rayon::prelude::*;
 
 /// Time steps whose input projections are computed together: big enough for an
@@ -22,8 +24,9 @@ pub struct RawLayer {
     pub input: usize,
     /// `W_ih`ᵀ, `[input, 4·H]` row-major.
     pub w_ih: Vec<f32>,
-    /// `W_hh`ᵀ, `[H, 4·H]` row-major.
+    /// `W_hh`ᵀ, `[H, 4·H]` row-major, and packed for the recurrent product.
     pub w_hh: Vec<f32>,
+    pub w_hh_packed: PackedB,
     /// `b_ih + b_hh`, `[4·H]`.
     pub bias: Vec<f32>,
 }
@@ -159,6 +162,7 @@ impl CpuNetwork {
         let mut h = vec![0f32; batch * hd];
         let mut c = vec![0f32; batch * hd];
         let mut next = Vec::new();
+        let packed = super::packed_gemm::accelerated();
         for (l, layer) in self.layers.iter().enumerate() {
             let keep = l + 1 < self.layers.len();
             if keep {
@@ -178,7 +182,11 @@ impl CpuNetwork {
                 for s in 0..steps {
                     let g = &mut block[s * batch * g4..][..batch * g4];
                     if t0 + s > 0 {
-                        sgemm(batch, hd, g4, &h, &layer.w_hh, 1.0, g);
+                        if packed {
+                            gemm_acc(batch, &h, &layer.w_hh_packed, g);
+                        } else {
+                            sgemm(batch, hd, g4, &h, &layer.w_hh, 1.0, g);
+                        }
                     }
                     cell(g, &mut c, &mut h, hd);
                     if keep {

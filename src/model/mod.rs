@@ -11,6 +11,7 @@ pub mod embed;
 pub mod encoder;
 pub mod frontend;
 pub mod lstm_cpu;
+pub mod packed_gemm;
 pub mod weights;
 
 pub use embed::{Embedder, embed_partials};
