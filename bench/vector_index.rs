@@ -8,9 +8,8 @@
 //!
 //! Options: --queries Q (default 1000), --ef 32,64,128,... (searches swept),
 //! --m M, --ef-add E, --quantization f32|f16|i8, --filtered P (also time searches
-//! that only accept P% of the keys, as a visibility filter does), --near S (queries
-//! are stored vectors plus noise of S times their norm — a voice that has a match —
-//! instead of fresh draws from the dataset's distribution).
+//! that only accept P% of the keys, as a visibility filter does). Queries are fresh
+//! draws from the dataset's distribution.
 //! Latency is timed with the index's own search (C++ -O3 in every profile), so the
 //! dev profile measures the same code as a release build.
 
@@ -30,7 +29,6 @@ struct Args {
     ef_add: usize,
     quantization: Quantization,
     filtered: Option<f64>,
-    near: Option<f32>,
 }
 
 fn parse() -> Args {
@@ -43,7 +41,6 @@ fn parse() -> Args {
         ef_add: IndexParams::default().expansion_add,
         quantization: Quantization::F32,
         filtered: None,
-        near: None,
     };
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
@@ -64,7 +61,6 @@ fn parse() -> Args {
                 }
             }
             "--filtered" => a.filtered = Some(val().parse().expect("--filtered")),
-            "--near" => a.near = Some(val().parse().expect("--near")),
             other => panic!("unknown option {other}"),
         }
     }
@@ -114,19 +110,7 @@ fn main() {
         .map(|_| normalized(&(0..DIM).map(|_| gauss.sample(&mut rng)).collect::<Vec<_>>()).expect("centre"))
         .collect();
     let data = dataset(&a.dataset, a.n, &mut rng, &centres);
-    let queries = match a.near {
-        None => dataset(&a.dataset, a.queries, &mut rng, &centres),
-        Some(noise) => {
-            let mut q = Vec::with_capacity(a.queries * DIM);
-            for _ in 0..a.queries {
-                let i = rng.random_range(0..a.n);
-                let v: Vec<f32> =
-                    data[i * DIM..][..DIM].iter().map(|x| x + noise * gauss.sample(&mut rng) / (DIM as f32).sqrt()).collect();
-                q.extend(normalized(&v).expect("non-zero"));
-            }
-            q
-        }
-    };
+    let queries = dataset(&a.dataset, a.queries, &mut rng, &centres);
     let keys: Vec<u64> = (1..=a.n as u64).collect();
 
     let params = IndexParams {
@@ -143,9 +127,8 @@ fn main() {
     let build_s = t.elapsed().as_secs_f64();
     let rss_after = rss_mib();
     println!(
-        "dataset={} queries={} n={} dim={DIM} M={} ef_add={} quantization={:?} build_threads={} build_s={build_s:.1} index_mib={:.0} rss_growth_mib={:.0}",
+        "dataset={} n={} dim={DIM} M={} ef_add={} quantization={:?} build_threads={} build_s={build_s:.1} index_mib={:.0} rss_growth_mib={:.0}",
         a.dataset,
-        a.near.map_or("fresh draws".to_owned(), |s| format!("stored vectors + noise {s}")),
         a.n,
         a.m,
         a.ef_add,

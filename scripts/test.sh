@@ -13,8 +13,8 @@ export CARGO_TERM_COLOR="${CARGO_TERM_COLOR:-never}"
 
 need() { command -v "$1" >/dev/null 2>&1; }
 
-# A C compiler for the bundled SQLite.
-if ! need cc; then
+# C and C++ compilers for the bundled SQLite and usearch.
+if ! need cc || ! need c++; then
     apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq build-essential
 fi
 if ! cargo nextest --version >/dev/null 2>&1; then

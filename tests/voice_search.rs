@@ -195,7 +195,7 @@ fn vectors_dir(s: &Server) -> PathBuf {
 }
 
 fn open_line(s: &Server) -> String {
-    s.full_log().lines().filter(|l| l.contains("vector index open")).last().unwrap_or_default().to_owned()
+    s.full_log().lines().rfind(|l| l.contains("vector index open")).unwrap_or_default().to_owned()
 }
 
 async fn answers(s: &Server, w: &World) -> Vec<Value> {

@@ -26,7 +26,7 @@ pub struct PackedB {
 impl PackedB {
     /// Packs `b` (`k × n`, row-major). `n` must be a multiple of 32.
     pub fn new(b: &[f32], k: usize, n: usize) -> Self {
-        assert!(n % NR == 0 && b.len() == k * n, "PackedB: {k}×{n} from {} values", b.len());
+        assert!(n.is_multiple_of(NR) && b.len() == k * n, "PackedB: {k}×{n} from {} values", b.len());
         let mut panels = Vec::with_capacity(k * n);
         for p in 0..n / NR {
             for row in 0..k {

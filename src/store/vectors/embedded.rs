@@ -249,16 +249,23 @@ fn flatten(rows: Vec<super::VectorRow>, dims: usize) -> (Vec<u64>, Vec<f32>) {
     (keys, flat)
 }
 
-/// Makes `state.index` hold exactly `keys`: adds the missing ones (vectors from
-/// the database), removes the ones the database no longer has. Returns (added, removed).
-async fn reconcile(state: &mut State, keys: &[VectorKey], source: &dyn VectorSource) -> Result<(usize, usize), VectorError> {
+/// Removes from the index every key `wanted` lacks (up to the largest key ever
+/// added); returns how many, and the keys of `keys` the index does not hold yet.
+fn diff(state: &State, wanted: &VisibilityMap, keys: &[VectorKey]) -> Result<(usize, Vec<i64>), VectorError> {
     let mut removed = 0;
     for k in 0..=state.index_max_key {
-        if !state.meta.contains(k) && state.index.contains(k) && state.index.remove(k)? {
+        if !wanted.contains(k) && state.index.contains(k) && state.index.remove(k)? {
             removed += 1;
         }
     }
-    let missing: Vec<i64> = keys.iter().filter(|k| to_key(k.key).is_some_and(|k| !state.index.contains(k))).map(|k| k.key).collect();
+    let missing = keys.iter().filter(|k| to_key(k.key).is_some_and(|k| !state.index.contains(k))).map(|k| k.key).collect();
+    Ok((removed, missing))
+}
+
+/// Makes `state.index` hold exactly `keys`: adds the missing ones (vectors from
+/// the database), removes the ones the database no longer has. Returns (added, removed).
+async fn reconcile(state: &mut State, keys: &[VectorKey], source: &dyn VectorSource) -> Result<(usize, usize), VectorError> {
+    let (removed, missing) = diff(state, &state.meta, keys)?;
     let mut added = 0;
     for chunk in missing.chunks(PAGE as usize) {
         let (ks, flat) = flatten(source.vectors_by_keys(chunk).await?, state.index.params().dimensions);
@@ -361,14 +368,7 @@ impl VectorStore for EmbeddedVectors {
         // lock in short steps around the fetches from the database.
         let (removed, missing) = {
             let mut s = write(&self.state);
-            let mut removed = 0;
-            for k in 0..=s.index_max_key {
-                if !meta.contains(k) && s.index.contains(k) && s.index.remove(k)? {
-                    removed += 1;
-                }
-            }
-            let missing: Vec<i64> =
-                keys.iter().filter(|k| to_key(k.key).is_some_and(|k| !s.index.contains(k))).map(|k| k.key).collect();
+            let (removed, missing) = diff(&s, &meta, &keys)?;
             s.meta = meta;
             s.changes += removed as u64;
             (removed, missing)
