@@ -23,6 +23,7 @@ pub struct Config {
     pub model: ModelConfig,
     pub catalog: CatalogConfig,
     pub vectors: VectorsConfig,
+    pub webhooks: WebhooksConfig,
     pub retry: RetryConfig,
     pub supervision: SupervisionConfig,
     pub sse: SseConfig,
@@ -203,6 +204,15 @@ impl VectorsConfig {
             quantization: self.quantization,
         }
     }
+}
+
+/// Incoming webhooks.
+#[derive(Debug, Clone, Serialize, Deserialize, Default)]
+#[serde(default, deny_unknown_fields)]
+pub struct WebhooksConfig {
+    /// Bearer secret for `POST /api/records/async/upload-completed` (bucket
+    /// notifications); empty: the endpoint is off.
+    pub secret: String,
 }
 
 /// Fault injection for tests; all off by default.

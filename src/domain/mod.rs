@@ -4,6 +4,7 @@
 //! can be unit-tested without a runtime.
 
 pub mod analysis;
+pub mod bucket_event;
 pub mod catalog;
 pub mod embedding;
 pub mod job;

@@ -2,6 +2,7 @@
 //! Handlers only translate HTTP to calls on actors and stores, and back.
 
 pub mod auth;
+pub mod bucket_events;
 pub mod error;
 pub mod health;
 pub mod objects;
@@ -35,6 +36,7 @@ pub fn with_state(state: AppState) -> impl Filter<Extract = (AppState,), Error =
 pub fn routes(state: AppState) -> impl Filter<Extract = (impl warp::Reply,), Error = Infallible> + Clone {
     let api = records::routes(state.clone())
         .or(sse::routes(state.clone()))
+        .or(bucket_events::routes(state.clone()))
         .or(similar::routes(state.clone()))
         .or(recommendations::routes(state.clone()))
         .or(objects::routes(state.clone()))

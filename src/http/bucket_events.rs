@@ -1,0 +1,114 @@
+//! `POST /api/records/async/upload-completed`: object-created notifications from
+//! the object store (AWS S3 / MinIO `Records`, EventBridge, SeaweedFS webhook),
+//! the seed's path for "the upload finished". Authenticated by a shared secret
+//! (`[webhooks] secret`, sent as a bearer token; the endpoint is off without one).
+//! Each created `audio/<record id>` object that really exists in the object store
+//! moves its record to UPLOADED → QUEUED through the s3-event actor; a replayed
+//! notification finds the record already past PENDING and changes nothing.
+
+use super::{ApiError, AppState, with_state};
+use crate::actors::ask;
+use crate::actors::s3_event::{ObjectCreated, S3EventMsg};
+use crate::domain::RecordId;
+use crate::domain::bucket_event::{self, BucketEventError};
+use crate::store::StoreError;
+use serde::Serialize;
+use subtle::ConstantTimeEq;
+use warp::Filter;
+use warp::reply::{Reply, Response};
+
+/// Largest notification body accepted.
+const MAX_BODY: u64 = 1024 * 1024;
+
+pub fn routes(state: AppState) -> impl Filter<Extract = (impl Reply,), Error = warp::Rejection> + Clone {
+    warp::path!("api" / "records" / "async" / "upload-completed")
+        .and(warp::post())
+        .and(warp::header::optional::<String>("authorization"))
+        .and(warp::body::content_length_limit(MAX_BODY))
+        .and(warp::body::bytes())
+        .and(with_state(state))
+        .and_then(upload_completed)
+}
+
+/// What one notification did.
+#[derive(Debug, Default, Serialize)]
+struct Outcome {
+    format: &'static str,
+    /// Records moved to QUEUED.
+    applied: usize,
+    /// Records already past PENDING (a replay, or the direct upload got there first).
+    duplicates: usize,
+    /// Keys that are not a record's audio, or whose record does not exist.
+    unknown: usize,
+    /// Objects the notification names that the object store does not hold.
+    missing: usize,
+    /// Events that are not object creations.
+    ignored: usize,
+}
+
+/// Constant-time comparison of the bearer token with the configured secret.
+fn authorized(header: Option<&str>, secret: &str) -> bool {
+    let Some(token) = header.and_then(|h| h.strip_prefix("Bearer ")) else { return false };
+    token.as_bytes().ct_eq(secret.as_bytes()).into()
+}
+
+async fn upload_completed(
+    auth: Option<String>,
+    body: bytes::Bytes,
+    state: AppState,
+) -> Result<Response, warp::Rejection> {
+    let secret = &state.ctx.config.webhooks.secret;
+    if secret.is_empty() {
+        return Err(ApiError::not_found("bucket notifications are not enabled ([webhooks] secret)").reject());
+    }
+    if !authorized(auth.as_deref(), secret) {
+        return Err(ApiError::unauthorized("missing or wrong webhook secret").reject());
+    }
+    let note = bucket_event::parse(&body).map_err(|e| match e {
+        BucketEventError::NotJson(_) | BucketEventError::UnknownFormat | BucketEventError::Malformed { .. } => {
+            ApiError::bad_request(e.to_string()).reject()
+        }
+    })?;
+    let mut out = Outcome { format: note.format.as_str(), ignored: note.ignored, ..Outcome::default() };
+    for object in note.created {
+        if RecordId::from_object_key(&object.key).is_err() {
+            out.unknown += 1;
+            continue;
+        }
+        // Trust the store, not the message: the object must be there, at its real size.
+        let Some(size) = state.ctx.objects.size(&object.key).await.map_err(|e| ApiError::from(e).reject())? else {
+            tracing::warn!(key = %object.key, format = out.format, "notified object is not in the object store");
+            out.missing += 1;
+            continue;
+        };
+        let hash = object.etag.map(|e| format!("etag:{e}")).unwrap_or_default();
+        let event = ObjectCreated { key: object.key.clone(), size, sha256: hash };
+        let applied = ask(state.ctx.directory.s3_event(), "s3-event", std::time::Duration::from_secs(30), |reply| {
+            S3EventMsg::ObjectCreated { event, reply: Some(reply) }
+        })
+        .await
+        .map_err(|e| ApiError::from(e).reject())?;
+        match applied {
+            Ok(_) => out.applied += 1,
+            Err(StoreError::Conflict(_)) => out.duplicates += 1,
+            Err(StoreError::NotFound) => out.unknown += 1,
+            Err(e) => return Err(ApiError::from(e).reject()),
+        }
+    }
+    tracing::info!(format = out.format, applied = out.applied, duplicates = out.duplicates, unknown = out.unknown, missing = out.missing, ignored = out.ignored, "bucket notification");
+    Ok(warp::reply::json(&out).into_response())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::authorized;
+
+    #[test]
+    fn only_the_exact_bearer_secret_passes() {
+        assert!(authorized(Some("Bearer s3cret"), "s3cret"));
+        assert!(!authorized(Some("Bearer s3cre"), "s3cret"));
+        assert!(!authorized(Some("Bearer s3cretX"), "s3cret"));
+        assert!(!authorized(Some("s3cret"), "s3cret"));
+        assert!(!authorized(None, "s3cret"));
+    }
+}
