@@ -12,6 +12,7 @@ use crate::store::{
     CatalogStore, ImportOutcome, LeaseScope, LocalObjects, ObjectError, ObjectStore, RecordStore, SqliteStore,
     StoreError, secrets,
 };
+use crate::store::s3::S3Objects;
 use crate::store::vectors::{EmbeddedVectors, VectorError, VectorSource, VectorStore};
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -69,8 +70,25 @@ pub async fn open_stores(config: &Config) -> Result<(Arc<dyn RecordStore>, Arc<d
     }
     let signer = UploadSigner::new(&secret(config)?);
     let store = SqliteStore::open(&config.database_url(), config.storage.read_connections).await?;
-    let objects = LocalObjects::open(&data_dir.join("objects"), signer, "http://127.0.0.1")?;
-    Ok((Arc::new(store), Arc::new(objects)))
+    let objects = open_objects(config, signer, "http://127.0.0.1").await?;
+    Ok((Arc::new(store), objects))
+}
+
+/// The configured object store: the data dir's `objects/` folder, or an S3 bucket.
+pub async fn open_objects(
+    config: &Config,
+    signer: UploadSigner,
+    public_url: &str,
+) -> Result<Arc<dyn ObjectStore>, StartError> {
+    let data_dir = &config.storage.data_dir;
+    match config.storage.objects.as_str() {
+        "local" => Ok(Arc::new(LocalObjects::open(&data_dir.join("objects"), signer, public_url)?)),
+        "s3" => Ok(Arc::new(S3Objects::open(&config.s3, data_dir.join("tmp")).await?)),
+        other => Err(StartError::Io(std::io::Error::new(
+            std::io::ErrorKind::InvalidInput,
+            format!("storage.objects must be \"local\" or \"s3\", not {other:?}"),
+        ))),
+    }
 }
 
 /// The song catalog shipped with the binary (`catalog/songs.csv`).
@@ -100,7 +118,7 @@ pub async fn serve(config: Config) -> Result<(), StartError> {
     let addr: SocketAddr = listener.local_addr()?;
     let public_url =
         if config.server.public_url.is_empty() { format!("http://{addr}") } else { config.server.public_url.clone() };
-    let objects = LocalObjects::open(&data_dir.join("objects"), signer.clone(), &public_url)?;
+    let objects = open_objects(&config, signer.clone(), &public_url).await?;
 
     let instance_id: Arc<str> = uuid::Uuid::new_v4().simple().to_string()[..12].into();
     // Holding the data-dir lock, every lease in the database belongs to a dead process.
@@ -124,7 +142,7 @@ pub async fn serve(config: Config) -> Result<(), StartError> {
         catalog: store.clone(),
         vectors: vectors.clone(),
         vector_source: store,
-        objects: Arc::new(objects),
+        objects,
         directory: Arc::new(Directory::default()),
         instance_id: instance_id.clone(),
     };

@@ -24,6 +24,7 @@ pub struct Config {
     pub catalog: CatalogConfig,
     pub vectors: VectorsConfig,
     pub webhooks: WebhooksConfig,
+    pub s3: crate::store::s3::S3Config,
     pub retry: RetryConfig,
     pub supervision: SupervisionConfig,
     pub sse: SseConfig,
@@ -52,6 +53,8 @@ pub struct StorageConfig {
     pub database_url: String,
     /// Connections for readers (the single writer is separate).
     pub read_connections: usize,
+    /// Where the audio lives: `local` (`<data_dir>/objects`) or `s3` (the `[s3]` section).
+    pub objects: String,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -235,7 +238,12 @@ impl Default for ServerConfig {
 
 impl Default for StorageConfig {
     fn default() -> Self {
-        StorageConfig { data_dir: PathBuf::from("./data"), database_url: String::new(), read_connections: 4 }
+        StorageConfig {
+            data_dir: PathBuf::from("./data"),
+            database_url: String::new(),
+            read_connections: 4,
+            objects: "local".into(),
+        }
     }
 }
 

@@ -105,7 +105,7 @@ async fn open(ctx: &Ctx, req: UploadRequest) -> Result<UploadTicket, UploadError
         })
         .await?;
     let presigned = if req.presign {
-        Some(ctx.objects.presign_put(&id.object_key(), req.size, &req.content_type, expires_at / 1000)?)
+        Some(ctx.objects.presign_put(&id.object_key(), req.size, &req.content_type, expires_at / 1000).await?)
     } else {
         None
     };

@@ -113,8 +113,8 @@ impl From<ObjectError> for ApiError {
             ObjectError::Body(m) => ApiError::bad_request(format!("the upload was interrupted: {m}")),
             ObjectError::NotFound(_) => ApiError::not_found("object"),
             ObjectError::BadKey(_) => ApiError::bad_request("invalid object key"),
-            ObjectError::Io(io) => {
-                tracing::error!(error = %io, "object storage error");
+            ObjectError::Io(_) | ObjectError::Remote(_) => {
+                tracing::error!(error = %e, "object storage error");
                 ApiError::unavailable("object storage is unavailable; try again")
             }
         }

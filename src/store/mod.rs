@@ -5,6 +5,7 @@
 pub mod db;
 pub mod lock;
 pub mod objects;
+pub mod s3;
 pub mod secrets;
 pub mod vectors;
 

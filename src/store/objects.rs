@@ -27,6 +27,9 @@ pub enum ObjectError {
     BadKey(String),
     #[error("object storage I/O error: {0}")]
     Io(#[from] std::io::Error),
+    /// The remote object store refused or failed a request.
+    #[error("object store request failed: {0}")]
+    Remote(String),
 }
 
 /// What a finished upload stored.
@@ -70,7 +73,8 @@ pub type ByteStream<'a> = BoxStream<'a, Result<Bytes, std::io::Error>>;
 pub trait ObjectStore: Send + Sync + 'static {
     /// A URL through which a client uploads at most `size` bytes to `key` until
     /// `expires` (unix seconds).
-    fn presign_put(&self, key: &str, size: u64, content_type: &str, expires: i64) -> Result<PresignedPut, ObjectError>;
+    async fn presign_put(&self, key: &str, size: u64, content_type: &str, expires: i64)
+    -> Result<PresignedPut, ObjectError>;
     /// Streams `body` to `key`, refusing (and storing nothing) past `limit` bytes.
     async fn put_stream(&self, key: &str, body: ByteStream<'_>, limit: u64) -> Result<PutOutcome, ObjectError>;
     /// A local file with the object's bytes.
@@ -79,6 +83,15 @@ pub trait ObjectStore: Send + Sync + 'static {
     async fn size(&self, key: &str) -> Result<Option<u64>, ObjectError>;
     /// Removes the object; a missing object is not an error.
     async fn delete(&self, key: &str) -> Result<(), ObjectError>;
+}
+
+/// Server-made object keys only (`audio/<uuid>`): anything that could climb out
+/// of a folder or needs escaping is refused.
+pub fn check_key(key: &str) -> Result<(), ObjectError> {
+    let ok = !key.is_empty()
+        && key.split('/').all(|part| !part.is_empty() && part != "." && part != "..")
+        && key.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '/' | '-' | '_' | '.'));
+    if ok { Ok(()) } else { Err(ObjectError::BadKey(key.chars().take(80).collect())) }
 }
 
 /// Objects as files under a folder; uploads go to this binary's own
@@ -101,17 +114,20 @@ impl LocalObjects {
     }
 
     fn path(&self, key: &str) -> Result<PathBuf, ObjectError> {
-        // Keys are server-made (`audio/<uuid>`); anything that could climb out is refused.
-        let ok = !key.is_empty()
-            && key.split('/').all(|part| !part.is_empty() && part != "." && part != "..")
-            && key.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '/' | '-' | '_' | '.'));
-        if ok { Ok(self.root.join(key)) } else { Err(ObjectError::BadKey(key.chars().take(80).collect())) }
+        check_key(key)?;
+        Ok(self.root.join(key))
     }
 }
 
 #[async_trait]
 impl ObjectStore for LocalObjects {
-    fn presign_put(&self, key: &str, size: u64, content_type: &str, expires: i64) -> Result<PresignedPut, ObjectError> {
+    async fn presign_put(
+        &self,
+        key: &str,
+        size: u64,
+        content_type: &str,
+        expires: i64,
+    ) -> Result<PresignedPut, ObjectError> {
         self.path(key)?;
         let sig = self.signer.sign(key, expires, size);
         let mut headers = std::collections::BTreeMap::new();
@@ -218,11 +234,11 @@ mod tests {
         assert_eq!(std::fs::read_dir(dir.path().join("tmp")).unwrap().count(), 0);
     }
 
-    #[test]
-    fn presigned_urls_carry_a_verifiable_signature() {
+    #[tokio::test]
+    async fn presigned_urls_carry_a_verifiable_signature() {
         let dir = tempfile::tempdir().unwrap();
         let store = LocalObjects::open(dir.path(), UploadSigner::new(b"k"), "http://h/").unwrap();
-        let p = store.presign_put("audio/x", 10, "audio/wav", 99).unwrap();
+        let p = store.presign_put("audio/x", 10, "audio/wav", 99).await.unwrap();
         let sig = p.url.rsplit("sig=").next().unwrap();
         assert!(p.url.starts_with("http://h/objects/audio/x?expires=99&size=10&sig="), "{}", p.url);
         assert_eq!(UploadSigner::new(b"k").verify("audio/x", 99, 10, sig, 98), Ok(()));

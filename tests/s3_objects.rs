@@ -1,0 +1,146 @@
+//! The S3 object store against a real S3-compatible server (SeaweedFS, started
+//! by `scripts/test.sh`, which exports `TEST_S3_ENDPOINT` and the keys):
+//! the store itself (small and multipart uploads with their hashes, the limit,
+//! downloads, presigned PUTs bound to their size), then the whole service on it.
+
+mod common;
+
+use bytes::Bytes;
+use common::{Server, sine_wav};
+use futures_util::StreamExt;
+use orakgaraki::store::objects::{ByteStream, ObjectError, ObjectStore};
+use orakgaraki::store::s3::{S3Config, S3Objects};
+use sha2::{Digest, Sha256};
+use std::time::Duration;
+
+fn s3_env() -> (String, String, String) {
+    let get = |k: &str| {
+        std::env::var(k).unwrap_or_else(|_| {
+            panic!("{k} is not set: these tests need an S3-compatible server; `bash scripts/test.sh` starts SeaweedFS and sets it")
+        })
+    };
+    (get("TEST_S3_ENDPOINT"), get("TEST_S3_ACCESS_KEY"), get("TEST_S3_SECRET_KEY"))
+}
+
+fn config(bucket: &str) -> S3Config {
+    let (endpoint, key, secret) = s3_env();
+    S3Config {
+        endpoint,
+        bucket: bucket.into(),
+        access_key_id: key,
+        secret_access_key: secret,
+        create_bucket: true,
+        ..S3Config::default()
+    }
+}
+
+fn bucket_name() -> String {
+    format!("orak-test-{}", &uuid::Uuid::new_v4().simple().to_string()[..12])
+}
+
+fn chunks(data: &[u8], size: usize) -> ByteStream<'static> {
+    let parts: Vec<Result<Bytes, std::io::Error>> = data.chunks(size).map(|c| Ok(Bytes::copy_from_slice(c))).collect();
+    futures_util::stream::iter(parts).boxed()
+}
+
+#[tokio::test]
+async fn uploads_downloads_limits_and_presigned_puts() {
+    let tmp = tempfile::tempdir().unwrap();
+    let store = S3Objects::open(&config(&bucket_name()), tmp.path().join("dl")).await.expect("S3 store");
+
+    // Small (one PUT) and large (multipart: 8 MiB parts) bodies, hashed on the way.
+    let small: Vec<u8> = (0..300_000u32).map(|i| (i % 251) as u8).collect();
+    let large: Vec<u8> = (0..20_000_000u32).map(|i| (i.wrapping_mul(2_654_435_761) >> 24) as u8).collect();
+    for (key, data) in [("audio/small", &small), ("audio/large", &large)] {
+        let out = store.put_stream(key, chunks(data, 64 * 1024), 100_000_000).await.expect("put");
+        assert_eq!(out.size, data.len() as u64);
+        assert_eq!(out.sha256, hex::encode(Sha256::digest(data)));
+        assert_eq!(store.size(key).await.unwrap(), Some(data.len() as u64));
+        let copy = store.fetch(key).await.expect("fetch");
+        assert_eq!(std::fs::read(&copy.path).unwrap(), *data, "{key} round trip");
+    }
+
+    // Past the limit: refused, nothing stored (the multipart upload is aborted).
+    let err = store.put_stream("audio/too-big", chunks(&large, 1 << 20), 10_000_000).await.unwrap_err();
+    assert!(matches!(err, ObjectError::TooLarge { limit: 10_000_000 }), "{err}");
+    assert_eq!(store.size("audio/too-big").await.unwrap(), None);
+    assert!(matches!(store.fetch("audio/missing").await, Err(ObjectError::NotFound(_))));
+
+    // A presigned PUT takes exactly the declared size.
+    let expires = orakgaraki::clock::now_ms() / 1000 + 900;
+    let p = store.presign_put("audio/direct", small.len() as u64, "audio/wav", expires).await.expect("presign");
+    assert_eq!(p.method, "PUT");
+    let client = reqwest::Client::new();
+    let put = |body: Vec<u8>| {
+        let mut req = client.put(&p.url).body(body);
+        for (k, v) in &p.headers {
+            if !k.eq_ignore_ascii_case("content-length") {
+                req = req.header(k, v);
+            }
+        }
+        req.send()
+    };
+    let r = put(small[..1000].to_vec()).await.unwrap();
+    assert!(!r.status().is_success(), "a body of another size must be refused, got {}", r.status());
+    let r = put(small.clone()).await.unwrap();
+    assert!(r.status().is_success(), "{} {}", r.status(), r.text().await.unwrap_or_default());
+    assert_eq!(store.size("audio/direct").await.unwrap(), Some(small.len() as u64));
+
+    store.delete("audio/direct").await.unwrap();
+    store.delete("audio/direct").await.unwrap();
+    assert_eq!(store.size("audio/direct").await.unwrap(), None);
+    assert!(matches!(store.size("../escape").await, Err(ObjectError::BadKey(_))));
+}
+
+#[tokio::test]
+async fn the_service_runs_on_s3() {
+    let (endpoint, key, secret) = s3_env();
+    let bucket = bucket_name();
+    let env = [
+        ("ORAK_STORAGE__OBJECTS", "s3"),
+        ("ORAK_S3__ENDPOINT", endpoint.as_str()),
+        ("ORAK_S3__BUCKET", bucket.as_str()),
+        ("ORAK_S3__ACCESS_KEY_ID", key.as_str()),
+        ("ORAK_S3__SECRET_ACCESS_KEY", secret.as_str()),
+        ("ORAK_S3__CREATE_BUCKET", "true"),
+        ("ORAK_WEBHOOKS__SECRET", "hook"),
+    ];
+    let s = Server::start(&env).await;
+    let token = s.token("ana", false);
+
+    // Multipart through the service: streamed into the bucket, analysed from it.
+    let wav = sine_wav(3.0, 16_000, 196.0, 0.5);
+    let r = s.upload_multipart(&token, "take.wav", wav.clone(), None).await;
+    assert_eq!(r.status(), 202);
+    let body: serde_json::Value = r.json().await.unwrap();
+    let id = body["record_id"].as_str().unwrap().to_owned();
+    let rec = s.wait_terminal(&token, &id, Duration::from_secs(60)).await;
+    assert_eq!(rec["status"], "COMPLETED", "{rec}");
+
+    // Presigned: the client uploads to the bucket itself; the bucket's
+    // notification (here in AWS's format) tells the service.
+    let ticket = s.presign(&token, "direct.wav", wav.len()).await;
+    let id = ticket["record_id"].as_str().unwrap().to_owned();
+    let url = ticket["upload_url"].as_str().unwrap();
+    assert!(url.starts_with(&endpoint), "the URL points at the store: {url}");
+    let mut req = s.client.put(url).body(wav.clone());
+    for (k, v) in ticket["headers"].as_object().unwrap() {
+        if !k.eq_ignore_ascii_case("content-length") {
+            req = req.header(k.as_str(), v.as_str().unwrap());
+        }
+    }
+    let r = req.send().await.unwrap();
+    assert!(r.status().is_success(), "{}", r.status());
+    let note = serde_json::json!({"Records": [{"eventSource": "aws:s3", "eventName": "ObjectCreated:Put",
+        "s3": {"bucket": {"name": bucket}, "object": {"key": format!("audio%2F{id}"), "size": wav.len()}}}]});
+    let r = s.client.post(s.url("/api/records/async/upload-completed")).bearer_auth("hook").json(&note).send().await.unwrap();
+    let out: serde_json::Value = r.json().await.unwrap();
+    assert_eq!(out["applied"], 1, "{out}");
+    let rec = s.wait_terminal(&token, &id, Duration::from_secs(60)).await;
+    assert_eq!(rec["status"], "COMPLETED", "{rec}");
+
+    // Deleting a record deletes its object from the bucket.
+    assert_eq!(s.delete(&token, &format!("/api/records/{id}")).await.status(), 204);
+    let store = S3Objects::open(&config(&bucket), s.data_dir.join("probe")).await.unwrap();
+    assert_eq!(store.size(&format!("audio/{id}")).await.unwrap(), None);
+}
