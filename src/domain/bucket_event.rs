@@ -216,6 +216,7 @@ mod tests {
 
     // SeaweedFS's webhook envelope around a filer EventNotification (Go's
     // encoding/json of the protobuf struct: snake_case, 64-bit numbers as numbers).
+    // tests/s3_objects.rs also has a real SeaweedFS filer post its own.
     const SEAWEED_WEBHOOK: &str = r#"{"key":"/buckets/uploads/audio/0192b1a0-0000-7000-8000-000000000004","event_type":"create",
       "message":{"new_entry":{"name":"0192b1a0-0000-7000-8000-000000000004","chunks":[{"file_id":"3,01637037d6","size":4096}],
       "attributes":{"file_size":4096,"mtime":1700000000,"file_mode":432,"mime":"audio/wav","md5":"1B2M2Y8AsgTpgAmY7PhCfg=="}},
