@@ -50,6 +50,36 @@ impl Default for S3Config {
     }
 }
 
+/// A body being read: its running size (checked against the limit) and hash.
+struct Tally {
+    hasher: Sha256,
+    size: u64,
+    limit: u64,
+}
+
+impl Tally {
+    fn new(limit: u64) -> Self {
+        Tally { hasher: Sha256::new(), size: 0, limit }
+    }
+
+    /// The next chunk of the body appended to `buf`, or `None` at its end.
+    async fn next_into(&mut self, body: &mut ByteStream<'_>, buf: &mut Vec<u8>) -> Result<Option<()>, ObjectError> {
+        let Some(chunk) = body.next().await else { return Ok(None) };
+        let chunk = chunk.map_err(|e| ObjectError::Body(e.to_string()))?;
+        self.size += chunk.len() as u64;
+        if self.size > self.limit {
+            return Err(ObjectError::TooLarge { limit: self.limit });
+        }
+        self.hasher.update(&chunk);
+        buf.extend_from_slice(&chunk);
+        Ok(Some(()))
+    }
+
+    fn outcome(self) -> PutOutcome {
+        PutOutcome { size: self.size, sha256: hex::encode(self.hasher.finalize()) }
+    }
+}
+
 /// Objects in an S3 bucket.
 #[derive(Clone)]
 pub struct S3Objects {
@@ -139,27 +169,20 @@ impl S3Objects {
         upload_id: &str,
         first: Vec<u8>,
         body: &mut ByteStream<'_>,
-        hasher: &mut Sha256,
-        size: &mut u64,
-        limit: u64,
+        tally: &mut Tally,
     ) -> Result<(), ObjectError> {
         let mut parts = vec![self.part(key, upload_id, 1, first).await?];
         let mut buf = Vec::with_capacity(PART);
-        while let Some(chunk) = body.next().await {
-            let chunk = chunk.map_err(|e| ObjectError::Body(e.to_string()))?;
-            *size += chunk.len() as u64;
-            if *size > limit {
-                return Err(ObjectError::TooLarge { limit });
-            }
-            hasher.update(&chunk);
-            buf.extend_from_slice(&chunk);
+        let limit = tally.limit;
+        let number = |n: usize| i32::try_from(n).map_err(|_| ObjectError::TooLarge { limit });
+        while tally.next_into(body, &mut buf).await?.is_some() {
             if buf.len() >= PART {
-                let n = i32::try_from(parts.len() + 1).map_err(|_| ObjectError::TooLarge { limit })?;
+                let n = number(parts.len() + 1)?;
                 parts.push(self.part(key, upload_id, n, std::mem::replace(&mut buf, Vec::with_capacity(PART))).await?);
             }
         }
         if !buf.is_empty() {
-            let n = i32::try_from(parts.len() + 1).map_err(|_| ObjectError::TooLarge { limit })?;
+            let n = number(parts.len() + 1)?;
             parts.push(self.part(key, upload_id, n, buf).await?);
         }
         self.client
@@ -200,20 +223,10 @@ impl ObjectStore for S3Objects {
 
     async fn put_stream(&self, key: &str, mut body: ByteStream<'_>, limit: u64) -> Result<PutOutcome, ObjectError> {
         check_key(key)?;
-        let mut hasher = Sha256::new();
-        let mut size: u64 = 0;
+        let mut tally = Tally::new(limit);
         let mut buf = Vec::new();
         // Up to one part: buffered and sent in one PUT.
-        while buf.len() < PART {
-            let Some(chunk) = body.next().await else { break };
-            let chunk = chunk.map_err(|e| ObjectError::Body(e.to_string()))?;
-            size += chunk.len() as u64;
-            if size > limit {
-                return Err(ObjectError::TooLarge { limit });
-            }
-            hasher.update(&chunk);
-            buf.extend_from_slice(&chunk);
-        }
+        while buf.len() < PART && tally.next_into(&mut body, &mut buf).await?.is_some() {}
         if buf.len() < PART {
             self.client
                 .put_object()
@@ -223,7 +236,7 @@ impl ObjectStore for S3Objects {
                 .send()
                 .await
                 .map_err(|e| ObjectError::Remote(format!("put {key}: {}", describe(&e))))?;
-            return Ok(PutOutcome { size, sha256: hex::encode(hasher.finalize()) });
+            return Ok(tally.outcome());
         }
         let created = self
             .client
@@ -234,8 +247,8 @@ impl ObjectStore for S3Objects {
             .await
             .map_err(|e| ObjectError::Remote(format!("start upload of {key}: {}", describe(&e))))?;
         let upload_id = created.upload_id().ok_or_else(|| ObjectError::Remote("no upload id".into()))?.to_owned();
-        match self.multipart(key, &upload_id, buf, &mut body, &mut hasher, &mut size, limit).await {
-            Ok(()) => Ok(PutOutcome { size, sha256: hex::encode(hasher.finalize()) }),
+        match self.multipart(key, &upload_id, buf, &mut body, &mut tally).await {
+            Ok(()) => Ok(tally.outcome()),
             Err(e) => {
                 self.abort(key, &upload_id).await;
                 Err(e)
