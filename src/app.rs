@@ -8,12 +8,12 @@ use crate::config::Config;
 use crate::domain::catalog::parse_catalog;
 use crate::http::{self, AppState};
 use crate::store::lock::{DataDirLock, LockError};
+use crate::store::s3::S3Objects;
+use crate::store::vectors::{EmbeddedVectors, VectorError, VectorSource, VectorStore};
 use crate::store::{
     CatalogStore, ImportOutcome, LeaseScope, LocalObjects, ObjectError, ObjectStore, RecordStore, SqliteStore,
     StoreError, secrets,
 };
-use crate::store::s3::S3Objects;
-use crate::store::vectors::{EmbeddedVectors, VectorError, VectorSource, VectorStore};
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;

@@ -74,7 +74,11 @@ async fn a_notification_queues_the_record_once() {
     let eb = json!({"version": "0", "detail-type": "Object Created", "source": "aws.s3",
                     "detail": {"bucket": {"name": "uploads"}, "object": {"key": key, "size": wav.len()}}});
     let (status, out) = notify(&s, Some(SECRET), &eb).await;
-    assert_eq!((status, out["format"].as_str(), out["duplicates"].as_u64()), (200, Some("eventbridge"), Some(1)), "{out}");
+    assert_eq!(
+        (status, out["format"].as_str(), out["duplicates"].as_u64()),
+        (200, Some("eventbridge"), Some(1)),
+        "{out}"
+    );
     let sw = json!({"key": format!("/buckets/uploads/{key}"), "event_type": "create",
                     "message": {"new_entry": {"name": id, "attributes": {"file_size": wav.len()}}, "new_parent_path": "/buckets/uploads/audio"}});
     let (_, out) = notify(&s, Some(SECRET), &sw).await;

@@ -34,6 +34,36 @@ fn config(bucket: &str) -> S3Config {
     }
 }
 
+/// The service's environment for running on `bucket` at `endpoint`, plus `extra`.
+fn s3_service_env<'a>(
+    endpoint: &'a str,
+    bucket: &'a str,
+    key: &'a str,
+    secret: &'a str,
+    extra: &[(&'a str, &'a str)],
+) -> Vec<(&'a str, &'a str)> {
+    let mut env = vec![
+        ("ORAK_STORAGE__OBJECTS", "s3"),
+        ("ORAK_S3__ENDPOINT", endpoint),
+        ("ORAK_S3__BUCKET", bucket),
+        ("ORAK_S3__ACCESS_KEY_ID", key),
+        ("ORAK_S3__SECRET_ACCESS_KEY", secret),
+    ];
+    env.extend_from_slice(extra);
+    env
+}
+
+/// PUTs `body` to a presigned upload ticket from the service.
+async fn put_presigned(s: &Server, ticket: &serde_json::Value, body: Vec<u8>) -> reqwest::StatusCode {
+    let mut req = s.client.put(ticket["upload_url"].as_str().unwrap()).body(body);
+    for (k, v) in ticket["headers"].as_object().unwrap() {
+        if !k.eq_ignore_ascii_case("content-length") {
+            req = req.header(k.as_str(), v.as_str().unwrap());
+        }
+    }
+    req.send().await.unwrap().status()
+}
+
 fn bucket_name() -> String {
     format!("orak-test-{}", &uuid::Uuid::new_v4().simple().to_string()[..12])
 }
@@ -96,15 +126,13 @@ async fn uploads_downloads_limits_and_presigned_puts() {
 async fn the_service_runs_on_s3() {
     let (endpoint, key, secret) = s3_env();
     let bucket = bucket_name();
-    let env = [
-        ("ORAK_STORAGE__OBJECTS", "s3"),
-        ("ORAK_S3__ENDPOINT", endpoint.as_str()),
-        ("ORAK_S3__BUCKET", bucket.as_str()),
-        ("ORAK_S3__ACCESS_KEY_ID", key.as_str()),
-        ("ORAK_S3__SECRET_ACCESS_KEY", secret.as_str()),
-        ("ORAK_S3__CREATE_BUCKET", "true"),
-        ("ORAK_WEBHOOKS__SECRET", "hook"),
-    ];
+    let env = s3_service_env(
+        &endpoint,
+        &bucket,
+        &key,
+        &secret,
+        &[("ORAK_S3__CREATE_BUCKET", "true"), ("ORAK_WEBHOOKS__SECRET", "hook")],
+    );
     let s = Server::start(&env).await;
     let token = s.token("ana", false);
 
@@ -123,17 +151,18 @@ async fn the_service_runs_on_s3() {
     let id = ticket["record_id"].as_str().unwrap().to_owned();
     let url = ticket["upload_url"].as_str().unwrap();
     assert!(url.starts_with(&endpoint), "the URL points at the store: {url}");
-    let mut req = s.client.put(url).body(wav.clone());
-    for (k, v) in ticket["headers"].as_object().unwrap() {
-        if !k.eq_ignore_ascii_case("content-length") {
-            req = req.header(k.as_str(), v.as_str().unwrap());
-        }
-    }
-    let r = req.send().await.unwrap();
-    assert!(r.status().is_success(), "{}", r.status());
+    let status = put_presigned(&s, &ticket, wav.clone()).await;
+    assert!(status.is_success(), "{status}");
     let note = serde_json::json!({"Records": [{"eventSource": "aws:s3", "eventName": "ObjectCreated:Put",
         "s3": {"bucket": {"name": bucket}, "object": {"key": format!("audio%2F{id}"), "size": wav.len()}}}]});
-    let r = s.client.post(s.url("/api/records/async/upload-completed")).bearer_auth("hook").json(&note).send().await.unwrap();
+    let r = s
+        .client
+        .post(s.url("/api/records/async/upload-completed"))
+        .bearer_auth("hook")
+        .json(&note)
+        .send()
+        .await
+        .unwrap();
     let out: serde_json::Value = r.json().await.unwrap();
     assert_eq!(out["applied"], 1, "{out}");
     let rec = s.wait_terminal(&token, &id, Duration::from_secs(60)).await;
@@ -198,15 +227,13 @@ async fn seaweedfs_own_webhook_completes_a_presigned_upload() {
     let (_, key, secret) = s3_env();
     let bucket = bucket_name();
     let weed_s3 = "http://127.0.0.1:18533";
-    let env = [
-        ("ORAK_STORAGE__OBJECTS", "s3"),
-        ("ORAK_S3__ENDPOINT", weed_s3),
-        ("ORAK_S3__BUCKET", bucket.as_str()),
-        ("ORAK_S3__ACCESS_KEY_ID", key.as_str()),
-        ("ORAK_S3__SECRET_ACCESS_KEY", secret.as_str()),
-        ("ORAK_WEBHOOKS__SECRET", "weed-hook"),
-        ("ORAK_MODEL__ENABLED", "false"),
-    ];
+    let env = s3_service_env(
+        weed_s3,
+        &bucket,
+        &key,
+        &secret,
+        &[("ORAK_WEBHOOKS__SECRET", "weed-hook"), ("ORAK_MODEL__ENABLED", "false")],
+    );
     // The service first (the store needs its address), then the store.
     let s = Server::start(&env).await;
     let weed = seaweed_notifying(&s.url("/api/records/async/upload-completed"), "weed-hook", &key, &secret).await;
@@ -217,13 +244,7 @@ async fn seaweedfs_own_webhook_completes_a_presigned_upload() {
     let wav = sine_wav(2.0, 16_000, 220.0, 0.5);
     let ticket = s.presign(&token, "direct.wav", wav.len()).await;
     let id = ticket["record_id"].as_str().unwrap().to_owned();
-    let mut req = s.client.put(ticket["upload_url"].as_str().unwrap()).body(wav);
-    for (k, v) in ticket["headers"].as_object().unwrap() {
-        if !k.eq_ignore_ascii_case("content-length") {
-            req = req.header(k.as_str(), v.as_str().unwrap());
-        }
-    }
-    assert!(req.send().await.unwrap().status().is_success());
+    assert!(put_presigned(&s, &ticket, wav).await.is_success());
     // Nobody tells the service but SeaweedFS's filer webhook.
     let rec = s.wait_terminal(&token, &id, Duration::from_secs(60)).await;
     assert_eq!(rec["status"], "COMPLETED", "{rec}\n{}", s.log());

@@ -43,8 +43,11 @@ async fn completed(s: &SqliteStore, owner: &str, vector: Vec<f32>, now: i64) -> 
 }
 
 fn brute_force(all: &[(i64, Vec<f32>)], q: &[f32], k: usize, keep: impl Fn(i64) -> bool) -> Vec<i64> {
-    let mut scored: Vec<(f32, i64)> =
-        all.iter().filter(|(key, _)| keep(*key)).map(|(key, v)| (v.iter().zip(q).map(|(a, b)| a * b).sum(), *key)).collect();
+    let mut scored: Vec<(f32, i64)> = all
+        .iter()
+        .filter(|(key, _)| keep(*key))
+        .map(|(key, v)| (v.iter().zip(q).map(|(a, b)| a * b).sum(), *key))
+        .collect();
     scored.sort_by(|a, b| b.0.total_cmp(&a.0));
     scored.into_iter().take(k).map(|(_, key)| key).collect()
 }
@@ -68,8 +71,7 @@ async fn rebuilt_from_the_database_and_kept_in_line_by_sync() {
     }
     let params = IndexParams::default();
     let vdir = dir.path().join("vectors");
-    let (vectors, report) =
-        EmbeddedVectors::open(&vdir, "test-model", "1", params, store.clone()).await.unwrap();
+    let (vectors, report) = EmbeddedVectors::open(&vdir, "test-model", "1", params, store.clone()).await.unwrap();
     assert_eq!(report.rebuilt.as_deref(), Some("no saved index"));
     assert_eq!((report.size, vectors.len()), (60, 60));
 
@@ -111,11 +113,13 @@ async fn rebuilt_from_the_database_and_kept_in_line_by_sync() {
     // Saved, reopened: loaded as is; after the file is lost, rebuilt with the same answers.
     assert!(vectors.persist().await.unwrap());
     assert!(!vectors.persist().await.unwrap(), "nothing new to save");
-    let before: Vec<i64> = vectors.search(q.clone(), 20, everything.clone()).await.unwrap().iter().map(|h| h.key).collect();
+    let before: Vec<i64> =
+        vectors.search(q.clone(), 20, everything.clone()).await.unwrap().iter().map(|h| h.key).collect();
     drop(vectors);
     let (again, report) = EmbeddedVectors::open(&vdir, "test-model", "1", params, store.clone()).await.unwrap();
     assert_eq!((report.rebuilt, report.size, report.added, report.removed), (None, 59, 0, 0));
-    let after: Vec<i64> = again.search(q.clone(), 20, everything.clone()).await.unwrap().iter().map(|h| h.key).collect();
+    let after: Vec<i64> =
+        again.search(q.clone(), 20, everything.clone()).await.unwrap().iter().map(|h| h.key).collect();
     assert_eq!(before, after);
     drop(again);
     // Other index parameters or another model version: rebuilt.

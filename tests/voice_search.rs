@@ -112,7 +112,10 @@ async fn similar_voices_respect_visibility_and_rank_the_same_speaker_first() {
     assert_eq!(ids(&body), vec![w.ana_clips[3].clone()], "only Ana's public clip: {body}");
     // Bo sees his own private one and Ana's public clip, not Ana's private clips.
     let (_, body) = similar(&s, &w.bo, &w.bo_public, 10).await;
-    assert_eq!(ids(&body).into_iter().collect::<HashSet<_>>(), HashSet::from([w.bo_private.clone(), w.ana_clips[3].clone()]));
+    assert_eq!(
+        ids(&body).into_iter().collect::<HashSet<_>>(),
+        HashSet::from([w.bo_private.clone(), w.ana_clips[3].clone()])
+    );
     // An admin sees everything.
     let admin = s.token("root", true);
     let (_, body) = similar(&s, &admin, &w.bo_public, 10).await;
@@ -157,7 +160,10 @@ async fn search_by_vector_or_record_with_filters() {
     assert_eq!(ids(&body).len(), 4, "{body}");
     assert!(body["items"].as_array().unwrap().iter().all(|i| i["owner"] == "ana"));
     let (_, body) = search(&s, &w.ana, json!({ "vector": vector, "k": 10, "filters": { "scope": "public" } })).await;
-    assert_eq!(ids(&body).into_iter().collect::<HashSet<_>>(), HashSet::from([w.ana_clips[3].clone(), w.bo_public.clone()]));
+    assert_eq!(
+        ids(&body).into_iter().collect::<HashSet<_>>(),
+        HashSet::from([w.ana_clips[3].clone(), w.bo_public.clone()])
+    );
     let (_, body) = search(&s, &w.ana, json!({ "vector": vector, "k": 10, "filters": { "owner": "bo" } })).await;
     assert_eq!(ids(&body), vec![w.bo_public.clone()], "Bo's private record stays hidden: {body}");
     let (_, body) = search(&s, &w.ana, json!({ "vector": vector, "k": 10, "filters": { "min_score": 0.75 } })).await;
@@ -213,7 +219,11 @@ fn respawn_env() -> Vec<(String, String)> {
 }
 
 async fn restart(s: &mut Server, dir: &Path, crash: bool) -> Server {
-    if crash { s.kill9() } else { s.stop() }
+    if crash {
+        s.kill9()
+    } else {
+        s.stop()
+    }
     Server::spawn(dir, &respawn_env()).await
 }
 

@@ -4,8 +4,8 @@
 use super::Directory;
 use super::sse_broadcaster::SseMsg;
 use crate::config::Config;
-use crate::domain::StatusEvent;
 use crate::domain::RecordId;
+use crate::domain::StatusEvent;
 use crate::store::vectors::{VectorSource, VectorStore};
 use crate::store::{CatalogStore, ObjectStore, RecordStore};
 use std::sync::Arc;
@@ -30,7 +30,8 @@ impl Ctx {
     /// the vector index. A failure is logged, not returned: the periodic sync with
     /// the database repairs the index.
     pub async fn index_record(&self, id: &RecordId) {
-        let found = self.vector_source.vector_of_record(id, crate::model::MODEL_NAME, crate::model::MODEL_VERSION).await;
+        let found =
+            self.vector_source.vector_of_record(id, crate::model::MODEL_NAME, crate::model::MODEL_VERSION).await;
         let result = match found {
             Ok(Some((key, vector))) => self.vectors.upsert(key, vector).await,
             Ok(None) => Ok(()),
@@ -43,7 +44,8 @@ impl Ctx {
 
     /// Takes a record's embedding out of the vector index (before the record is deleted).
     pub async fn unindex_record(&self, id: &RecordId) {
-        let found = self.vector_source.vector_of_record(id, crate::model::MODEL_NAME, crate::model::MODEL_VERSION).await;
+        let found =
+            self.vector_source.vector_of_record(id, crate::model::MODEL_NAME, crate::model::MODEL_VERSION).await;
         let result = match found {
             Ok(Some((key, _))) => self.vectors.remove(key.key).await,
             Ok(None) => Ok(()),

@@ -113,7 +113,8 @@ fn records_format(v: &Value, records: &Value) -> Result<Notification, BucketEven
             out.ignored += 1;
             continue;
         }
-        let key = str_at(r, &["s3", "object", "key"]).ok_or_else(|| malformed(format, "a record has no s3.object.key"))?;
+        let key =
+            str_at(r, &["s3", "object", "key"]).ok_or_else(|| malformed(format, "a record has no s3.object.key"))?;
         out.created.push(CreatedObject {
             bucket: str_at(r, &["s3", "bucket", "name"]).map(str::to_owned),
             key: decode_form(key),
@@ -149,8 +150,8 @@ fn eventbridge(v: &Value) -> Result<Notification, BucketEventError> {
 fn seaweedfs(v: &Value) -> Result<Notification, BucketEventError> {
     let format = Format::SeaweedFs;
     let message = v.get("message").filter(|m| !m.is_null()).or_else(|| v.get("message_data")).unwrap_or(&Value::Null);
-    let created = message.get("new_entry").is_some_and(|e| !e.is_null())
-        && message.get("old_entry").is_none_or(Value::is_null);
+    let created =
+        message.get("new_entry").is_some_and(|e| !e.is_null()) && message.get("old_entry").is_none_or(Value::is_null);
     let is_dir = message.get("new_entry").and_then(|e| e.get("is_directory")).and_then(Value::as_bool) == Some(true);
     if !created || is_dir {
         return Ok(Notification { format, created: Vec::new(), ignored: 1 });
@@ -172,12 +173,7 @@ fn seaweedfs(v: &Value) -> Result<Notification, BucketEventError> {
     };
     Ok(Notification {
         format,
-        created: vec![CreatedObject {
-            bucket,
-            key,
-            size: u64_at(entry, &["attributes", "file_size"]),
-            etag: None,
-        }],
+        created: vec![CreatedObject { bucket, key, size: u64_at(entry, &["attributes", "file_size"]), etag: None }],
         ignored: 0,
     })
 }
@@ -241,7 +237,10 @@ mod tests {
     #[test]
     fn eventbridge_minio_and_seaweedfs() {
         let n = parse(EVENTBRIDGE.as_bytes()).expect("eventbridge");
-        assert_eq!((n.format, n.created[0].key.as_str(), n.created[0].size), (Format::EventBridge, "audio/0192b1a0-0000-7000-8000-000000000002", Some(198_524_144)));
+        assert_eq!(
+            (n.format, n.created[0].key.as_str(), n.created[0].size),
+            (Format::EventBridge, "audio/0192b1a0-0000-7000-8000-000000000002", Some(198_524_144))
+        );
         let n = parse(MINIO.as_bytes()).expect("minio");
         assert_eq!(n.format, Format::Minio);
         assert_eq!(n.created[0].key, "audio/0192b1a0-0000-7000-8000-000000000003");
@@ -252,7 +251,9 @@ mod tests {
         assert_eq!(n.created[0].key, "audio/0192b1a0-0000-7000-8000-000000000004");
         assert_eq!(n.created[0].size, Some(4096));
         // Releases that name the field message_data, with 64-bit numbers as strings.
-        let alt = SEAWEED_WEBHOOK.replace("\"message\"", "\"message_data\"").replace("\"file_size\":4096", "\"file_size\":\"4096\"");
+        let alt = SEAWEED_WEBHOOK
+            .replace("\"message\"", "\"message_data\"")
+            .replace("\"file_size\":4096", "\"file_size\":\"4096\"");
         assert_eq!(parse(alt.as_bytes()).expect("message_data").created, n.created);
     }
 
@@ -268,7 +269,10 @@ mod tests {
         assert_eq!(parse(other.as_bytes()).expect("eventbridge delete").ignored, 1);
         assert!(matches!(parse(b"not json"), Err(BucketEventError::NotJson(_))));
         assert_eq!(parse(b"{\"hello\":1}"), Err(BucketEventError::UnknownFormat));
-        assert!(matches!(parse(br#"{"Records":[{"eventName":"ObjectCreated:Put"}]}"#), Err(BucketEventError::Malformed { .. })));
+        assert!(matches!(
+            parse(br#"{"Records":[{"eventName":"ObjectCreated:Put"}]}"#),
+            Err(BucketEventError::Malformed { .. })
+        ));
         assert!(matches!(parse(br#"{"Records":{}}"#), Err(BucketEventError::Malformed { .. })));
     }
 }

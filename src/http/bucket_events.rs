@@ -95,7 +95,15 @@ async fn upload_completed(
             Err(e) => return Err(ApiError::from(e).reject()),
         }
     }
-    tracing::info!(format = out.format, applied = out.applied, duplicates = out.duplicates, unknown = out.unknown, missing = out.missing, ignored = out.ignored, "bucket notification");
+    tracing::info!(
+        format = out.format,
+        applied = out.applied,
+        duplicates = out.duplicates,
+        unknown = out.unknown,
+        missing = out.missing,
+        ignored = out.ignored,
+        "bucket notification"
+    );
     Ok(warp::reply::json(&out).into_response())
 }
 

@@ -356,7 +356,12 @@ async fn patch(id: String, caller: Caller, req: PatchRequest, state: AppState) -
     let Some(visibility) = req.visibility else {
         return Err(ApiError::bad_request("nothing to change (known fields: visibility)").reject());
     };
-    state.ctx.store.set_visibility(&record.view.id, visibility, now_ms()).await.map_err(|e| ApiError::from(e).reject())?;
+    state
+        .ctx
+        .store
+        .set_visibility(&record.view.id, visibility, now_ms())
+        .await
+        .map_err(|e| ApiError::from(e).reject())?;
     let found = state
         .ctx
         .vector_source

@@ -4,9 +4,9 @@
 //! ones (an admin sees all).
 
 use super::auth::{Caller, caller};
-use crate::auth::Role;
 use super::records::{json_body, readable_record};
 use super::{ApiError, AppState, with_state};
+use crate::auth::Role;
 use crate::domain::{Analysis, RecordStatus, Visibility};
 use crate::store::StoredRecord;
 use crate::store::vectors::{SearchScope, VectorError};
@@ -153,7 +153,12 @@ async fn record_vector(state: &AppState, caller: &Caller, id: &str) -> Result<(S
     }
 }
 
-async fn similar_to_record(id: String, caller: Caller, q: SimilarQuery, state: AppState) -> Result<Response, warp::Rejection> {
+async fn similar_to_record(
+    id: String,
+    caller: Caller,
+    q: SimilarQuery,
+    state: AppState,
+) -> Result<Response, warp::Rejection> {
     let run = async {
         let k = check_k(q.k)?;
         let (record, key, vector) = record_vector(&state, &caller, &id).await?;

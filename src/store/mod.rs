@@ -134,8 +134,12 @@ pub trait RecordStore: Send + Sync + 'static {
         after: Option<&ListCursor>,
     ) -> Result<Vec<StoredRecord>, StoreError>;
     /// Makes a record public or private.
-    async fn set_visibility(&self, id: &RecordId, visibility: crate::domain::Visibility, now: i64)
-    -> Result<(), StoreError>;
+    async fn set_visibility(
+        &self,
+        id: &RecordId,
+        visibility: crate::domain::Visibility,
+        now: i64,
+    ) -> Result<(), StoreError>;
     /// Replaces a record's client metadata.
     async fn set_metadata(&self, id: &RecordId, metadata: &serde_json::Value, now: i64) -> Result<(), StoreError>;
     /// The object arrived: PENDING → UPLOADED → QUEUED, in one transaction.

@@ -73,8 +73,13 @@ pub type ByteStream<'a> = BoxStream<'a, Result<Bytes, std::io::Error>>;
 pub trait ObjectStore: Send + Sync + 'static {
     /// A URL through which a client uploads at most `size` bytes to `key` until
     /// `expires` (unix seconds).
-    async fn presign_put(&self, key: &str, size: u64, content_type: &str, expires: i64)
-    -> Result<PresignedPut, ObjectError>;
+    async fn presign_put(
+        &self,
+        key: &str,
+        size: u64,
+        content_type: &str,
+        expires: i64,
+    ) -> Result<PresignedPut, ObjectError>;
     /// Streams `body` to `key`, refusing (and storing nothing) past `limit` bytes.
     async fn put_stream(&self, key: &str, body: ByteStream<'_>, limit: u64) -> Result<PutOutcome, ObjectError>;
     /// A local file with the object's bytes.

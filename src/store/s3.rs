@@ -94,7 +94,9 @@ fn remote(what: &str) -> impl FnOnce(String) -> ObjectError + '_ {
 }
 
 /// The message of an SDK error with its service error code, when there is one.
-fn describe<E: std::error::Error + aws_sdk_s3::error::ProvideErrorMetadata + 'static>(e: &aws_sdk_s3::error::SdkError<E>) -> String {
+fn describe<E: std::error::Error + aws_sdk_s3::error::ProvideErrorMetadata + 'static>(
+    e: &aws_sdk_s3::error::SdkError<E>,
+) -> String {
     match e.as_service_error() {
         Some(s) => format!("{} ({})", s.message().unwrap_or("no message"), s.code().unwrap_or("no code")),
         None => aws_sdk_s3::error::DisplayErrorContext(e).to_string(),
@@ -116,7 +118,13 @@ impl S3Objects {
         let mut builder = aws_sdk_s3::Config::builder()
             .behavior_version(BehaviorVersion::latest())
             .region(Region::new(cfg.region.clone()))
-            .credentials_provider(Credentials::new(&cfg.access_key_id, &cfg.secret_access_key, None, None, "orakgaraki-config"))
+            .credentials_provider(Credentials::new(
+                &cfg.access_key_id,
+                &cfg.secret_access_key,
+                None,
+                None,
+                "orakgaraki-config",
+            ))
             .force_path_style(cfg.path_style)
             .http_client(http);
         if !cfg.endpoint.is_empty() {
@@ -135,13 +143,20 @@ impl S3Objects {
         }
         match self.client.create_bucket().bucket(&self.bucket).send().await {
             Ok(_) => Ok(()),
-            Err(e) if e.as_service_error().is_some_and(|s| s.is_bucket_already_owned_by_you() || s.is_bucket_already_exists()) => Ok(()),
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|s| s.is_bucket_already_owned_by_you() || s.is_bucket_already_exists()) =>
+            {
+                Ok(())
+            }
             Err(e) => Err(ObjectError::Remote(format!("create bucket {}: {}", self.bucket, describe(&e)))),
         }
     }
 
     async fn abort(&self, key: &str, upload_id: &str) {
-        if let Err(e) = self.client.abort_multipart_upload().bucket(&self.bucket).key(key).upload_id(upload_id).send().await {
+        if let Err(e) =
+            self.client.abort_multipart_upload().bucket(&self.bucket).key(key).upload_id(upload_id).send().await
+        {
             tracing::warn!(key, error = %describe(&e), "could not abort a multipart upload; the bucket's lifecycle rule must clean it");
         }
     }
@@ -211,13 +226,23 @@ impl ObjectStore for S3Objects {
         let ttl = (expires - crate::clock::now_ms() / 1000).max(1);
         let config = PresigningConfig::expires_in(Duration::from_secs(ttl.unsigned_abs()))
             .map_err(|e| remote("presign")(e.to_string()))?;
-        let mut put = self.client.put_object().bucket(&self.bucket).key(key).content_length(i64::try_from(size).unwrap_or(i64::MAX));
+        let mut put = self
+            .client
+            .put_object()
+            .bucket(&self.bucket)
+            .key(key)
+            .content_length(i64::try_from(size).unwrap_or(i64::MAX));
         if !content_type.is_empty() {
             put = put.content_type(content_type);
         }
-        let req = put.presigned(config).await.map_err(|e| ObjectError::Remote(format!("presign {key}: {}", describe(&e))))?;
+        let req =
+            put.presigned(config).await.map_err(|e| ObjectError::Remote(format!("presign {key}: {}", describe(&e))))?;
         // The signature covers Content-Length: S3 refuses a body of any other size.
-        let headers = req.headers().filter(|(k, _)| !k.eq_ignore_ascii_case("host")).map(|(k, v)| (k.to_owned(), v.to_owned())).collect();
+        let headers = req
+            .headers()
+            .filter(|(k, _)| !k.eq_ignore_ascii_case("host"))
+            .map(|(k, v)| (k.to_owned(), v.to_owned()))
+            .collect();
         Ok(PresignedPut { url: req.uri().to_owned(), method: "PUT", headers })
     }
 

@@ -90,7 +90,9 @@ impl RecordRow {
     }
 
     pub fn visibility(&self) -> Result<Visibility, StoreError> {
-        self.visibility.parse().map_err(|e: crate::domain::record::UnknownVisibility| StoreError::Corrupt(e.to_string()))
+        self.visibility
+            .parse()
+            .map_err(|e: crate::domain::record::UnknownVisibility| StoreError::Corrupt(e.to_string()))
     }
 
     pub fn record_id(&self) -> Result<RecordId, StoreError> {

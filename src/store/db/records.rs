@@ -298,7 +298,9 @@ impl RecordStore for SqliteStore {
                 .values(NewAnalysisRow { record_id: job.record_id.as_str(), analysis: json, created_at: now })
                 .execute(conn)
                 .await?;
-            diesel::delete(embeddings::table.filter(embeddings::record_id.eq(job.record_id.as_str()))).execute(conn).await?;
+            diesel::delete(embeddings::table.filter(embeddings::record_id.eq(job.record_id.as_str())))
+                .execute(conn)
+                .await?;
             if let Some(e) = &embedding {
                 insert_embedding(conn, job.record_id.as_str(), e, now).await?;
             }

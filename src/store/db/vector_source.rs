@@ -1,9 +1,9 @@
 //! `VectorSource` for SQLite: what the vector index reads from the `embeddings`
 //! table (joined with `records` for owner and visibility).
 
+use super::SqliteStore;
 use super::models::{EmbeddingTag, RecordRow};
 use super::schema::{analyses, embeddings, records};
-use super::SqliteStore;
 use crate::domain::{Embedding, RecordId, Visibility};
 use crate::store::vectors::{VectorKey, VectorRow, VectorSource};
 use crate::store::{StoreError, StoredRecord};
@@ -15,7 +15,8 @@ use diesel_async::RunQueryDsl;
 const IN_CHUNK: usize = 10_000;
 
 fn vector(key: i64, bytes: &[u8]) -> Result<Vec<f32>, StoreError> {
-    Embedding::vector_from_bytes(bytes).ok_or_else(|| StoreError::Corrupt(format!("embedding {key}: {} bytes", bytes.len())))
+    Embedding::vector_from_bytes(bytes)
+        .ok_or_else(|| StoreError::Corrupt(format!("embedding {key}: {} bytes", bytes.len())))
 }
 
 fn key_of((key, owner, visibility): (i64, String, String)) -> VectorKey {
@@ -48,7 +49,13 @@ impl VectorSource for SqliteStore {
         Ok(rows.into_iter().map(key_of).collect())
     }
 
-    async fn vector_page(&self, model: &str, version: &str, after: i64, limit: i64) -> Result<Vec<VectorRow>, StoreError> {
+    async fn vector_page(
+        &self,
+        model: &str,
+        version: &str,
+        after: i64,
+        limit: i64,
+    ) -> Result<Vec<VectorRow>, StoreError> {
         let mut conn = self.read().await?;
         let rows: Vec<(i64, Vec<u8>)> = embeddings::table
             .filter(embeddings::model.eq(model))

@@ -171,7 +171,12 @@ impl EmbeddedVectors {
 }
 
 /// Loads the saved index if its sidecar matches what is configured; the error says why not.
-fn load_saved(dir: &Path, model: &str, version: &str, params: IndexParams) -> Result<Result<(AnnIndex, u64), String>, VectorError> {
+fn load_saved(
+    dir: &Path,
+    model: &str,
+    version: &str,
+    params: IndexParams,
+) -> Result<Result<(AnnIndex, u64), String>, VectorError> {
     let sidecar_path = dir.join(SIDECAR_FILE);
     let index_path = dir.join(INDEX_FILE);
     let sidecar: Sidecar = match std::fs::read(&sidecar_path) {
@@ -258,13 +263,18 @@ fn diff(state: &State, wanted: &VisibilityMap, keys: &[VectorKey]) -> Result<(us
             removed += 1;
         }
     }
-    let missing = keys.iter().filter(|k| to_key(k.key).is_some_and(|k| !state.index.contains(k))).map(|k| k.key).collect();
+    let missing =
+        keys.iter().filter(|k| to_key(k.key).is_some_and(|k| !state.index.contains(k))).map(|k| k.key).collect();
     Ok((removed, missing))
 }
 
 /// Makes `state.index` hold exactly `keys`: adds the missing ones (vectors from
 /// the database), removes the ones the database no longer has. Returns (added, removed).
-async fn reconcile(state: &mut State, keys: &[VectorKey], source: &dyn VectorSource) -> Result<(usize, usize), VectorError> {
+async fn reconcile(
+    state: &mut State,
+    keys: &[VectorKey],
+    source: &dyn VectorSource,
+) -> Result<(usize, usize), VectorError> {
     let (removed, missing) = diff(state, &state.meta, keys)?;
     let mut added = 0;
     for chunk in missing.chunks(PAGE as usize) {
@@ -323,7 +333,8 @@ impl VectorStore for EmbeddedVectors {
     }
 
     async fn search(&self, query: Vec<f32>, k: usize, scope: SearchScope) -> Result<Vec<VectorHit>, VectorError> {
-        let q = normalized(&query).ok_or_else(|| VectorError::Index("query vector is empty, zero or not finite".into()))?;
+        let q =
+            normalized(&query).ok_or_else(|| VectorError::Index("query vector is empty, zero or not finite".into()))?;
         if q.len() != self.params.dimensions {
             return Err(VectorError::Dimensions { expected: self.params.dimensions, got: q.len() });
         }
@@ -343,7 +354,10 @@ impl VectorStore for EmbeddedVectors {
             }
         })
         .await??;
-        Ok(found.into_iter().filter_map(|n| Some(VectorHit { key: i64::try_from(n.key).ok()?, score: n.score })).collect())
+        Ok(found
+            .into_iter()
+            .filter_map(|n| Some(VectorHit { key: i64::try_from(n.key).ok()?, score: n.score }))
+            .collect())
     }
 
     async fn sync(&self) -> Result<SyncReport, VectorError> {

@@ -42,7 +42,13 @@ impl Quantization {
 
 impl Default for IndexParams {
     fn default() -> Self {
-        IndexParams { dimensions: 256, connectivity: 16, expansion_add: 128, expansion_search: 64, quantization: Quantization::F32 }
+        IndexParams {
+            dimensions: 256,
+            connectivity: 16,
+            expansion_add: 128,
+            expansion_search: 64,
+            quantization: Quantization::F32,
+        }
     }
 }
 
@@ -196,7 +202,9 @@ impl AnnIndex {
                     })
                 })
                 .collect();
-            handles.into_iter().try_for_each(|h| h.join().map_err(|_| VectorError::Index("an add thread panicked".into()))?)
+            handles
+                .into_iter()
+                .try_for_each(|h| h.join().map_err(|_| VectorError::Index("an add thread panicked".into()))?)
         })
     }
 
@@ -341,7 +349,10 @@ mod tests {
         assert_eq!(subset.len(), 3, "the unknown key is skipped");
         let mut want: Vec<Neighbour> = [2u64, 3, 4]
             .iter()
-            .map(|k| Neighbour { key: *k, score: data[(*k as usize - 1) * 32..][..32].iter().zip(q).map(|(a, b)| a * b).sum() })
+            .map(|k| Neighbour {
+                key: *k,
+                score: data[(*k as usize - 1) * 32..][..32].iter().zip(q).map(|(a, b)| a * b).sum(),
+            })
             .collect();
         want.sort_by(|a, b| b.score.total_cmp(&a.score));
         assert_eq!(subset.iter().map(|n| n.key).collect::<Vec<_>>(), want.iter().map(|n| n.key).collect::<Vec<_>>());

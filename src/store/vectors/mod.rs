@@ -99,8 +99,13 @@ pub trait VectorSource: Send + Sync + 'static {
     /// Every key from `model` at `version` with its owner and visibility, by key.
     async fn vector_keys(&self, model: &str, version: &str) -> Result<Vec<VectorKey>, StoreError>;
     /// Up to `limit` vectors from `model` at `version` with keys above `after`, by key.
-    async fn vector_page(&self, model: &str, version: &str, after: i64, limit: i64)
-    -> Result<Vec<VectorRow>, StoreError>;
+    async fn vector_page(
+        &self,
+        model: &str,
+        version: &str,
+        after: i64,
+        limit: i64,
+    ) -> Result<Vec<VectorRow>, StoreError>;
     /// The vectors of these keys (those that still exist).
     async fn vectors_by_keys(&self, keys: &[i64]) -> Result<Vec<VectorRow>, StoreError>;
     /// A record's embedding key, owner and visibility, with its vector, if it has one

@@ -167,7 +167,12 @@ mod tests {
         assert_eq!(m.estimate(&f), 4); // own 2 + public 2 (ann's public counted twice: an upper bound)
         let f = m.filter(&visible_to("carol"));
         assert_eq!(m.matching(&f), vec![2, 5]);
-        let f = m.filter(&SearchScope { own: Some("bob".into()), owner: Some("bob".into()), exclude: Some(3), ..Default::default() });
+        let f = m.filter(&SearchScope {
+            own: Some("bob".into()),
+            owner: Some("bob".into()),
+            exclude: Some(3),
+            ..Default::default()
+        });
         assert_eq!(m.matching(&f), vec![5]);
         let f = m.filter(&SearchScope { everything: true, ..Default::default() });
         assert_eq!(m.matching(&f), vec![1, 2, 3, 5]);
