@@ -6,8 +6,8 @@ use super::sse_broadcaster::SseMsg;
 use crate::config::Config;
 use crate::domain::RecordId;
 use crate::domain::StatusEvent;
-use crate::store::vectors::{VectorSource, VectorStore};
-use crate::store::{CatalogStore, ObjectStore, RecordStore};
+use crate::store::vectors::{VectorError, VectorKey, VectorSource, VectorStore};
+use crate::store::{CatalogStore, ObjectStore, RecordStore, StoreError};
 use std::sync::Arc;
 
 /// Shared by the whole tree (cheap to clone).
@@ -26,34 +26,40 @@ pub struct Ctx {
 }
 
 impl Ctx {
+    /// A record's stored embedding from the current model, with its index key,
+    /// owner and visibility (`None` when it has none).
+    pub async fn record_vector(&self, id: &RecordId) -> Result<Option<(VectorKey, Vec<f32>)>, StoreError> {
+        self.vector_source.vector_of_record(id, crate::model::MODEL_NAME, crate::model::MODEL_VERSION).await
+    }
+
     /// Puts a record's stored embedding (if it has one from the current model) into
     /// the vector index. A failure is logged, not returned: the periodic sync with
     /// the database repairs the index.
     pub async fn index_record(&self, id: &RecordId) {
-        let found =
-            self.vector_source.vector_of_record(id, crate::model::MODEL_NAME, crate::model::MODEL_VERSION).await;
-        let result = match found {
+        let result = match self.record_vector(id).await {
             Ok(Some((key, vector))) => self.vectors.upsert(key, vector).await,
-            Ok(None) => Ok(()),
-            Err(e) => Err(e.into()),
+            other => other.map(|_| ()).map_err(VectorError::from),
         };
-        if let Err(e) = result {
-            tracing::warn!(record_id = %id, error = %e, "could not index the embedding; the next sync will");
-        }
+        log_index_failure(id, result, "could not index the embedding; the next sync will");
     }
 
     /// Takes a record's embedding out of the vector index (before the record is deleted).
     pub async fn unindex_record(&self, id: &RecordId) {
-        let found =
-            self.vector_source.vector_of_record(id, crate::model::MODEL_NAME, crate::model::MODEL_VERSION).await;
-        let result = match found {
+        let result = match self.record_vector(id).await {
             Ok(Some((key, _))) => self.vectors.remove(key.key).await,
-            Ok(None) => Ok(()),
-            Err(e) => Err(e.into()),
+            other => other.map(|_| ()).map_err(VectorError::from),
         };
-        if let Err(e) = result {
-            tracing::warn!(record_id = %id, error = %e, "could not remove the embedding from the index; the next sync will");
-        }
+        log_index_failure(id, result, "could not remove the embedding from the index; the next sync will");
+    }
+
+    /// Tells the vector index a record's new visibility. Searches re-check
+    /// visibility in the database, so a failure here never shows a private record.
+    pub async fn reindex_visibility(&self, id: &RecordId, public: bool) {
+        let result = match self.record_vector(id).await {
+            Ok(Some((key, _))) => self.vectors.set_public(key.key, public).await,
+            other => other.map(|_| ()).map_err(VectorError::from),
+        };
+        log_index_failure(id, result, "could not update the index's visibility");
     }
 
     /// Announces committed transitions to live subscribers.
@@ -65,5 +71,11 @@ impl Ctx {
             tracing::debug!(record_id = %ev.record_id, status = %ev.status, attempt = ev.attempt, "status");
             let _ = sse.cast(SseMsg::Publish(ev));
         }
+    }
+}
+
+fn log_index_failure(id: &RecordId, result: Result<(), VectorError>, what: &str) {
+    if let Err(e) = result {
+        tracing::warn!(record_id = %id, error = %e, "{what}");
     }
 }

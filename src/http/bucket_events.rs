@@ -6,9 +6,8 @@
 //! moves its record to UPLOADED → QUEUED through the s3-event actor; a replayed
 //! notification finds the record already past PENDING and changes nothing.
 
+use super::objects::apply_object_created;
 use super::{ApiError, AppState, with_state};
-use crate::actors::ask;
-use crate::actors::s3_event::{ObjectCreated, S3EventMsg};
 use crate::domain::RecordId;
 use crate::domain::bucket_event::{self, BucketEventError};
 use crate::store::StoreError;
@@ -82,12 +81,7 @@ async fn upload_completed(
             continue;
         };
         let hash = object.etag.map(|e| format!("etag:{e}")).unwrap_or_default();
-        let event = ObjectCreated { key: object.key.clone(), size, sha256: hash };
-        let applied = ask(state.ctx.directory.s3_event(), "s3-event", std::time::Duration::from_secs(30), |reply| {
-            S3EventMsg::ObjectCreated { event, reply: Some(reply) }
-        })
-        .await
-        .map_err(|e| ApiError::from(e).reject())?;
+        let applied = apply_object_created(&state, object.key.clone(), size, hash).await.map_err(ApiError::reject)?;
         match applied {
             Ok(_) => out.applied += 1,
             Err(StoreError::Conflict(_)) => out.duplicates += 1,

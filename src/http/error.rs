@@ -121,6 +121,19 @@ impl From<ObjectError> for ApiError {
     }
 }
 
+impl From<crate::store::vectors::VectorError> for ApiError {
+    fn from(e: crate::store::vectors::VectorError) -> Self {
+        match e {
+            crate::store::vectors::VectorError::Dimensions { .. } => ApiError::bad_request(e.to_string()),
+            crate::store::vectors::VectorError::Store(s) => s.into(),
+            other => {
+                tracing::error!(error = %other, "vector search failed");
+                ApiError::internal("vector search failed")
+            }
+        }
+    }
+}
+
 impl From<ActorError> for ApiError {
     fn from(e: ActorError) -> Self {
         tracing::warn!(error = %e, "actor unavailable");

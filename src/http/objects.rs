@@ -7,6 +7,7 @@ use crate::actors::ask;
 use crate::actors::s3_event::{ObjectCreated, S3EventMsg};
 use crate::clock::now_ms;
 use crate::domain::{RecordId, RecordStatus, StatusEvent};
+use crate::store::StoreError;
 use crate::store::objects::ByteStream;
 use bytes::Buf;
 use futures_util::{Stream, StreamExt, TryStreamExt};
@@ -99,10 +100,21 @@ pub async fn object_created(
     size: u64,
     sha256: String,
 ) -> Result<Vec<StatusEvent>, ApiError> {
+    Ok(apply_object_created(state, key, size, sha256).await??)
+}
+
+/// Like `object_created`, keeping the store's verdict apart from a failure to
+/// reach the actor (callers that tell a replay from an unknown record).
+pub async fn apply_object_created(
+    state: &AppState,
+    key: String,
+    size: u64,
+    sha256: String,
+) -> Result<Result<Vec<StatusEvent>, StoreError>, ApiError> {
     let event = ObjectCreated { key, size, sha256 };
-    let applied = ask(state.ctx.directory.s3_event(), "s3-event", Duration::from_secs(30), |reply| {
-        S3EventMsg::ObjectCreated { event, reply: Some(reply) }
+    Ok(ask(state.ctx.directory.s3_event(), "s3-event", Duration::from_secs(30), |reply| S3EventMsg::ObjectCreated {
+        event,
+        reply: Some(reply),
     })
-    .await?;
-    Ok(applied?)
+    .await?)
 }

@@ -79,19 +79,29 @@ pub fn json_body<T: serde::de::DeserializeOwned + Send>() -> impl Filter<Extract
 /// Loads a record the caller may see; anything else is 404 (never 403, which
 /// would tell a stranger the id exists).
 pub async fn visible_record(state: &AppState, caller: &Caller, id: &str) -> Result<StoredRecord, ApiError> {
-    let id = RecordId::parse(id).map_err(|_| ApiError::not_found("record"))?;
-    match state.ctx.store.get(&id).await? {
-        Some(r) if caller.may_see(&r.owner) => Ok(r),
-        _ => Err(ApiError::not_found("record")),
-    }
+    record_where(state, id, |r| caller.may_see(&r.owner)).await
 }
 
 /// Loads a record the caller may read: one they may see, or anyone's public one.
 /// Anything else is 404.
 pub async fn readable_record(state: &AppState, caller: &Caller, id: &str) -> Result<StoredRecord, ApiError> {
+    record_where(state, id, |r| may_read(caller, r)).await
+}
+
+/// Whether the caller may read a record: they may see its owner's records, or it is public.
+pub fn may_read(caller: &Caller, record: &StoredRecord) -> bool {
+    caller.may_see(&record.owner) || record.view.visibility.is_public()
+}
+
+/// The record `id` if it exists and `allowed` accepts it; 404 otherwise.
+async fn record_where(
+    state: &AppState,
+    id: &str,
+    allowed: impl FnOnce(&StoredRecord) -> bool,
+) -> Result<StoredRecord, ApiError> {
     let id = RecordId::parse(id).map_err(|_| ApiError::not_found("record"))?;
     match state.ctx.store.get(&id).await? {
-        Some(r) if caller.may_see(&r.owner) || r.view.visibility.is_public() => Ok(r),
+        Some(r) if allowed(&r) => Ok(r),
         _ => Err(ApiError::not_found("record")),
     }
 }
@@ -362,17 +372,7 @@ async fn patch(id: String, caller: Caller, req: PatchRequest, state: AppState) -
         .set_visibility(&record.view.id, visibility, now_ms())
         .await
         .map_err(|e| ApiError::from(e).reject())?;
-    let found = state
-        .ctx
-        .vector_source
-        .vector_of_record(&record.view.id, crate::model::MODEL_NAME, crate::model::MODEL_VERSION)
-        .await
-        .map_err(|e| ApiError::from(e).reject())?;
-    if let Some((key, _)) = found
-        && let Err(e) = state.ctx.vectors.set_public(key.key, visibility.is_public()).await
-    {
-        tracing::warn!(record_id = %record.view.id, error = %e, "could not update the index's visibility");
-    }
+    state.ctx.reindex_visibility(&record.view.id, visibility.is_public()).await;
     tracing::info!(record_id = %record.view.id, by = %caller.user, visibility = visibility.as_str(), "visibility changed");
     let updated = readable_record(&state, &caller, &id).await.map_err(ApiError::reject)?;
     Ok(warp::reply::json(&updated.view).into_response())

@@ -4,12 +4,12 @@
 //! ones (an admin sees all).
 
 use super::auth::{Caller, caller};
-use super::records::{json_body, readable_record};
+use super::records::{json_body, may_read, readable_record};
 use super::{ApiError, AppState, with_state};
 use crate::auth::Role;
 use crate::domain::{Analysis, RecordStatus, Visibility};
 use crate::store::StoredRecord;
-use crate::store::vectors::{SearchScope, VectorError};
+use crate::store::vectors::SearchScope;
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 use warp::Filter;
@@ -122,28 +122,15 @@ fn check_k(k: Option<usize>) -> Result<usize, ApiError> {
     Ok(k)
 }
 
-impl From<VectorError> for ApiError {
-    fn from(e: VectorError) -> Self {
-        match e {
-            VectorError::Dimensions { .. } => ApiError::bad_request(e.to_string()),
-            VectorError::Store(s) => s.into(),
-            other => {
-                tracing::error!(error = %other, "vector search failed");
-                ApiError::internal("vector search failed")
-            }
-        }
-    }
-}
-
 /// The stored vector of a recording the caller may read; 404 when they may not,
 /// 409 when it has no voice embedding (not analysed yet, or no voice in it).
-async fn record_vector(state: &AppState, caller: &Caller, id: &str) -> Result<(StoredRecord, i64, Vec<f32>), ApiError> {
+async fn searchable_record(
+    state: &AppState,
+    caller: &Caller,
+    id: &str,
+) -> Result<(StoredRecord, i64, Vec<f32>), ApiError> {
     let record = readable_record(state, caller, id).await?;
-    let found = state
-        .ctx
-        .vector_source
-        .vector_of_record(&record.view.id, crate::model::MODEL_NAME, crate::model::MODEL_VERSION)
-        .await?;
+    let found = state.ctx.record_vector(&record.view.id).await?;
     match found {
         Some((key, vector)) => Ok((record, key.key, vector)),
         None if record.view.status != RecordStatus::Completed => {
@@ -161,7 +148,7 @@ async fn similar_to_record(
 ) -> Result<Response, warp::Rejection> {
     let run = async {
         let k = check_k(q.k)?;
-        let (record, key, vector) = record_vector(&state, &caller, &id).await?;
+        let (record, key, vector) = searchable_record(&state, &caller, &id).await?;
         let items = neighbours(&state, &caller, vector, k, &Filters::default(), Some(key)).await?;
         Ok::<_, ApiError>(serde_json::json!({ "record_id": record.view.id, "items": items }))
     };
@@ -173,7 +160,7 @@ async fn search(caller: Caller, req: SearchRequest, state: AppState) -> Result<R
         let k = check_k(req.k)?;
         let (vector, exclude) = match (&req.record_id, req.vector) {
             (Some(id), None) => {
-                let (_, key, vector) = record_vector(&state, &caller, id).await?;
+                let (_, key, vector) = searchable_record(&state, &caller, id).await?;
                 (vector, Some(key))
             }
             (None, Some(v)) => {
@@ -227,7 +214,7 @@ async fn neighbours(
     for hit in hits {
         let Some(record) = records.remove(&hit.key) else { continue };
         let allowed = match filters.scope {
-            Scope::Visible => caller.may_see(&record.owner) || record.view.visibility.is_public(),
+            Scope::Visible => may_read(caller, &record),
             Scope::Mine => record.owner == caller.user,
             Scope::Public => record.view.visibility.is_public(),
         };

@@ -89,8 +89,11 @@ pub struct S3Objects {
     tmp: PathBuf,
 }
 
-fn remote(what: &str) -> impl FnOnce(String) -> ObjectError + '_ {
-    move |e| ObjectError::Remote(format!("{what}: {e}"))
+/// Maps an SDK error to `ObjectError::Remote`, prefixed with what was being done.
+fn failed<E: std::error::Error + aws_sdk_s3::error::ProvideErrorMetadata + 'static>(
+    what: impl std::fmt::Display,
+) -> impl FnOnce(aws_sdk_s3::error::SdkError<E>) -> ObjectError {
+    move |e| ObjectError::Remote(format!("{what}: {}", describe(&e)))
 }
 
 /// The message of an SDK error with its service error code, when there is one.
@@ -149,7 +152,7 @@ impl S3Objects {
             {
                 Ok(())
             }
-            Err(e) => Err(ObjectError::Remote(format!("create bucket {}: {}", self.bucket, describe(&e)))),
+            Err(e) => Err(failed(format!("create bucket {}", self.bucket))(e)),
         }
     }
 
@@ -173,7 +176,7 @@ impl S3Objects {
             .body(S3Body::from(buf))
             .send()
             .await
-            .map_err(|e| ObjectError::Remote(format!("upload part {n} of {key}: {}", describe(&e))))?;
+            .map_err(failed(format!("upload part {n} of {key}")))?;
         Ok(CompletedPart::builder().part_number(n).set_e_tag(out.e_tag().map(str::to_owned)).build())
     }
 
@@ -208,7 +211,7 @@ impl S3Objects {
             .multipart_upload(CompletedMultipartUpload::builder().set_parts(Some(parts)).build())
             .send()
             .await
-            .map_err(|e| ObjectError::Remote(format!("complete upload of {key}: {}", describe(&e))))?;
+            .map_err(failed(format!("complete upload of {key}")))?;
         Ok(())
     }
 }
@@ -225,7 +228,7 @@ impl ObjectStore for S3Objects {
         check_key(key)?;
         let ttl = (expires - crate::clock::now_ms() / 1000).max(1);
         let config = PresigningConfig::expires_in(Duration::from_secs(ttl.unsigned_abs()))
-            .map_err(|e| remote("presign")(e.to_string()))?;
+            .map_err(|e| ObjectError::Remote(format!("presign: {e}")))?;
         let mut put = self
             .client
             .put_object()
@@ -235,8 +238,7 @@ impl ObjectStore for S3Objects {
         if !content_type.is_empty() {
             put = put.content_type(content_type);
         }
-        let req =
-            put.presigned(config).await.map_err(|e| ObjectError::Remote(format!("presign {key}: {}", describe(&e))))?;
+        let req = put.presigned(config).await.map_err(failed(format!("presign {key}")))?;
         // The signature covers Content-Length: S3 refuses a body of any other size.
         let headers = req
             .headers()
@@ -260,7 +262,7 @@ impl ObjectStore for S3Objects {
                 .body(S3Body::from(buf))
                 .send()
                 .await
-                .map_err(|e| ObjectError::Remote(format!("put {key}: {}", describe(&e))))?;
+                .map_err(failed(format!("put {key}")))?;
             return Ok(tally.outcome());
         }
         let created = self
@@ -270,7 +272,7 @@ impl ObjectStore for S3Objects {
             .key(key)
             .send()
             .await
-            .map_err(|e| ObjectError::Remote(format!("start upload of {key}: {}", describe(&e))))?;
+            .map_err(failed(format!("start upload of {key}")))?;
         let upload_id = created.upload_id().ok_or_else(|| ObjectError::Remote("no upload id".into()))?.to_owned();
         match self.multipart(key, &upload_id, buf, &mut body, &mut tally).await {
             Ok(()) => Ok(tally.outcome()),
@@ -288,7 +290,7 @@ impl ObjectStore for S3Objects {
             Err(e) if e.as_service_error().is_some_and(|s| s.is_no_such_key()) => {
                 return Err(ObjectError::NotFound(key.to_owned()));
             }
-            Err(e) => return Err(ObjectError::Remote(format!("get {key}: {}", describe(&e)))),
+            Err(e) => return Err(failed(format!("get {key}"))(e)),
         };
         let copy = LocalCopy { path: self.tmp.join(uuid::Uuid::new_v4().to_string()), temporary: true };
         let mut file = tokio::fs::File::create(&copy.path).await?;
@@ -304,7 +306,7 @@ impl ObjectStore for S3Objects {
             Ok(out) => Ok(Some(out.content_length().and_then(|n| u64::try_from(n).ok()).unwrap_or(0))),
             Err(e) if e.as_service_error().is_some_and(|s| s.is_not_found()) => Ok(None),
             Err(e) if e.raw_response().is_some_and(|r| r.status().as_u16() == 404) => Ok(None),
-            Err(e) => Err(ObjectError::Remote(format!("head {key}: {}", describe(&e)))),
+            Err(e) => Err(failed(format!("head {key}"))(e)),
         }
     }
 
@@ -316,7 +318,7 @@ impl ObjectStore for S3Objects {
             .key(key)
             .send()
             .await
-            .map_err(|e| ObjectError::Remote(format!("delete {key}: {}", describe(&e))))?;
+            .map_err(failed(format!("delete {key}")))?;
         Ok(())
     }
 }

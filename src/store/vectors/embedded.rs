@@ -7,7 +7,7 @@
 
 use super::index::{AnnIndex, IndexParams, normalized};
 use super::visibility::VisibilityMap;
-use super::{SearchScope, VectorError, VectorHit, VectorKey, VectorSource, VectorStore};
+use super::{SearchScope, VectorError, VectorHit, VectorKey, VectorRow, VectorSource, VectorStore};
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
@@ -115,27 +115,17 @@ impl EmbeddedVectors {
         let started = Instant::now();
         std::fs::create_dir_all(dir)?;
         let keys = source.vector_keys(model, version).await?;
-        let mut meta = VisibilityMap::default();
-        for k in &keys {
-            meta.insert(k);
-        }
+        let meta = VisibilityMap::from_keys(&keys);
         let (d, m, v) = (dir.to_owned(), model.to_owned(), version.to_owned());
         let loaded = blocking(move || load_saved(&d, &m, &v, params)).await??;
-        let (state, report) = match loaded {
+        let (state, rebuilt) = match loaded {
+            // Either way the visibility map comes with `bring_in_line` below.
             Ok((index, saved_max)) => {
-                let mut state = State { index, meta, index_max_key: saved_max, changes: 0, saved: 0 };
-                let (added, removed) = reconcile(&mut state, &keys, &*source).await?;
-                state.changes = (added + removed) as u64;
-                let size = state.index.len();
-                (state, OpenReport { rebuilt: None, size, added, removed, seconds: 0.0 })
+                (State { index, meta: VisibilityMap::default(), index_max_key: saved_max, changes: 0, saved: 0 }, None)
             }
             Err(reason) => {
                 tracing::warn!(reason = %reason, vectors = keys.len(), "rebuilding the vector index from the database");
-                let index = rebuild(params, keys.len(), model, version, &*source).await?;
-                let index_max_key = index.1;
-                let state = State { index: index.0, meta, index_max_key, changes: 1, saved: 0 };
-                let size = state.index.len();
-                (state, OpenReport { rebuilt: Some(reason), size, added: size, removed: 0, seconds: 0.0 })
+                (rebuild(params, keys.len(), model, version, &*source).await?, Some(reason))
             }
         };
         let threads = state.index.threads();
@@ -145,19 +135,20 @@ impl EmbeddedVectors {
             version: version.to_owned(),
             params,
             source,
-            size: AtomicUsize::new(state.index.len()),
+            size: AtomicUsize::new(0),
             state: Arc::new(RwLock::new(state)),
             searches: Arc::new(Semaphore::new(threads)),
         };
-        if report.rebuilt.is_some() || report.added + report.removed > 0 {
-            me.persist().await?;
-        }
-        Ok((me, OpenReport { seconds: started.elapsed().as_secs_f64(), ..report }))
-    }
-
-    /// The model whose embeddings this index holds.
-    pub fn model(&self) -> (&str, &str) {
-        (&self.model, &self.version)
+        let (added, removed) = me.bring_in_line(meta, &keys).await?;
+        me.persist().await?;
+        let report = OpenReport {
+            added: if rebuilt.is_some() { me.len() } else { added },
+            rebuilt,
+            size: me.len(),
+            removed,
+            seconds: started.elapsed().as_secs_f64(),
+        };
+        Ok((me, report))
     }
 
     /// Bytes the index takes in memory.
@@ -165,8 +156,37 @@ impl EmbeddedVectors {
         read(&self.state).index.memory_bytes()
     }
 
-    fn publish_size(&self, state: &State) {
-        self.size.store(state.index.len(), Ordering::Relaxed);
+    /// Makes the index hold exactly `keys` (whose visibility map is `meta`): removes
+    /// what the database no longer has, adds what it lacks (vectors fetched from the
+    /// database in pages). Searches keep working meanwhile: the write lock is taken
+    /// in short steps around the fetches. Returns (added, removed).
+    async fn bring_in_line(&self, meta: VisibilityMap, keys: &[VectorKey]) -> Result<(usize, usize), VectorError> {
+        let (removed, missing) = {
+            let mut s = write(&self.state);
+            let (removed, missing) = diff(&s, &meta, keys)?;
+            s.meta = meta;
+            s.changes += removed as u64;
+            (removed, missing)
+        };
+        let mut added = 0;
+        for chunk in missing.chunks(PAGE as usize) {
+            let rows = self.source.vectors_by_keys(chunk).await?;
+            let state = self.state.clone();
+            added += blocking(move || write(&state).add_rows(rows)).await??;
+        }
+        self.size.store(read(&self.state).index.len(), Ordering::Relaxed);
+        Ok((added, removed))
+    }
+}
+
+impl State {
+    /// Adds stored rows (normalised; unusable ones skipped); returns how many.
+    fn add_rows(&mut self, rows: Vec<VectorRow>) -> Result<usize, VectorError> {
+        let (keys, flat) = flatten(rows, self.index.params().dimensions);
+        self.index.add_batch(&keys, &flat)?;
+        self.index_max_key = self.index_max_key.max(keys.iter().copied().max().unwrap_or(0));
+        self.changes += 1;
+        Ok(keys.len())
     }
 }
 
@@ -209,37 +229,36 @@ fn load_saved(
     })
 }
 
-/// A fresh index with every stored vector from `model` at `version`.
+/// A fresh index with every stored vector from `model` at `version`, read in
+/// pages by key.
 async fn rebuild(
     params: IndexParams,
     expected: usize,
     model: &str,
     version: &str,
     source: &dyn VectorSource,
-) -> Result<(AnnIndex, u64), VectorError> {
-    let mut index = Some(AnnIndex::new(params, expected)?);
-    let (mut after, mut max_key) = (0i64, 0u64);
+) -> Result<State, VectorError> {
+    let index = AnnIndex::new(params, expected)?;
+    let mut state = State { index, meta: VisibilityMap::default(), index_max_key: 0, changes: 1, saved: 0 };
+    let mut after = 0i64;
     loop {
         let page = source.vector_page(model, version, after, PAGE).await?;
         let Some(last) = page.last() else { break };
         after = last.key;
-        let (keys, flat) = flatten(page, params.dimensions);
-        max_key = max_key.max(keys.iter().copied().max().unwrap_or(0));
-        let mut ix = index.take().ok_or_else(|| VectorError::Task("index lost".into()))?;
-        let (ix, result) = blocking(move || {
-            let r = ix.add_batch(&keys, &flat);
-            (ix, r)
+        let (st, added) = blocking(move || {
+            let r = state.add_rows(page);
+            (state, r)
         })
         .await?;
-        result?;
-        index = Some(ix);
+        added?;
+        state = st;
     }
-    Ok((index.ok_or_else(|| VectorError::Task("index lost".into()))?, max_key))
+    Ok(state)
 }
 
 /// Rows as (keys, one flat array of unit vectors); rows of the wrong length or
 /// that cannot be normalised are left out with a warning.
-fn flatten(rows: Vec<super::VectorRow>, dims: usize) -> (Vec<u64>, Vec<f32>) {
+fn flatten(rows: Vec<VectorRow>, dims: usize) -> (Vec<u64>, Vec<f32>) {
     let mut keys = Vec::with_capacity(rows.len());
     let mut flat = Vec::with_capacity(rows.len() * dims);
     for row in rows {
@@ -266,24 +285,6 @@ fn diff(state: &State, wanted: &VisibilityMap, keys: &[VectorKey]) -> Result<(us
     let missing =
         keys.iter().filter(|k| to_key(k.key).is_some_and(|k| !state.index.contains(k))).map(|k| k.key).collect();
     Ok((removed, missing))
-}
-
-/// Makes `state.index` hold exactly `keys`: adds the missing ones (vectors from
-/// the database), removes the ones the database no longer has. Returns (added, removed).
-async fn reconcile(
-    state: &mut State,
-    keys: &[VectorKey],
-    source: &dyn VectorSource,
-) -> Result<(usize, usize), VectorError> {
-    let (removed, missing) = diff(state, &state.meta, keys)?;
-    let mut added = 0;
-    for chunk in missing.chunks(PAGE as usize) {
-        let (ks, flat) = flatten(source.vectors_by_keys(chunk).await?, state.index.params().dimensions);
-        state.index.add_batch(&ks, &flat)?;
-        state.index_max_key = state.index_max_key.max(ks.iter().copied().max().unwrap_or(0));
-        added += ks.len();
-    }
-    Ok((added, removed))
 }
 
 #[async_trait]
@@ -374,39 +375,9 @@ impl VectorStore for EmbeddedVectors {
             }
         }
         let keys = self.source.vector_keys(&self.model, &self.version).await?;
-        let mut meta = VisibilityMap::default();
-        for k in &keys {
-            meta.insert(k);
-        }
-        // Searches keep working meanwhile: removals and additions take the write
-        // lock in short steps around the fetches from the database.
-        let (removed, missing) = {
-            let mut s = write(&self.state);
-            let (removed, missing) = diff(&s, &meta, &keys)?;
-            s.meta = meta;
-            s.changes += removed as u64;
-            (removed, missing)
-        };
-        let mut added = 0;
-        for chunk in missing.chunks(PAGE as usize) {
-            let rows = self.source.vectors_by_keys(chunk).await?;
-            let (ks, flat) = flatten(rows, self.params.dimensions);
-            let state = self.state.clone();
-            let n = ks.len();
-            blocking(move || -> Result<(), VectorError> {
-                let mut s = write(&state);
-                s.index.add_batch(&ks, &flat)?;
-                s.index_max_key = s.index_max_key.max(ks.iter().copied().max().unwrap_or(0));
-                s.changes += 1;
-                Ok(())
-            })
-            .await??;
-            added += n;
-        }
-        let s = read(&self.state);
-        self.publish_size(&s);
+        let (added, removed) = self.bring_in_line(VisibilityMap::from_keys(&keys), &keys).await?;
         if added + removed > 0 {
-            tracing::info!(added, removed, size = s.index.len(), "vector index brought in line with the database");
+            tracing::info!(added, removed, size = self.len(), "vector index brought in line with the database");
         }
         Ok(SyncReport { added, removed, checked_keys: true })
     }

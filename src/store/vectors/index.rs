@@ -162,6 +162,12 @@ impl AnnIndex {
         Ok(())
     }
 
+    /// Checks a query; true when no neighbour can come back (k = 0, empty index).
+    fn nothing_to_find(&self, query: &[f32], k: usize) -> Result<bool, VectorError> {
+        self.check(query)?;
+        Ok(k == 0 || self.is_empty())
+    }
+
     fn check(&self, vector: &[f32]) -> Result<(), VectorError> {
         if vector.len() != self.params.dimensions {
             return Err(VectorError::Dimensions { expected: self.params.dimensions, got: vector.len() });
@@ -227,8 +233,7 @@ impl AnnIndex {
 
     /// The `k` approximate nearest neighbours that `keep` accepts, best first.
     pub fn search(&self, query: &[f32], k: usize, keep: impl Fn(u64) -> bool) -> Result<Vec<Neighbour>, VectorError> {
-        self.check(query)?;
-        if k == 0 || self.is_empty() {
+        if self.nothing_to_find(query, k)? {
             return Ok(Vec::new());
         }
         let m = self.index.filtered_search(query, k, keep).map_err(err("search"))?;
@@ -237,8 +242,7 @@ impl AnnIndex {
 
     /// The `k` approximate nearest neighbours, unfiltered.
     pub fn search_all(&self, query: &[f32], k: usize) -> Result<Vec<Neighbour>, VectorError> {
-        self.check(query)?;
-        if k == 0 || self.is_empty() {
+        if self.nothing_to_find(query, k)? {
             return Ok(Vec::new());
         }
         Ok(neighbours(self.index.search(query, k).map_err(err("search"))?))
@@ -246,8 +250,7 @@ impl AnnIndex {
 
     /// The exact `k` nearest neighbours by brute force (every stored vector).
     pub fn exact(&self, query: &[f32], k: usize) -> Result<Vec<Neighbour>, VectorError> {
-        self.check(query)?;
-        if k == 0 || self.is_empty() {
+        if self.nothing_to_find(query, k)? {
             return Ok(Vec::new());
         }
         Ok(neighbours(self.index.exact_search(query, k).map_err(err("exact search"))?))

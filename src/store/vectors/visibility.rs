@@ -33,6 +33,15 @@ pub struct Filter {
 }
 
 impl VisibilityMap {
+    /// The map of exactly these keys.
+    pub fn from_keys(keys: &[VectorKey]) -> Self {
+        let mut map = VisibilityMap::default();
+        for k in keys {
+            map.insert(k);
+        }
+        map
+    }
+
     pub fn len(&self) -> usize {
         self.len
     }
