@@ -2,17 +2,18 @@
 //! the HTTP server, and shuts both down in order.
 
 use crate::actors::supervisor::shutdown_tree;
-use crate::actors::{Ctx, Directory, start_tree};
+use crate::actors::{Bus, Ctx, Directory, start_tree};
 use crate::auth::{JwtKeys, UploadSigner};
 use crate::config::Config;
 use crate::domain::catalog::parse_catalog;
 use crate::http::{self, AppState};
 use crate::store::lock::{DataDirLock, LockError};
+use crate::store::redis::RedisBus;
 use crate::store::s3::S3Objects;
 use crate::store::vectors::{EmbeddedVectors, VectorError, VectorSource, VectorStore};
 use crate::store::{
-    CatalogStore, ImportOutcome, LeaseScope, LocalObjects, ObjectError, ObjectStore, RecordStore, SqliteStore,
-    StoreError, secrets,
+    CatalogStore, ImportOutcome, LeaseScope, LocalObjects, ObjectError, ObjectStore, RecordStore, StoreError,
+    open_database, secrets,
 };
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -41,6 +42,8 @@ pub enum StartError {
     Catalog(String),
     #[error(transparent)]
     Vectors(#[from] VectorError),
+    #[error(transparent)]
+    Redis(#[from] crate::store::redis::BusError),
 }
 
 /// The HS256 secret: configured, or generated and kept in the data dir.
@@ -69,9 +72,9 @@ pub async fn open_stores(config: &Config) -> Result<(Arc<dyn RecordStore>, Arc<d
         )));
     }
     let signer = UploadSigner::new(&secret(config)?);
-    let store = SqliteStore::open(&config.database_url(), config.storage.read_connections).await?;
+    let store = open_database(&config.database_url(), config.storage.read_connections).await?.db;
     let objects = open_objects(config, signer, "http://127.0.0.1").await?;
-    Ok((Arc::new(store), objects))
+    Ok((store, objects))
 }
 
 /// The configured object store: the data dir's `objects/` folder, or an S3 bucket.
@@ -111,7 +114,13 @@ pub async fn serve(config: Config) -> Result<(), StartError> {
         .map_err(|e| StartError::Auth(e.to_string()))?;
     let signer = UploadSigner::new(&secret);
 
-    let store = SqliteStore::open(&config.database_url(), config.storage.read_connections).await?;
+    let database = open_database(&config.database_url(), config.storage.read_connections).await?;
+    let store = database.db;
+    if !config.kafka.brokers.is_empty() {
+        // Jobs travel through Kafka: every change that announces one writes an outbox row.
+        store.enable_outbox();
+        tracing::info!(brokers = %config.kafka.brokers, group = %config.kafka.group_id, "jobs go through Kafka");
+    }
     let listener = tokio::net::TcpListener::bind(&config.server.bind)
         .await
         .map_err(|source| StartError::Bind { addr: config.server.bind.clone(), source })?;
@@ -121,21 +130,29 @@ pub async fn serve(config: Config) -> Result<(), StartError> {
     let objects = open_objects(&config, signer.clone(), &public_url).await?;
 
     let instance_id: Arc<str> = uuid::Uuid::new_v4().simple().to_string()[..12].into();
-    // Holding the data-dir lock, every lease in the database belongs to a dead process.
+    // Holding the data-dir lock over an embedded database, every lease in it
+    // belongs to a dead process. A shared database's other leases may belong to
+    // live instances: only expired ones come back (the lease sweep does that too).
     let max_attempts = i32::try_from(config.retry.max_retries).unwrap_or(i32::MAX - 1) + 1;
-    let reclaimed =
-        store.reclaim_leases(crate::clock::now_ms(), LeaseScope::NotOwnedBy(&instance_id), max_attempts).await?;
+    let scope = if database.shared { LeaseScope::Expired } else { LeaseScope::NotOwnedBy(&instance_id) };
+    let reclaimed = store.reclaim_leases(crate::clock::now_ms(), scope, max_attempts).await?;
     if !reclaimed.is_empty() {
         tracing::warn!(count = reclaimed.len(), "re-queued jobs that were in flight when the last process stopped");
     }
 
     let grace = Duration::from_secs(config.server.shutdown_grace_seconds);
-    let store = Arc::new(store);
     if config.catalog.import_default && store.count_songs().await? == 0 {
         let outcome = import_default_catalog(&*store).await?;
         tracing::info!(songs = outcome.total, "imported the shipped song catalog");
     }
     let vectors = open_vectors(&config, store.clone()).await?;
+    let bus = if config.redis.url.is_empty() {
+        None
+    } else {
+        let redis = Arc::new(RedisBus::connect(&config.redis).await?);
+        tracing::info!(prefix = %config.redis.prefix, "connected to Redis: status events are shared with other instances");
+        Some(Bus { sender: redis.publisher(&instance_id), redis })
+    };
     let ctx = Ctx {
         config: Arc::new(config),
         store: store.clone(),
@@ -145,6 +162,7 @@ pub async fn serve(config: Config) -> Result<(), StartError> {
         objects,
         directory: Arc::new(Directory::default()),
         instance_id: instance_id.clone(),
+        bus: bus.clone(),
     };
     let (root, root_handle) = start_tree(ctx.clone()).await.map_err(|e| StartError::Actors(e.to_string()))?;
     let state = AppState { ctx: ctx.clone(), jwt: Arc::new(jwt), signer };
@@ -160,6 +178,9 @@ pub async fn serve(config: Config) -> Result<(), StartError> {
     match vectors.persist().await {
         Ok(saved) => tracing::info!(saved, size = vectors.len(), "vector index closed"),
         Err(e) => tracing::warn!(error = %e, "could not save the vector index; it is rebuilt at the next start"),
+    }
+    if let Some(bus) = bus {
+        bus.redis.close().await;
     }
     let _ = std::fs::remove_file(data_dir.join("server.addr"));
     tracing::info!("stopped");

@@ -25,6 +25,8 @@ pub struct Config {
     pub vectors: VectorsConfig,
     pub webhooks: WebhooksConfig,
     pub s3: crate::store::s3::S3Config,
+    pub redis: crate::store::redis::RedisConfig,
+    pub kafka: crate::store::kafka::KafkaConfig,
     pub retry: RetryConfig,
     pub supervision: SupervisionConfig,
     pub sse: SseConfig,
@@ -373,6 +375,11 @@ impl Config {
         }
     }
 
+    /// The database URL with any password replaced by `***`, for logs and messages.
+    pub fn database_url_redacted(&self) -> String {
+        redact_url(&self.database_url())
+    }
+
     /// Number of analysis workers.
     pub fn workers(&self) -> usize {
         if self.pipeline.workers == 0 { num_cpus::get().max(1) } else { self.pipeline.workers }
@@ -427,5 +434,32 @@ mod tests {
         });
         let err = Config::load(&CliOverrides { config_file: Some("/nonexistent.toml".into()), ..Default::default() });
         assert!(matches!(err, Err(ConfigError::Missing(_))));
+    }
+}
+
+/// `scheme://user:password@host/…` with the password replaced by `***`; other strings unchanged.
+pub fn redact_url(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else { return url.to_owned() };
+    let authority_end = rest.find('/').unwrap_or(rest.len());
+    let (authority, tail) = rest.split_at(authority_end);
+    match authority.rsplit_once('@') {
+        Some((userinfo, host)) => match userinfo.split_once(':') {
+            Some((user, _)) => format!("{scheme}://{user}:***@{host}{tail}"),
+            None => url.to_owned(),
+        },
+        None => url.to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod redact_tests {
+    use super::redact_url;
+
+    #[test]
+    fn passwords_are_hidden_and_the_rest_kept() {
+        assert_eq!(redact_url("mysql://orak:s3cr@t@db:3306/orak"), "mysql://orak:***@db:3306/orak");
+        assert_eq!(redact_url("mysql://root@127.0.0.1:3306/x"), "mysql://root@127.0.0.1:3306/x");
+        assert_eq!(redact_url("redis://:pw@redis:6379/0"), "redis://:***@redis:6379/0");
+        assert_eq!(redact_url("./data/orakgaraki.sqlite3"), "./data/orakgaraki.sqlite3");
     }
 }

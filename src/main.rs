@@ -243,8 +243,7 @@ fn main() -> anyhow::Result<()> {
             std::fs::create_dir_all(&config.storage.data_dir)?;
             let rt = tokio::runtime::Runtime::new().context("starting the runtime")?;
             let outcome = rt.block_on(async {
-                use orakgaraki::store::CatalogStore;
-                let store = orakgaraki::store::SqliteStore::open(&config.database_url(), 1).await?;
+                let store = orakgaraki::store::open_database(&config.database_url(), 1).await?.db;
                 store.upsert_songs(&songs, orakgaraki::clock::now_ms()).await
             })?;
             println!(
@@ -260,12 +259,9 @@ fn main() -> anyhow::Result<()> {
             init_tracing(&config);
             std::fs::create_dir_all(&config.storage.data_dir)?;
             let rt = tokio::runtime::Runtime::new().context("starting the runtime")?;
-            let applied = rt.block_on(async {
-                let store = orakgaraki::store::SqliteStore::open(&config.database_url(), 1).await?;
-                store.migrate().await
-            })?;
-            println!("database {} is up to date", config.database_url());
-            drop(applied);
+            // Opening a database runs its pending migrations.
+            rt.block_on(orakgaraki::store::open_database(&config.database_url(), 1))?;
+            println!("database {} is up to date", config.database_url_redacted());
         }
     }
     Ok(())

@@ -2,10 +2,13 @@
 //! actors, and this instance's identity.
 
 use super::Directory;
+use super::job_source::JobSourceMsg;
+use super::outbox_relay::RelayMsg;
 use super::sse_broadcaster::SseMsg;
 use crate::config::Config;
-use crate::domain::RecordId;
 use crate::domain::StatusEvent;
+use crate::domain::{RecordId, RecordStatus};
+use crate::store::redis::{BusSender, RedisBus};
 use crate::store::vectors::{VectorError, VectorKey, VectorSource, VectorStore};
 use crate::store::{CatalogStore, ObjectStore, RecordStore, StoreError};
 use std::sync::Arc;
@@ -23,6 +26,15 @@ pub struct Ctx {
     pub directory: Arc<Directory>,
     /// Names this process in job leases.
     pub instance_id: Arc<str>,
+    /// Redis (distributed mode): status transitions to and from other instances.
+    pub bus: Option<Bus>,
+}
+
+/// The Redis status channel, as the tree uses it.
+#[derive(Clone)]
+pub struct Bus {
+    pub redis: Arc<RedisBus>,
+    pub sender: BusSender,
 }
 
 impl Ctx {
@@ -62,14 +74,32 @@ impl Ctx {
         log_index_failure(id, result, "could not update the index's visibility");
     }
 
-    /// Announces committed transitions to live subscribers.
+    /// Announces committed transitions to live subscribers: this instance's at
+    /// once, other instances' through Redis (streams skip what they already sent).
     pub fn publish(&self, events: impl IntoIterator<Item = StatusEvent>) {
-        let Some(sse) = self.directory.sse() else {
-            return;
-        };
+        let sse = self.directory.sse();
         for ev in events {
             tracing::debug!(record_id = %ev.record_id, status = %ev.status, attempt = ev.attempt, "status");
-            let _ = sse.cast(SseMsg::Publish(ev));
+            if let Some(bus) = &self.bus {
+                bus.sender.send(ev.clone());
+            }
+            match ev.status {
+                // An outbox row was written with it (Kafka mode).
+                RecordStatus::Queued | RecordStatus::Completed | RecordStatus::Failed => {
+                    if let Some(relay) = self.directory.relay() {
+                        let _ = relay.cast(RelayMsg::Wake);
+                    }
+                }
+                _ => {}
+            }
+            if matches!(ev.status, RecordStatus::Completed | RecordStatus::Retrying | RecordStatus::Failed) {
+                if let Some(js) = self.directory.job_source() {
+                    let _ = js.cast(JobSourceMsg::Finished(ev.record_id.clone()));
+                }
+            }
+            if let Some(sse) = &sse {
+                let _ = sse.cast(SseMsg::Publish(ev));
+            }
         }
     }
 }

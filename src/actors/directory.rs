@@ -4,6 +4,7 @@
 use super::analysis_pool::PoolMsg;
 use super::job_source::JobSourceMsg;
 use super::model_pool::ModelMsg;
+use super::outbox_relay::RelayMsg;
 use super::retry_scheduler::RetryMsg;
 use super::s3_event::S3EventMsg;
 use super::sse_broadcaster::SseMsg;
@@ -21,6 +22,7 @@ pub struct Directory {
     model: RwLock<Option<ActorRef<ModelMsg>>>,
     retry: RwLock<Option<ActorRef<RetryMsg>>>,
     sse: RwLock<Option<ActorRef<SseMsg>>>,
+    relay: RwLock<Option<ActorRef<RelayMsg>>>,
     /// False once the tree gave up (restart intensity exceeded) or is shutting down.
     alive: AtomicBool,
     /// Set while a wake-up of the job source is in its mailbox, to coalesce wake-ups.
@@ -54,6 +56,7 @@ impl Directory {
     slot!(model, set_model, model, ModelMsg);
     slot!(retry, set_retry, retry, RetryMsg);
     slot!(sse, set_sse, sse, SseMsg);
+    slot!(relay, set_relay, relay, RelayMsg);
 
     /// Whether the supervision tree is up.
     pub fn alive(&self) -> bool {

@@ -1,9 +1,12 @@
-//! job-source: takes queued jobs from the database only when the analysis pool has
-//! free slots (credits), so queued work waits durably in the database.
+//! job-source: takes queued jobs only when the analysis pool has free slots
+//! (credits): from the database (embedded mode), or from the Kafka job topics
+//! (`kafka_jobs`), so queued work waits durably outside this process.
 
 use super::analysis_pool::PoolMsg;
+use super::kafka_jobs::KafkaJobs;
 use super::{Ctx, ask};
 use crate::clock::now_ms;
+use crate::domain::RecordId;
 use ractor::{Actor, ActorProcessingErr, ActorRef};
 use std::time::Duration;
 
@@ -12,31 +15,62 @@ pub enum JobSourceMsg {
     Wake,
     /// Periodic look, in case a wake-up was missed.
     Tick,
+    /// This instance finished the job of a record (its outcome is stored).
+    Finished(RecordId),
 }
 
 pub struct JobSource;
 
+pub struct JobSourceState {
+    ctx: Ctx,
+    /// Set in Kafka mode.
+    kafka: Option<KafkaJobs>,
+}
+
 impl Actor for JobSource {
     type Msg = JobSourceMsg;
-    type State = Ctx;
+    type State = JobSourceState;
     type Arguments = Ctx;
 
-    async fn pre_start(&self, myself: ActorRef<JobSourceMsg>, ctx: Ctx) -> Result<Ctx, ActorProcessingErr> {
+    async fn pre_start(&self, myself: ActorRef<JobSourceMsg>, ctx: Ctx) -> Result<JobSourceState, ActorProcessingErr> {
         myself
             .send_interval(Duration::from_millis(ctx.config.pipeline.poll_interval_ms.max(10)), || JobSourceMsg::Tick);
-        Ok(ctx)
+        let kafka = if ctx.config.kafka.brokers.is_empty() { None } else { Some(KafkaJobs::start(&ctx)?) };
+        Ok(JobSourceState { ctx, kafka })
+    }
+
+    async fn post_stop(&self, _me: ActorRef<JobSourceMsg>, st: &mut JobSourceState) -> Result<(), ActorProcessingErr> {
+        if let Some(k) = &st.kafka {
+            k.stop();
+        }
+        Ok(())
     }
 
     async fn handle(
         &self,
         _me: ActorRef<JobSourceMsg>,
         msg: JobSourceMsg,
-        ctx: &mut Ctx,
+        st: &mut JobSourceState,
     ) -> Result<(), ActorProcessingErr> {
         if matches!(msg, JobSourceMsg::Wake) {
-            ctx.directory.woken();
+            st.ctx.directory.woken();
         }
-        fill(ctx).await;
+        let Some(kafka) = &st.kafka else {
+            if !matches!(msg, JobSourceMsg::Finished(_)) {
+                fill(&st.ctx).await;
+            }
+            return Ok(());
+        };
+        match msg {
+            JobSourceMsg::Wake => kafka.wake(),
+            JobSourceMsg::Tick => {
+                kafka.expire(i64::try_from(st.ctx.config.pipeline.lease_seconds).unwrap_or(3600) * 1000)
+            }
+            JobSourceMsg::Finished(id) => {
+                kafka.finished(&id);
+                kafka.wake();
+            }
+        }
         Ok(())
     }
 }

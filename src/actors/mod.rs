@@ -8,11 +8,13 @@
 //!                  ├─ analysis-pool ──── analysis-worker × N
 //!                  ├─ job-source         claims queued jobs only when the pool has room
 //!                  ├─ s3-event           object-created → UPLOADED → QUEUED
-//!                  └─ upload-session     new uploads, expiry of unfinished ones
+//!                  ├─ upload-session     new uploads, expiry of unfinished ones
+//!                  └─ outbox-relay       (with Kafka) outbox rows → job topics
 //! ```
 //!
-//! Backpressure: the job source claims work from the database only for free worker
-//! slots, so a flood of uploads waits durably in the database, not in mailboxes.
+//! Backpressure: the job source takes work only for free worker slots — from the
+//! database, or with Kafka from the job topics, pausing its partitions while the
+//! pool is full — so a flood of uploads waits durably, not in mailboxes.
 
 pub mod analysis_pool;
 pub mod analysis_worker;
@@ -20,8 +22,10 @@ pub mod context;
 pub mod directory;
 pub mod intensity;
 pub mod job_source;
+pub mod kafka_jobs;
 pub mod model_pool;
 pub mod model_worker;
+pub mod outbox_relay;
 pub mod pipeline;
 pub mod retry_scheduler;
 pub mod s3_event;
@@ -29,7 +33,7 @@ pub mod sse_broadcaster;
 pub mod supervisor;
 pub mod upload_session;
 
-pub use context::Ctx;
+pub use context::{Bus, Ctx};
 pub use directory::Directory;
 pub use supervisor::{RootSupervisor, start_tree};
 

@@ -3,6 +3,9 @@
 //! Each subscriber gets a bounded channel; one that falls behind is dropped (its
 //! stream ends and the client reconnects, receiving the current state first), so a
 //! slow reader never holds memory or slows the others.
+//!
+//! With Redis (distributed mode) it also relays other instances' transitions to
+//! its subscribers, and indexes the embeddings of records they completed.
 
 use super::Ctx;
 use crate::domain::{RecordId, StatusEvent};
@@ -28,6 +31,29 @@ pub struct SseBroadcaster;
 
 pub struct SseState {
     subscribers: HashMap<RecordId, Vec<mpsc::Sender<StatusEvent>>>,
+    relay: Option<tokio::task::JoinHandle<()>>,
+}
+
+/// Feeds other instances' transitions from Redis into this actor.
+fn start_relay(myself: ActorRef<SseMsg>, ctx: Ctx) -> Option<tokio::task::JoinHandle<()>> {
+    let bus = ctx.bus.clone()?;
+    let mut messages = bus.redis.messages();
+    Some(tokio::spawn(async move {
+        while let Some(m) = messages.recv().await {
+            if m.origin == *ctx.instance_id {
+                continue;
+            }
+            let ev = m.into_event();
+            if ev.status == crate::domain::RecordStatus::Completed {
+                // Another instance stored an embedding: this instance's index learns it now,
+                // not at the next sync.
+                ctx.index_record(&ev.record_id).await;
+            }
+            if myself.cast(SseMsg::Publish(ev)).is_err() {
+                break;
+            }
+        }
+    }))
 }
 
 impl Actor for SseBroadcaster {
@@ -35,9 +61,17 @@ impl Actor for SseBroadcaster {
     type State = SseState;
     type Arguments = Ctx;
 
-    async fn pre_start(&self, myself: ActorRef<SseMsg>, _ctx: Ctx) -> Result<SseState, ActorProcessingErr> {
+    async fn pre_start(&self, myself: ActorRef<SseMsg>, ctx: Ctx) -> Result<SseState, ActorProcessingErr> {
         myself.send_interval(Duration::from_secs(10), || SseMsg::Sweep);
-        Ok(SseState { subscribers: HashMap::new() })
+        let relay = start_relay(myself, ctx);
+        Ok(SseState { subscribers: HashMap::new(), relay })
+    }
+
+    async fn post_stop(&self, _me: ActorRef<SseMsg>, st: &mut SseState) -> Result<(), ActorProcessingErr> {
+        if let Some(relay) = st.relay.take() {
+            relay.abort();
+        }
+        Ok(())
     }
 
     async fn handle(&self, _me: ActorRef<SseMsg>, msg: SseMsg, st: &mut SseState) -> Result<(), ActorProcessingErr> {

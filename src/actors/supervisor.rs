@@ -7,6 +7,7 @@ use super::analysis_pool::{AnalysisPool, PoolMsg};
 use super::intensity::Intensity;
 use super::job_source::JobSource;
 use super::model_pool::ModelPool;
+use super::outbox_relay::OutboxRelay;
 use super::retry_scheduler::RetryScheduler;
 use super::s3_event::S3Event;
 use super::sse_broadcaster::SseBroadcaster;
@@ -27,10 +28,11 @@ pub enum Child {
     JobSource,
     S3Event,
     UploadSession,
+    OutboxRelay,
 }
 
 impl Child {
-    pub const ALL: [Child; 7] = [
+    pub const ALL: [Child; 8] = [
         Child::SseBroadcaster,
         Child::RetryScheduler,
         Child::ModelPool,
@@ -38,7 +40,14 @@ impl Child {
         Child::JobSource,
         Child::S3Event,
         Child::UploadSession,
+        Child::OutboxRelay,
     ];
+
+    /// The children this configuration runs (the outbox relay only with Kafka).
+    pub fn wanted(ctx: &Ctx) -> Vec<Child> {
+        let kafka = !ctx.config.kafka.brokers.is_empty();
+        Child::ALL.into_iter().filter(|c| kafka || *c != Child::OutboxRelay).collect()
+    }
 
     pub fn name(self) -> &'static str {
         match self {
@@ -49,6 +58,7 @@ impl Child {
             Child::JobSource => "job-source",
             Child::S3Event => "s3-event",
             Child::UploadSession => "upload-session",
+            Child::OutboxRelay => "outbox-relay",
         }
     }
 }
@@ -83,6 +93,7 @@ async fn spawn_child(child: Child, ctx: &Ctx, sup: ActorCell) -> Result<ActorId,
         Child::JobSource => spawn_into!(JobSource, ctx, sup, set_job_source),
         Child::S3Event => spawn_into!(S3Event, ctx, sup, set_s3_event),
         Child::UploadSession => spawn_into!(UploadSession, ctx, sup, set_upload_session),
+        Child::OutboxRelay => spawn_into!(OutboxRelay, ctx, sup, set_relay),
     };
     tracing::info!(actor = child.name(), id = %id, "actor started");
     Ok(id)
@@ -98,6 +109,7 @@ fn clear_child(child: Child, ctx: &Ctx) {
         Child::JobSource => d.set_job_source(None),
         Child::S3Event => d.set_s3_event(None),
         Child::UploadSession => d.set_upload_session(None),
+        Child::OutboxRelay => d.set_relay(None),
     }
 }
 
@@ -110,7 +122,7 @@ impl Actor for RootSupervisor {
         let sup = &ctx.config.supervision;
         let mut children = HashMap::new();
         let mut intensity = HashMap::new();
-        for child in Child::ALL {
+        for child in Child::wanted(&ctx) {
             let id = spawn_child(child, &ctx, myself.get_cell()).await?;
             children.insert(id, child);
             intensity.insert(child, Intensity::new(sup.max_restarts, Duration::from_secs(sup.period_seconds)));

@@ -8,6 +8,8 @@ pub mod bucket_event;
 pub mod catalog;
 pub mod embedding;
 pub mod job;
+pub mod offsets;
+pub mod outbox;
 pub mod record;
 pub mod retry;
 pub mod status;

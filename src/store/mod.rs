@@ -3,8 +3,10 @@
 //! one implementation per backend, so actors and handlers never name a backend.
 
 pub mod db;
+pub mod kafka;
 pub mod lock;
 pub mod objects;
+pub mod redis;
 pub mod s3;
 pub mod secrets;
 pub mod vectors;
@@ -14,7 +16,7 @@ use crate::domain::{
 };
 use async_trait::async_trait;
 
-pub use db::SqliteStore;
+pub use db::{Database, MysqlStore, OpenDatabase, SqliteStore, open_database};
 pub use objects::{LocalObjects, ObjectError, ObjectStore, PresignedPut, PutOutcome};
 
 /// A failed database operation.
@@ -52,6 +54,15 @@ pub struct NewRecord {
     pub metadata: Option<serde_json::Value>,
     pub upload_expires_at: i64,
     pub now: i64,
+}
+
+/// A message waiting in the transactional outbox.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OutboxRow {
+    pub id: i64,
+    pub topic: String,
+    pub key: String,
+    pub payload: String,
 }
 
 /// A COMPLETED record whose embedding is missing or from another model version.
@@ -158,6 +169,22 @@ pub trait RecordStore: Send + Sync + 'static {
         lease_until: i64,
         now: i64,
     ) -> Result<Vec<(Job, StatusEvent)>, StoreError>;
+    /// Leases one QUEUED record (a job message named it): QUEUED → PROCESSING.
+    /// `None` when it is not QUEUED (already taken, done, deleted: a duplicate message).
+    async fn claim_job(
+        &self,
+        id: &RecordId,
+        owner: &str,
+        lease_until: i64,
+        now: i64,
+    ) -> Result<Option<(Job, StatusEvent)>, StoreError>;
+    /// From now on every change to QUEUED, COMPLETED or FAILED also writes an
+    /// outbox row in its transaction (for Kafka).
+    fn enable_outbox(&self);
+    /// The oldest outbox rows, up to `limit`.
+    async fn outbox_pending(&self, limit: i64) -> Result<Vec<OutboxRow>, StoreError>;
+    /// Removes outbox rows once they were produced.
+    async fn outbox_done(&self, ids: &[i64]) -> Result<(), StoreError>;
     /// Stores the analysis: PROCESSING → COMPLETED. `None` when the lease was lost
     /// (the job was reclaimed or the record deleted): the result is dropped.
     async fn complete(&self, job: &Job, analysis: &Analysis, now: i64) -> Result<Option<StatusEvent>, StoreError>;

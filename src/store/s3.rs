@@ -26,6 +26,10 @@ const PART: usize = 8 * 1024 * 1024;
 pub struct S3Config {
     /// e.g. `http://127.0.0.1:8333`; empty: AWS's endpoint for the region.
     pub endpoint: String,
+    /// The store's address as clients reach it, for presigned upload URLs (e.g.
+    /// `https://s3.example.com` when the service reaches it as `http://seaweedfs:8333`);
+    /// empty: `endpoint`.
+    pub public_endpoint: String,
     pub region: String,
     pub bucket: String,
     pub access_key_id: String,
@@ -40,6 +44,7 @@ impl Default for S3Config {
     fn default() -> Self {
         S3Config {
             endpoint: String::new(),
+            public_endpoint: String::new(),
             region: "us-east-1".into(),
             bucket: "orakgaraki".into(),
             access_key_id: String::new(),
@@ -84,6 +89,8 @@ impl Tally {
 #[derive(Clone)]
 pub struct S3Objects {
     client: Client,
+    /// Signs upload URLs for the address clients reach (`public_endpoint`).
+    presigner: Client,
     bucket: String,
     /// Where downloads for the decoders are written.
     tmp: PathBuf,
@@ -130,10 +137,18 @@ impl S3Objects {
             ))
             .force_path_style(cfg.path_style)
             .http_client(http);
+        let mut public = builder.clone();
         if !cfg.endpoint.is_empty() {
             builder = builder.endpoint_url(&cfg.endpoint);
         }
-        let me = S3Objects { client: Client::from_conf(builder.build()), bucket: cfg.bucket.clone(), tmp };
+        let presigner = if cfg.public_endpoint.is_empty() {
+            Client::from_conf(builder.clone().build())
+        } else {
+            // Signed for the host clients use; no request goes through this client.
+            public = public.endpoint_url(&cfg.public_endpoint);
+            Client::from_conf(public.build())
+        };
+        let me = S3Objects { client: Client::from_conf(builder.build()), presigner, bucket: cfg.bucket.clone(), tmp };
         if cfg.create_bucket {
             me.ensure_bucket().await?;
         }
@@ -230,7 +245,7 @@ impl ObjectStore for S3Objects {
         let config = PresigningConfig::expires_in(Duration::from_secs(ttl.unsigned_abs()))
             .map_err(|e| ObjectError::Remote(format!("presign: {e}")))?;
         let mut put = self
-            .client
+            .presigner
             .put_object()
             .bucket(&self.bucket)
             .key(key)

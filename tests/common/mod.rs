@@ -2,6 +2,8 @@
 //! data dir, and talks to it over real HTTP.
 #![allow(dead_code)]
 
+pub mod mysql;
+
 use serde_json::Value;
 use std::io::Cursor;
 use std::path::{Path, PathBuf};

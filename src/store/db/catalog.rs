@@ -1,35 +1,31 @@
-//! The song catalog and users' dislikes in SQLite.
+//! The song catalog and users' dislikes, written once for every diesel backend
+//! (`catalog_store_impl!(Store)`, as `record_store_impl!` in records.rs).
 
-use super::SqliteStore;
-use super::schema::{song_dislikes, songs};
+use super::schema::songs;
 use crate::domain::catalog::{N_MFCC, Song};
-use crate::store::{CatalogStore, ImportOutcome, StoreError};
-use async_trait::async_trait;
-use diesel::upsert::excluded;
-use diesel::{ExpressionMethods, Insertable, OptionalExtension, QueryDsl, Queryable};
-use diesel_async::{AsyncConnection, RunQueryDsl};
-use std::collections::HashSet;
+use crate::store::StoreError;
+use diesel::{AsChangeset, Insertable, Queryable};
 
-#[derive(Insertable, Queryable)]
+#[derive(Insertable, Queryable, AsChangeset)]
 #[diesel(table_name = songs)]
-struct SongRow {
-    song_id: i64,
-    song_name: String,
-    artist_name: String,
-    album_name: String,
-    spotify_track_id: String,
-    duration_ms: i64,
-    popularity: i64,
-    mfcc: String,
-    pitch_low: f64,
-    pitch_high: f64,
-    pitch_avg: f64,
-    spotify_popularity: Option<i64>,
-    updated_at: i64,
+pub(crate) struct SongRow {
+    pub song_id: i64,
+    pub song_name: String,
+    pub artist_name: String,
+    pub album_name: String,
+    pub spotify_track_id: String,
+    pub duration_ms: i64,
+    pub popularity: i64,
+    pub mfcc: String,
+    pub pitch_low: f64,
+    pub pitch_high: f64,
+    pub pitch_avg: f64,
+    pub spotify_popularity: Option<i64>,
+    pub updated_at: i64,
 }
 
 impl SongRow {
-    fn from_song(s: &Song, now: i64) -> Self {
+    pub(crate) fn from_song(s: &Song, now: i64) -> Self {
         SongRow {
             song_id: s.song_id,
             song_name: s.song_name.clone(),
@@ -47,7 +43,7 @@ impl SongRow {
         }
     }
 
-    fn into_song(self) -> Result<Song, StoreError> {
+    pub(crate) fn into_song(self) -> Result<Song, StoreError> {
         let v: Vec<f64> = serde_json::from_str(&self.mfcc)
             .map_err(|e| StoreError::Corrupt(format!("mfcc of song {}: {e}", self.song_id)))?;
         let mfcc: [f64; N_MFCC] = v
@@ -70,86 +66,97 @@ impl SongRow {
     }
 }
 
-#[async_trait]
-impl CatalogStore for SqliteStore {
-    async fn upsert_songs(&self, list: &[Song], now: i64) -> Result<ImportOutcome, StoreError> {
-        let rows: Vec<SongRow> = list.iter().map(|s| SongRow::from_song(s, now)).collect();
-        let mut conn = self.write().await?;
-        conn.transaction::<_, StoreError, _>(async move |conn| {
-            let before: i64 = songs::table.count().get_result(conn).await?;
-            // Row by row: diesel has no batch upsert for SQLite; one transaction keeps it fast.
-            for row in &rows {
-                diesel::insert_into(songs::table)
-                    .values(row)
-                    .on_conflict(songs::song_id)
-                    .do_update()
-                    .set((
-                        songs::song_name.eq(excluded(songs::song_name)),
-                        songs::artist_name.eq(excluded(songs::artist_name)),
-                        songs::album_name.eq(excluded(songs::album_name)),
-                        songs::spotify_track_id.eq(excluded(songs::spotify_track_id)),
-                        songs::duration_ms.eq(excluded(songs::duration_ms)),
-                        songs::popularity.eq(excluded(songs::popularity)),
-                        songs::mfcc.eq(excluded(songs::mfcc)),
-                        songs::pitch_low.eq(excluded(songs::pitch_low)),
-                        songs::pitch_high.eq(excluded(songs::pitch_high)),
-                        songs::pitch_avg.eq(excluded(songs::pitch_avg)),
-                        songs::spotify_popularity.eq(excluded(songs::spotify_popularity)),
-                        songs::updated_at.eq(excluded(songs::updated_at)),
-                    ))
-                    .execute(conn)
-                    .await?;
+macro_rules! catalog_store_impl {
+    ($store:ty) => {
+        const _: () = {
+            use async_trait::async_trait;
+            use diesel::{ExpressionMethods, OptionalExtension, QueryDsl};
+            use diesel_async::{AsyncConnection, RunQueryDsl};
+            use std::collections::HashSet;
+            use $crate::domain::catalog::Song;
+            use $crate::store::db::catalog::SongRow;
+            use $crate::store::db::schema::{song_dislikes, songs};
+            use $crate::store::{CatalogStore, ImportOutcome, StoreError};
+
+            #[async_trait]
+            impl CatalogStore for $store {
+                async fn upsert_songs(&self, list: &[Song], now: i64) -> Result<ImportOutcome, StoreError> {
+                    let rows: Vec<SongRow> = list.iter().map(|s| SongRow::from_song(s, now)).collect();
+                    let mut conn = self.write().await?;
+                    conn.transaction::<_, StoreError, _>(async move |conn| {
+                        // Row by row, in one transaction: portable across backends (SQLite's
+                        // ON CONFLICT and MySQL's ON DUPLICATE KEY differ) and fast enough for
+                        // catalogs of thousands of songs.
+                        let mut inserted = 0u64;
+                        for row in &rows {
+                            let known = songs::table
+                                .find(row.song_id)
+                                .select(songs::song_id)
+                                .first::<i64>(conn)
+                                .await
+                                .optional()?;
+                            if known.is_some() {
+                                diesel::update(songs::table.find(row.song_id)).set(row).execute(conn).await?;
+                            } else {
+                                diesel::insert_into(songs::table).values(row).execute(conn).await?;
+                                inserted += 1;
+                            }
+                        }
+                        let total: i64 = songs::table.count().get_result(conn).await?;
+                        Ok(ImportOutcome {
+                            inserted,
+                            updated: rows.len() as u64 - inserted,
+                            total: u64::try_from(total).unwrap_or(0),
+                        })
+                    })
+                    .await
+                }
+
+                async fn songs(&self, min_popularity: i64) -> Result<Vec<Song>, StoreError> {
+                    let mut conn = self.read().await?;
+                    let rows: Vec<SongRow> = songs::table
+                        .filter(songs::popularity.ge(min_popularity))
+                        .order(songs::song_id.asc())
+                        .load(&mut *conn)
+                        .await?;
+                    rows.into_iter().map(SongRow::into_song).collect()
+                }
+
+                async fn count_songs(&self) -> Result<i64, StoreError> {
+                    let mut conn = self.read().await?;
+                    Ok(songs::table.count().get_result(&mut *conn).await?)
+                }
+
+                async fn add_dislike(&self, owner: &str, song_id: i64, now: i64) -> Result<bool, StoreError> {
+                    let mut conn = self.write().await?;
+                    let exists =
+                        songs::table.find(song_id).select(songs::song_id).first::<i64>(&mut *conn).await.optional()?;
+                    if exists.is_none() {
+                        return Ok(false);
+                    }
+                    diesel::insert_or_ignore_into(song_dislikes::table)
+                        .values((
+                            song_dislikes::owner.eq(owner),
+                            song_dislikes::song_id.eq(song_id),
+                            song_dislikes::created_at.eq(now),
+                        ))
+                        .execute(&mut *conn)
+                        .await?;
+                    Ok(true)
+                }
+
+                async fn dislikes(&self, owner: &str) -> Result<HashSet<i64>, StoreError> {
+                    let mut conn = self.read().await?;
+                    let ids: Vec<i64> = song_dislikes::table
+                        .filter(song_dislikes::owner.eq(owner))
+                        .select(song_dislikes::song_id)
+                        .load(&mut *conn)
+                        .await?;
+                    Ok(ids.into_iter().collect())
+                }
             }
-            let after: i64 = songs::table.count().get_result(conn).await?;
-            let inserted = u64::try_from(after - before).unwrap_or(0);
-            Ok(ImportOutcome {
-                inserted,
-                updated: rows.len() as u64 - inserted,
-                total: u64::try_from(after).unwrap_or(0),
-            })
-        })
-        .await
-    }
-
-    async fn songs(&self, min_popularity: i64) -> Result<Vec<Song>, StoreError> {
-        let mut conn = self.read().await?;
-        let rows: Vec<SongRow> = songs::table
-            .filter(songs::popularity.ge(min_popularity))
-            .order(songs::song_id.asc())
-            .load(&mut *conn)
-            .await?;
-        rows.into_iter().map(SongRow::into_song).collect()
-    }
-
-    async fn count_songs(&self) -> Result<i64, StoreError> {
-        let mut conn = self.read().await?;
-        Ok(songs::table.count().get_result(&mut *conn).await?)
-    }
-
-    async fn add_dislike(&self, owner: &str, song_id: i64, now: i64) -> Result<bool, StoreError> {
-        let mut conn = self.write().await?;
-        let exists = songs::table.find(song_id).select(songs::song_id).first::<i64>(&mut *conn).await.optional()?;
-        if exists.is_none() {
-            return Ok(false);
-        }
-        diesel::insert_or_ignore_into(song_dislikes::table)
-            .values((
-                song_dislikes::owner.eq(owner),
-                song_dislikes::song_id.eq(song_id),
-                song_dislikes::created_at.eq(now),
-            ))
-            .execute(&mut *conn)
-            .await?;
-        Ok(true)
-    }
-
-    async fn dislikes(&self, owner: &str) -> Result<HashSet<i64>, StoreError> {
-        let mut conn = self.read().await?;
-        let ids: Vec<i64> = song_dislikes::table
-            .filter(song_dislikes::owner.eq(owner))
-            .select(song_dislikes::song_id)
-            .load(&mut *conn)
-            .await?;
-        Ok(ids.into_iter().collect())
-    }
+        };
+    };
 }
+
+pub(crate) use catalog_store_impl;

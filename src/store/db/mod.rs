@@ -1,100 +1,42 @@
-//! The SQLite record store (embedded mode): diesel + diesel-async over
-//! `SyncConnectionWrapper<SqliteConnection>`, migrated on open.
-//!
-//! SQLite allows one writer at a time, so writes go through a pool of exactly one
-//! connection (no `SQLITE_BUSY` between our own transactions) and reads through a
-//! separate pool that WAL mode lets run beside it.
+//! The record database through diesel + diesel-async: SQLite in the embedded mode
+//! (`sqlite.rs`), MySQL/MariaDB in the distributed one (`mysql.rs`). The queries
+//! are written once (`records.rs`, `catalog.rs`, `vector_source.rs`) and
+//! instantiated for each backend's store; `schema.rs` and `models.rs` are shared.
 
 mod catalog;
 mod models;
+mod mysql;
 mod records;
 pub mod schema;
+mod sqlite;
 mod vector_source;
 
-use super::StoreError;
-use diesel::Connection;
-use diesel::SqliteConnection;
-use diesel::connection::SimpleConnection;
-use diesel_async::pooled_connection::deadpool::{Object, Pool};
-use diesel_async::pooled_connection::{AsyncDieselConnectionManager, ManagerConfig};
-use diesel_async::sync_connection_wrapper::SyncConnectionWrapper;
-use diesel_async::{AsyncConnection, SimpleAsyncConnection};
-use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
-use futures_util::FutureExt;
+pub use mysql::MysqlStore;
+pub use sqlite::SqliteStore;
 
-/// The migrations compiled into the binary.
-pub const SQLITE_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/sqlite");
+use crate::store::vectors::VectorSource;
+use crate::store::{CatalogStore, RecordStore, StoreError};
+use std::sync::Arc;
 
-type Conn = SyncConnectionWrapper<SqliteConnection>;
+/// Everything the service keeps in its database: records, the song catalog and
+/// the embeddings the vector index reads.
+pub trait Database: RecordStore + CatalogStore + VectorSource {}
+impl<T: RecordStore + CatalogStore + VectorSource> Database for T {}
 
-/// Records, jobs and results in one SQLite file.
-#[derive(Clone)]
-pub struct SqliteStore {
-    url: String,
-    writer: Pool<Conn>,
-    readers: Pool<Conn>,
+/// An open database and whether other instances may share it.
+pub struct OpenDatabase {
+    pub db: Arc<dyn Database>,
+    /// True for MySQL: leases not held by this instance may belong to live
+    /// instances, so only expired ones are taken back.
+    pub shared: bool,
 }
 
-fn manager(url: &str) -> AsyncDieselConnectionManager<Conn> {
-    let mut cfg = ManagerConfig::<Conn>::default();
-    cfg.custom_setup = Box::new(|url| {
-        let url = url.to_owned();
-        async move {
-            let mut conn = Conn::establish(&url).await?;
-            // WAL: readers never block the writer. FULL: a committed transition
-            // survives a power cut, not only a crash. busy_timeout covers other
-            // processes (e.g. `orakgaraki migrate`) holding the write lock.
-            conn.batch_execute(
-                "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; \
-                 PRAGMA busy_timeout = 10000; PRAGMA foreign_keys = ON;",
-            )
-            .await
-            .map_err(diesel::ConnectionError::CouldntSetupConfiguration)?;
-            Ok(conn)
-        }
-        .boxed()
-    });
-    AsyncDieselConnectionManager::new_with_config(url, cfg)
-}
-
-impl SqliteStore {
-    /// Opens (creating if needed) the database at `url` and runs pending migrations.
-    pub async fn open(url: &str, read_connections: usize) -> Result<Self, StoreError> {
-        let writer = Pool::builder(manager(url)).max_size(1).build().map_err(|e| StoreError::Pool(e.to_string()))?;
-        let readers = Pool::builder(manager(url))
-            .max_size(read_connections.max(1))
-            .build()
-            .map_err(|e| StoreError::Pool(e.to_string()))?;
-        let store = SqliteStore { url: url.to_owned(), writer, readers };
-        store.migrate().await?;
-        Ok(store)
-    }
-
-    /// Runs the embedded migrations that have not run yet.
-    ///
-    /// diesel's migration harness is synchronous (diesel-async's wrapper needs
-    /// `block_in_place`, which panics on a current-thread runtime), so it runs on
-    /// its own connection in a blocking task, holding the writer meanwhile.
-    pub async fn migrate(&self) -> Result<Vec<String>, StoreError> {
-        let _writer = self.write().await?;
-        let url = self.url.clone();
-        tokio::task::spawn_blocking(move || {
-            let mut conn = SqliteConnection::establish(&url).map_err(|e| StoreError::Database(e.to_string()))?;
-            conn.batch_execute("PRAGMA busy_timeout = 10000; PRAGMA foreign_keys = ON;")?;
-            let applied = conn
-                .run_pending_migrations(SQLITE_MIGRATIONS)
-                .map_err(|e| StoreError::Database(format!("migration failed: {e}")))?;
-            Ok(applied.iter().map(|v| v.to_string()).collect())
-        })
-        .await
-        .map_err(|e| StoreError::Database(format!("migration task failed: {e}")))?
-    }
-
-    async fn write(&self) -> Result<Object<Conn>, StoreError> {
-        self.writer.get().await.map_err(|e| StoreError::Pool(e.to_string()))
-    }
-
-    async fn read(&self) -> Result<Object<Conn>, StoreError> {
-        self.readers.get().await.map_err(|e| StoreError::Pool(e.to_string()))
+/// Opens (and migrates) the database a URL names: `mysql://…` is MySQL/MariaDB,
+/// anything else a SQLite file path or `sqlite://` URL.
+pub async fn open_database(url: &str, connections: usize) -> Result<OpenDatabase, StoreError> {
+    if url.starts_with("mysql://") {
+        Ok(OpenDatabase { db: Arc::new(MysqlStore::open(url, connections + 1).await?), shared: true })
+    } else {
+        Ok(OpenDatabase { db: Arc::new(SqliteStore::open(url, connections).await?), shared: false })
     }
 }

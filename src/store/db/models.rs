@@ -8,7 +8,7 @@ use diesel::prelude::{Insertable, Queryable, Selectable};
 
 #[derive(Debug, Clone, Queryable, Selectable)]
 #[diesel(table_name = records)]
-#[diesel(check_for_backend(diesel::sqlite::Sqlite))]
+#[diesel(check_for_backend(diesel::sqlite::Sqlite, diesel::mysql::Mysql))]
 pub struct RecordRow {
     pub id: String,
     pub owner: String,

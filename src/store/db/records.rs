@@ -1,17 +1,30 @@
-//! `RecordStore` for SQLite: every status change is a guarded row update
-//! (`WHERE seq = <seen>`) inside a transaction, returning the event that announces it.
+//! `RecordStore` over diesel-async, written once for every backend: each status
+//! change is a guarded row update (`WHERE seq = <seen>`) inside a transaction,
+//! returning the event that announces it.
+//!
+//! A macro rather than generic code: diesel's query types are backend-specific,
+//! and spelling out the bounds for every query generically would be longer than
+//! the queries. `record_store_impl!(Store, Conn, Backend, row_lock = {..}, claim_lock = {..})`
+//! implements the trait for `Store` (which has `read()`/`write()` giving pooled `Conn`s);
+//! the lock clauses are appended to the reads that precede a guarded update
+//! (empty for SQLite, whose single writer serialises them; `FOR UPDATE` and
+//! `FOR UPDATE SKIP LOCKED` for MySQL, where several instances claim jobs at once).
 
-use super::models::{EmbeddingTag, NewAnalysisRow, NewAttemptRow, NewEmbeddingRow, NewRecordRow, RecordRow};
-use super::schema::{analyses, attempts, embeddings, records};
-use super::{Conn, SqliteStore};
-use crate::domain::{Analysis, Embedding, FailureOutcome, Job, RecordId, RecordStatus, StatusEvent, Visibility};
-use crate::store::{LeaseScope, ListCursor, NewRecord, RecordStore, StaleEmbedding, StoreError, StoredRecord};
+macro_rules! record_store_impl {
+    ($store:ty, $conn:ty, $backend:ty, row_lock = {$($row_lock:tt)*}, claim_lock = {$($claim_lock:tt)*}) => {
+const _: () = {
+use $crate::store::db::models::{EmbeddingTag, NewAnalysisRow, NewAttemptRow, NewEmbeddingRow, NewRecordRow, RecordRow};
+use $crate::store::db::schema::{analyses, attempts, embeddings, outbox, records};
+use $crate::domain::{Analysis, Embedding, FailureOutcome, Job, RecordId, RecordStatus, StatusEvent, Visibility};
+use $crate::store::{LeaseScope, ListCursor, NewRecord, RecordStore, StaleEmbedding, StoreError, StoredRecord};
 use async_trait::async_trait;
 use diesel::prelude::AsChangeset;
 use diesel::{
     BoolExpressionMethods, ExpressionMethods, NullableExpressionMethods, OptionalExtension, QueryDsl, SelectableHelper,
 };
 use diesel_async::{AsyncConnection, RunQueryDsl};
+
+type DbConn = $conn;
 
 /// The columns a transition may change.
 #[derive(AsChangeset)]
@@ -30,14 +43,15 @@ struct Mutable<'a> {
     updated_at: i64,
 }
 
-async fn load(conn: &mut Conn, id: &str) -> Result<Option<RecordRow>, StoreError> {
-    Ok(records::table.find(id).select(RecordRow::as_select()).first(conn).await.optional()?)
+async fn load(conn: &mut DbConn, id: &str) -> Result<Option<RecordRow>, StoreError> {
+    Ok(records::table.find(id).select(RecordRow::as_select())$($row_lock)*.first(conn).await.optional()?)
 }
 
 /// Moves `row` to `to` after `edit` adjusts its other columns; refuses illegal
 /// transitions and concurrent changes.
 async fn transition(
-    conn: &mut Conn,
+    conn: &mut DbConn,
+    outbox: bool,
     mut row: RecordRow,
     to: RecordStatus,
     now: i64,
@@ -69,7 +83,21 @@ async fn transition(
     if n != 1 {
         return Err(StoreError::Database(format!("record {} changed concurrently", row.id)));
     }
-    row.event()
+    let event = row.event()?;
+    if outbox {
+        if let Some(a) = $crate::domain::outbox::announcement(&row.owner, &row.object_key, &event) {
+            diesel::insert_into(outbox::table)
+                .values((
+                    outbox::topic.eq(a.topic),
+                    outbox::msg_key.eq(&a.key),
+                    outbox::payload.eq(&a.payload),
+                    outbox::created_at.eq(now),
+                ))
+                .execute(conn)
+                .await?;
+        }
+    }
+    Ok(event)
 }
 
 fn clear_lease(row: &mut RecordRow) {
@@ -84,7 +112,7 @@ fn enqueue(row: &mut RecordRow, now: i64) {
 }
 
 async fn log_attempt(
-    conn: &mut Conn,
+    conn: &mut DbConn,
     row: &RecordRow,
     started_at: i64,
     now: i64,
@@ -105,8 +133,20 @@ async fn log_attempt(
     Ok(())
 }
 
+/// The job a lease on `row` by `owner` hands to a worker.
+fn lease(row: &RecordRow, owner: &str, now: i64) -> Result<Job, StoreError> {
+    Ok(Job {
+        record_id: row.record_id()?,
+        object_key: row.object_key.clone(),
+        filename: row.filename.clone(),
+        attempt: row.attempts + 1,
+        lease_owner: owner.to_owned(),
+        claimed_at: now,
+    })
+}
+
 /// The row when it is still PROCESSING under this job's lease, else `None`.
-async fn load_leased(conn: &mut Conn, job: &Job) -> Result<Option<RecordRow>, StoreError> {
+async fn load_leased(conn: &mut DbConn, job: &Job) -> Result<Option<RecordRow>, StoreError> {
     Ok(load(conn, job.record_id.as_str()).await?.filter(|row| {
         row.status == RecordStatus::Processing.as_str()
             && row.attempts == job.attempt
@@ -115,7 +155,7 @@ async fn load_leased(conn: &mut Conn, job: &Job) -> Result<Option<RecordRow>, St
 }
 
 #[async_trait]
-impl RecordStore for SqliteStore {
+impl RecordStore for $store {
     async fn ping(&self) -> Result<(), StoreError> {
         let mut conn = self.read().await?;
         diesel::sql_query("SELECT 1").execute(&mut *conn).await?;
@@ -221,17 +261,18 @@ impl RecordStore for SqliteStore {
         now: i64,
     ) -> Result<Vec<StatusEvent>, StoreError> {
         let mut conn = self.write().await?;
+        let ob = self.outbox_on();
         let id = id.as_str().to_owned();
         let hash = content_hash.to_owned();
         conn.transaction::<_, StoreError, _>(async move |conn| {
             let row = load(conn, &id).await?.ok_or(StoreError::NotFound)?;
-            let uploaded = transition(conn, row, RecordStatus::Uploaded, now, |r| {
+            let uploaded = transition(conn, ob, row, RecordStatus::Uploaded, now, |r| {
                 r.size = Some(size);
                 r.content_hash = Some(hash);
             })
             .await?;
             let row = load(conn, &id).await?.ok_or(StoreError::NotFound)?;
-            let queued = transition(conn, row, RecordStatus::Queued, now, |r| enqueue(r, now)).await?;
+            let queued = transition(conn, ob, row, RecordStatus::Queued, now, |r| enqueue(r, now)).await?;
             Ok(vec![uploaded, queued])
         })
         .await
@@ -248,6 +289,7 @@ impl RecordStore for SqliteStore {
             return Ok(Vec::new());
         }
         let mut conn = self.write().await?;
+        let ob = self.outbox_on();
         let owner = owner.to_owned();
         conn.transaction::<_, StoreError, _>(async move |conn| {
             let rows: Vec<RecordRow> = records::table
@@ -255,19 +297,13 @@ impl RecordStore for SqliteStore {
                 .order((records::queued_at.asc(), records::id.asc()))
                 .limit(i64::try_from(max).unwrap_or(i64::MAX))
                 .select(RecordRow::as_select())
+                $($claim_lock)*
                 .load(conn)
                 .await?;
             let mut claimed = Vec::with_capacity(rows.len());
             for row in rows {
-                let job = Job {
-                    record_id: row.record_id()?,
-                    object_key: row.object_key.clone(),
-                    filename: row.filename.clone(),
-                    attempt: row.attempts + 1,
-                    lease_owner: owner.clone(),
-                    claimed_at: now,
-                };
-                let event = transition(conn, row, RecordStatus::Processing, now, |r| {
+                let job = lease(&row, &owner, now)?;
+                let event = transition(conn, ob, row, RecordStatus::Processing, now, |r| {
                     r.attempts += 1;
                     r.lease_owner = Some(owner.clone());
                     r.lease_until = Some(lease_until);
@@ -280,8 +316,61 @@ impl RecordStore for SqliteStore {
         .await
     }
 
+    async fn claim_job(
+        &self,
+        id: &RecordId,
+        owner: &str,
+        lease_until: i64,
+        now: i64,
+    ) -> Result<Option<(Job, StatusEvent)>, StoreError> {
+        let mut conn = self.write().await?;
+        let ob = self.outbox_on();
+        let (id, owner) = (id.as_str().to_owned(), owner.to_owned());
+        conn.transaction::<_, StoreError, _>(async move |conn| {
+            let Some(row) = load(conn, &id).await? else {
+                return Ok(None);
+            };
+            if row.status != RecordStatus::Queued.as_str() {
+                return Ok(None);
+            }
+            let job = lease(&row, &owner, now)?;
+            let event = transition(conn, ob, row, RecordStatus::Processing, now, |r| {
+                r.attempts += 1;
+                r.lease_owner = Some(owner.clone());
+                r.lease_until = Some(lease_until);
+            })
+            .await?;
+            Ok(Some((job, event)))
+        })
+        .await
+    }
+
+    fn enable_outbox(&self) {
+        self.outbox.store(true, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    async fn outbox_pending(&self, limit: i64) -> Result<Vec<$crate::store::OutboxRow>, StoreError> {
+        let mut conn = self.read().await?;
+        let rows: Vec<(i64, String, String, String)> = outbox::table
+            .select((outbox::id, outbox::topic, outbox::msg_key, outbox::payload))
+            .order(outbox::id.asc())
+            .limit(limit)
+            .load(&mut *conn)
+            .await?;
+        Ok(rows.into_iter().map(|(id, topic, key, payload)| $crate::store::OutboxRow { id, topic, key, payload }).collect())
+    }
+
+    async fn outbox_done(&self, ids: &[i64]) -> Result<(), StoreError> {
+        let mut conn = self.write().await?;
+        for chunk in ids.chunks(1000) {
+            diesel::delete(outbox::table.filter(outbox::id.eq_any(chunk))).execute(&mut *conn).await?;
+        }
+        Ok(())
+    }
+
     async fn complete(&self, job: &Job, analysis: &Analysis, now: i64) -> Result<Option<StatusEvent>, StoreError> {
         let mut conn = self.write().await?;
+        let ob = self.outbox_on();
         // The vector lives in `embeddings` (the source of truth for the vector index), not in the JSON.
         let embedding = analysis.embedding.clone().filter(|e| !e.vector.is_empty());
         let mut stripped = analysis.clone();
@@ -304,7 +393,7 @@ impl RecordStore for SqliteStore {
             if let Some(e) = &embedding {
                 insert_embedding(conn, job.record_id.as_str(), e, now).await?;
             }
-            let ev = transition(conn, row, RecordStatus::Completed, now, |r| {
+            let ev = transition(conn, ob, row, RecordStatus::Completed, now, |r| {
                 clear_lease(r);
                 r.error = None;
             })
@@ -386,6 +475,7 @@ impl RecordStore for SqliteStore {
         now: i64,
     ) -> Result<Option<StatusEvent>, StoreError> {
         let mut conn = self.write().await?;
+        let ob = self.outbox_on();
         let job = job.clone();
         let error = error.to_owned();
         conn.transaction::<_, StoreError, _>(async move |conn| {
@@ -398,7 +488,7 @@ impl RecordStore for SqliteStore {
                 FailureOutcome::Dead => (RecordStatus::Failed, "failed"),
             };
             log_attempt(conn, &row, job.claimed_at, now, label).await?;
-            let ev = transition(conn, row, to, now, |r| {
+            let ev = transition(conn, ob, row, to, now, |r| {
                 clear_lease(r);
                 r.next_attempt_at = match outcome {
                     FailureOutcome::RetryAt(at) => Some(at),
@@ -413,16 +503,18 @@ impl RecordStore for SqliteStore {
 
     async fn release_due_retries(&self, now: i64) -> Result<Vec<StatusEvent>, StoreError> {
         let mut conn = self.write().await?;
+        let ob = self.outbox_on();
         conn.transaction::<_, StoreError, _>(async move |conn| {
             let rows: Vec<RecordRow> = records::table
                 .filter(records::status.eq(RecordStatus::Retrying.as_str()))
                 .filter(records::next_attempt_at.le(now))
                 .select(RecordRow::as_select())
+                $($claim_lock)*
                 .load(conn)
                 .await?;
             let mut events = Vec::with_capacity(rows.len());
             for row in rows {
-                events.push(transition(conn, row, RecordStatus::Queued, now, |r| enqueue(r, now)).await?);
+                events.push(transition(conn, ob, row, RecordStatus::Queued, now, |r| enqueue(r, now)).await?);
             }
             Ok(events)
         })
@@ -436,6 +528,7 @@ impl RecordStore for SqliteStore {
         max_attempts: i32,
     ) -> Result<Vec<StatusEvent>, StoreError> {
         let mut conn = self.write().await?;
+        let ob = self.outbox_on();
         // Owned copy: the transaction's future must be 'static.
         enum Scope {
             Expired,
@@ -457,16 +550,21 @@ impl RecordStore for SqliteStore {
                 Scope::NotOwnedBy(me) => query.filter(records::lease_owner.ne(me).or(records::lease_owner.is_null())),
                 Scope::Expired => query.filter(records::lease_until.lt(now)),
             };
-            let rows: Vec<RecordRow> = query.load(conn).await?;
-            let mut events = Vec::with_capacity(rows.len());
-            for mut row in rows {
+            let candidates: Vec<RecordRow> = query.load(conn).await?;
+            let mut events = Vec::with_capacity(candidates.len());
+            for seen in candidates {
+                // Locked and checked again: another instance may be reclaiming it too.
+                let Some(mut row) = load(conn, &seen.id).await? else { continue };
+                if row.seq != seen.seq {
+                    continue;
+                }
                 let exhausted = row.attempts >= max_attempts;
                 row.error = Some(format!("attempt {} was interrupted: its lease expired", row.attempts));
                 log_attempt(conn, &row, row.updated_at, now, "lease_expired").await?;
                 let ev = if exhausted {
-                    transition(conn, row, RecordStatus::Failed, now, clear_lease).await?
+                    transition(conn, ob, row, RecordStatus::Failed, now, clear_lease).await?
                 } else {
-                    transition(conn, row, RecordStatus::Queued, now, |r| enqueue(r, now)).await?
+                    transition(conn, ob, row, RecordStatus::Queued, now, |r| enqueue(r, now)).await?
                 };
                 events.push(ev);
             }
@@ -525,7 +623,7 @@ impl RecordStore for SqliteStore {
 fn stale_embeddings_query<'a>(
     model: &'a str,
     version: &'a str,
-) -> diesel::dsl::IntoBoxed<'a, diesel::dsl::LeftJoin<records::table, embeddings::table>, diesel::sqlite::Sqlite> {
+) -> diesel::dsl::IntoBoxed<'a, diesel::dsl::LeftJoin<records::table, embeddings::table>, $backend> {
     records::table
         .left_join(embeddings::table)
         .filter(records::status.eq(RecordStatus::Completed.as_str()))
@@ -533,7 +631,7 @@ fn stale_embeddings_query<'a>(
         .into_boxed()
 }
 
-async fn insert_embedding(conn: &mut Conn, id: &str, e: &Embedding, now: i64) -> Result<(), StoreError> {
+async fn insert_embedding(conn: &mut DbConn, id: &str, e: &Embedding, now: i64) -> Result<(), StoreError> {
     let dim = i32::try_from(e.vector.len()).map_err(|_| StoreError::Corrupt("embedding too long".into()))?;
     diesel::insert_into(embeddings::table)
         .values(NewEmbeddingRow {
@@ -548,3 +646,9 @@ async fn insert_embedding(conn: &mut Conn, id: &str, e: &Embedding, now: i64) ->
         .await?;
     Ok(())
 }
+
+};
+    };
+}
+
+pub(crate) use record_store_impl;

@@ -1,4 +1,4 @@
-//! Diesel table definitions, matching `migrations/sqlite/`.
+//! Diesel table definitions, matching `migrations/sqlite/` and `migrations/mysql/`.
 
 diesel::table! {
     records (id) {
@@ -85,8 +85,18 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    outbox (id) {
+        id -> BigInt,
+        topic -> Text,
+        msg_key -> Text,
+        payload -> Text,
+        created_at -> BigInt,
+    }
+}
+
 diesel::joinable!(analyses -> records (record_id));
 diesel::joinable!(song_dislikes -> songs (song_id));
 diesel::joinable!(embeddings -> records (record_id));
 diesel::joinable!(attempts -> records (record_id));
-diesel::allow_tables_to_appear_in_same_query!(records, analyses, attempts, embeddings, songs, song_dislikes);
+diesel::allow_tables_to_appear_in_same_query!(records, analyses, attempts, embeddings, songs, song_dislikes, outbox);

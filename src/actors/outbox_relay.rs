@@ -1,0 +1,101 @@
+//! outbox-relay (Kafka mode): produces the transactional outbox's rows to their
+//! topics, oldest first, and deletes them once the broker acknowledged them. A
+//! crash or broker outage between the two leaves the rows, which are sent again
+//! (at least once; consumers claim records idempotently).
+
+use super::Ctx;
+use crate::store::kafka::{JobProducer, ensure_topics};
+use ractor::{Actor, ActorProcessingErr, ActorRef};
+use std::sync::Arc;
+use std::time::Duration;
+
+/// Rows produced per round.
+const BATCH: i64 = 200;
+
+pub enum RelayMsg {
+    /// A status change wrote an outbox row.
+    Wake,
+    /// Periodic look (rows from other instances, failed rounds).
+    Tick,
+}
+
+pub struct OutboxRelay;
+
+pub struct RelayState {
+    ctx: Ctx,
+    producer: Arc<JobProducer>,
+    /// The topics exist (or this service does not create them).
+    topics_ready: bool,
+}
+
+impl Actor for OutboxRelay {
+    type Msg = RelayMsg;
+    type State = RelayState;
+    type Arguments = Ctx;
+
+    async fn pre_start(&self, myself: ActorRef<RelayMsg>, ctx: Ctx) -> Result<RelayState, ActorProcessingErr> {
+        let cfg = &ctx.config.kafka;
+        let producer = Arc::new(JobProducer::new(cfg, &format!("orakgaraki-{}", ctx.instance_id))?);
+        myself.send_interval(Duration::from_millis(cfg.outbox_interval_ms.max(10)), || RelayMsg::Tick);
+        let topics_ready = !cfg.create_topics;
+        Ok(RelayState { ctx, producer, topics_ready })
+    }
+
+    async fn handle(
+        &self,
+        _me: ActorRef<RelayMsg>,
+        _msg: RelayMsg,
+        st: &mut RelayState,
+    ) -> Result<(), ActorProcessingErr> {
+        if !st.topics_ready {
+            // A broker that is down at start is waited for, not fatal: rows wait in the outbox.
+            match ensure_topics(&st.ctx.config.kafka).await {
+                Ok(()) => st.topics_ready = true,
+                Err(e) => {
+                    tracing::warn!(error = %e, "Kafka is not reachable yet; outbox rows wait");
+                    return Ok(());
+                }
+            }
+        }
+        drain(st).await;
+        Ok(())
+    }
+}
+
+/// Produces rows until the outbox is empty or a send fails.
+async fn drain(st: &RelayState) {
+    loop {
+        let rows = match st.ctx.store.outbox_pending(BATCH).await {
+            Ok(rows) => rows,
+            Err(e) => {
+                tracing::warn!(error = %e, "reading the outbox failed");
+                return;
+            }
+        };
+        if rows.is_empty() {
+            return;
+        }
+        // Sent together (librdkafka keeps their order per partition), confirmed each.
+        let sends = rows.iter().map(|r| st.producer.send(&r.topic, &r.key, &r.payload));
+        let results = futures_util::future::join_all(sends).await;
+        let mut sent = Vec::with_capacity(rows.len());
+        let mut failed = None;
+        for (row, result) in rows.iter().zip(results) {
+            match result {
+                Ok(()) => sent.push(row.id),
+                Err(e) => {
+                    failed.get_or_insert(e);
+                }
+            }
+        }
+        if let Err(e) = st.ctx.store.outbox_done(&sent).await {
+            tracing::warn!(error = %e, "could not delete produced outbox rows; they will be sent again");
+            return;
+        }
+        tracing::debug!(produced = sent.len(), "outbox rows produced");
+        if let Some(e) = failed {
+            tracing::warn!(error = %e, "producing outbox rows failed; retrying at the next tick");
+            return;
+        }
+    }
+}

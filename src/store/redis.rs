@@ -1,0 +1,205 @@
+//! Redis (distributed mode), through fred: the channel on which every instance
+//! announces the status transitions it commits, so that any instance can serve
+//! any record's SSE stream, and a short-lived cache of each record's latest status.
+//!
+//! Redis is a fan-out, never the source of truth: a lost message only delays a
+//! stream (the database has the state, and a reconnecting client gets it first),
+//! so publishing is best-effort and never fails a transition.
+
+use crate::domain::{RecordId, StatusEvent};
+use fred::clients::SubscriberClient;
+use fred::prelude::{
+    Builder, Client, ClientLike, Config, EventInterface, Expiration, KeysInterface, PubsubInterface, ReconnectPolicy,
+};
+use serde::{Deserialize, Serialize};
+use std::time::Duration;
+use tokio::sync::mpsc;
+
+/// `[redis]` in config.toml.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RedisConfig {
+    /// `redis://[:password@]host:6379/db`; empty: no Redis (one instance).
+    pub url: String,
+    /// Prefix of every key and channel, so several deployments can share a server.
+    pub prefix: String,
+    /// Seconds a record's latest status stays cached.
+    pub status_ttl_seconds: u64,
+}
+
+impl Default for RedisConfig {
+    fn default() -> Self {
+        RedisConfig { url: String::new(), prefix: "orak:".into(), status_ttl_seconds: 60 }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum BusError {
+    #[error("redis: {0}")]
+    Redis(#[from] fred::error::Error),
+    #[error("bad message on the status channel: {0}")]
+    Message(String),
+}
+
+/// What travels on the channel: the event, its sequence number (which the
+/// event's JSON form leaves out) and the instance that committed it.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct BusMessage {
+    pub origin: String,
+    pub seq: i64,
+    pub event: StatusEvent,
+}
+
+impl BusMessage {
+    pub fn new(origin: &str, event: &StatusEvent) -> Self {
+        BusMessage { origin: origin.to_owned(), seq: event.seq, event: event.clone() }
+    }
+
+    /// The event with its sequence number restored.
+    pub fn into_event(self) -> StatusEvent {
+        StatusEvent { seq: self.seq, ..self.event }
+    }
+}
+
+/// Transitions waiting to be published; past this the newest are dropped (and
+/// logged): streams on other instances then catch up from the database.
+const PUBLISH_QUEUE: usize = 10_000;
+
+/// Hands transitions to the publishing task without waiting.
+#[derive(Clone)]
+pub struct BusSender {
+    tx: mpsc::Sender<StatusEvent>,
+}
+
+impl BusSender {
+    pub fn send(&self, ev: StatusEvent) {
+        if let Err(e) = self.tx.try_send(ev) {
+            tracing::warn!(error = %e, "the Redis publishing queue is full or closed; a transition was not announced");
+        }
+    }
+}
+
+/// Connected clients: one for commands, one subscribed to the status channel.
+pub struct RedisBus {
+    client: Client,
+    subscriber: SubscriberClient,
+    channel: String,
+    prefix: String,
+    ttl: i64,
+}
+
+impl RedisBus {
+    /// Connects both clients (retrying in the background if Redis goes away later).
+    pub async fn connect(cfg: &RedisConfig) -> Result<Self, BusError> {
+        let config = Config::from_url(&cfg.url)?;
+        let policy = ReconnectPolicy::new_exponential(0, 100, 10_000, 2);
+        let client = Builder::from_config(config.clone())
+            .set_policy(policy.clone())
+            .with_connection_config(|c| c.connection_timeout = Duration::from_secs(5))
+            .build()?;
+        let subscriber = Builder::from_config(config)
+            .set_policy(policy)
+            .with_connection_config(|c| c.connection_timeout = Duration::from_secs(5))
+            .build_subscriber_client()?;
+        client.init().await?;
+        subscriber.init().await?;
+        // Re-subscribes after every reconnect.
+        let _ = subscriber.manage_subscriptions();
+        let channel = format!("{}status", cfg.prefix);
+        subscriber.subscribe(channel.as_str()).await?;
+        Ok(RedisBus {
+            client,
+            subscriber,
+            channel,
+            prefix: cfg.prefix.clone(),
+            ttl: i64::try_from(cfg.status_ttl_seconds.max(1)).unwrap_or(60),
+        })
+    }
+
+    fn status_key(&self, id: &RecordId) -> String {
+        format!("{}status:{}", self.prefix, id.as_str())
+    }
+
+    /// Announces a committed transition to every instance and caches it.
+    pub async fn publish(&self, origin: &str, event: &StatusEvent) -> Result<(), BusError> {
+        let payload =
+            serde_json::to_string(&BusMessage::new(origin, event)).map_err(|e| BusError::Message(e.to_string()))?;
+        let _: () = self
+            .client
+            .set(self.status_key(&event.record_id), payload.as_str(), Some(Expiration::EX(self.ttl)), None, false)
+            .await?;
+        let _: () = self.client.publish(self.channel.as_str(), payload).await?;
+        Ok(())
+    }
+
+    /// A record's latest status if it changed within the cache's lifetime.
+    pub async fn cached_status(&self, id: &RecordId) -> Result<Option<StatusEvent>, BusError> {
+        let raw: Option<String> = self.client.get(self.status_key(id)).await?;
+        raw.map(|s| {
+            serde_json::from_str::<BusMessage>(&s)
+                .map(BusMessage::into_event)
+                .map_err(|e| BusError::Message(e.to_string()))
+        })
+        .transpose()
+    }
+
+    /// Every message on the status channel from now on, from any instance
+    /// (including this one), until the returned receiver is dropped. A message that
+    /// does not parse is logged and skipped.
+    pub fn messages(&self) -> mpsc::Receiver<BusMessage> {
+        let (tx, rx) = mpsc::channel(1024);
+        let mut raw = self.subscriber.message_rx();
+        let channel = self.channel.clone();
+        tokio::spawn(async move {
+            loop {
+                let msg = match raw.recv().await {
+                    Ok(m) => m,
+                    Err(tokio::sync::broadcast::error::RecvError::Lagged(n)) => {
+                        tracing::warn!(skipped = n, "status channel lagged; streams catch up from the database");
+                        continue;
+                    }
+                    Err(tokio::sync::broadcast::error::RecvError::Closed) => break,
+                };
+                if *msg.channel != *channel {
+                    continue;
+                }
+                let parsed = msg.value.as_string().map(|s| serde_json::from_str::<BusMessage>(&s));
+                match parsed {
+                    Some(Ok(m)) => {
+                        if tx.send(m).await.is_err() {
+                            break;
+                        }
+                    }
+                    other => tracing::warn!(error = ?other.map(|r| r.err()), "skipped a bad status message"),
+                }
+            }
+        });
+        rx
+    }
+
+    /// Starts the task that publishes this instance's transitions in the order they
+    /// were committed (one connection, one queue), and returns its sender.
+    pub fn publisher(self: &std::sync::Arc<Self>, origin: &str) -> BusSender {
+        let (tx, mut rx) = mpsc::channel::<StatusEvent>(PUBLISH_QUEUE);
+        let (bus, origin) = (self.clone(), origin.to_owned());
+        tokio::spawn(async move {
+            while let Some(ev) = rx.recv().await {
+                if let Err(e) = bus.publish(&origin, &ev).await {
+                    tracing::warn!(record_id = %ev.record_id, error = %e, "could not announce a transition on Redis");
+                }
+            }
+        });
+        BusSender { tx }
+    }
+
+    /// Cheap liveness check (for `/ready`).
+    pub async fn ping(&self) -> Result<(), BusError> {
+        let _: String = self.client.ping(None).await?;
+        Ok(())
+    }
+
+    pub async fn close(&self) {
+        let _ = self.subscriber.quit().await;
+        let _ = self.client.quit().await;
+    }
+}

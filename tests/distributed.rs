@@ -1,0 +1,201 @@
+//! The distributed mode: several instances of the real binary over one MariaDB
+//! database, one S3 bucket (SeaweedFS) and one Redis — any instance takes any
+//! request, a bucket event may reach any of them, an SSE stream on one shows what
+//! another processes, and a SIGKILLed instance's jobs are finished by the other,
+//! each exactly once.
+//!
+//! Needs MariaDB/MySQL (`TEST_MYSQL_URL`, default root@127.0.0.1:3306), Redis
+//! (`TEST_REDIS_URL`, default redis://127.0.0.1:6379/0) and the S3 server that
+//! `scripts/test.sh` starts (`TEST_S3_ENDPOINT`…).
+
+mod common;
+
+use common::mysql::TestMysql;
+use common::{Server, collect_sse, statuses};
+use serde_json::Value;
+use std::collections::HashSet;
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+const T: Duration = Duration::from_secs(120);
+
+fn env_or(k: &str, default: &str) -> String {
+    std::env::var(k).unwrap_or_else(|_| default.to_owned())
+}
+
+fn reference(name: &str) -> Vec<u8> {
+    let p = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/reference/audio").join(name);
+    std::fs::read(&p).unwrap_or_else(|e| panic!("{}: {e}", p.display()))
+}
+
+/// What the instances of one test share.
+struct Cluster {
+    db: TestMysql,
+    env: Vec<(String, String)>,
+}
+
+impl Cluster {
+    async fn new(extra: &[(&str, &str)]) -> Cluster {
+        let db = TestMysql::create().await;
+        let need = |k: &str| {
+            std::env::var(k)
+                .unwrap_or_else(|_| panic!("{k} is not set: `bash scripts/test.sh` starts SeaweedFS and sets it"))
+        };
+        let tag = &uuid::Uuid::new_v4().simple().to_string()[..12];
+        let mut env: Vec<(String, String)> = vec![
+            ("ORAK_STORAGE__DATABASE_URL".into(), db.url.clone()),
+            ("ORAK_STORAGE__OBJECTS".into(), "s3".into()),
+            ("ORAK_S3__ENDPOINT".into(), need("TEST_S3_ENDPOINT")),
+            ("ORAK_S3__ACCESS_KEY_ID".into(), need("TEST_S3_ACCESS_KEY")),
+            ("ORAK_S3__SECRET_ACCESS_KEY".into(), need("TEST_S3_SECRET_KEY")),
+            ("ORAK_S3__BUCKET".into(), format!("orak-dist-{tag}")),
+            ("ORAK_S3__CREATE_BUCKET".into(), "true".into()),
+            ("ORAK_REDIS__URL".into(), env_or("TEST_REDIS_URL", "redis://127.0.0.1:6379/0")),
+            ("ORAK_REDIS__PREFIX".into(), format!("orak-test-{tag}:")),
+            ("ORAK_AUTH__JWT_SECRET".into(), format!("cluster-secret-{tag}")),
+            ("ORAK_WEBHOOKS__SECRET".into(), "hook".into()),
+        ];
+        env.extend(extra.iter().map(|(k, v)| (k.to_string(), v.to_string())));
+        Cluster { db, env }
+    }
+
+    async fn instance(&self) -> Server {
+        let pairs: Vec<(&str, &str)> = self.env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+        Server::start(&pairs).await
+    }
+}
+
+/// Tells `s` that the object of record `id` arrived, as the bucket's notification would.
+async fn bucket_event(s: &Server, bucket: &str, id: &str, size: usize) {
+    let note = serde_json::json!({"Records": [{"eventSource": "aws:s3", "eventName": "ObjectCreated:Put",
+        "s3": {"bucket": {"name": bucket}, "object": {"key": format!("audio/{id}"), "size": size}}}]});
+    let r = s.client.post(s.url("/api/records/async/upload-completed")).bearer_auth("hook").json(&note).send().await;
+    let out: Value = r.unwrap().json().await.unwrap();
+    assert_eq!(out["applied"], 1, "{out}");
+}
+
+/// Presigns on `s` and PUTs the bytes straight into the bucket (no event yet).
+async fn presigned_put(s: &Server, token: &str, name: &str, body: Vec<u8>) -> String {
+    let ticket = s.presign(token, name, body.len()).await;
+    let mut req = s.client.put(ticket["upload_url"].as_str().unwrap()).body(body);
+    for (k, v) in ticket["headers"].as_object().unwrap() {
+        if !k.eq_ignore_ascii_case("content-length") {
+            req = req.header(k.as_str(), v.as_str().unwrap());
+        }
+    }
+    let status = req.send().await.unwrap().status();
+    assert!(status.is_success(), "PUT to the bucket: {status}");
+    ticket["record_id"].as_str().unwrap().to_owned()
+}
+
+fn item_ids(body: &Value) -> Vec<String> {
+    body["items"].as_array().expect("items").iter().map(|i| i["record_id"].as_str().unwrap().to_owned()).collect()
+}
+
+#[tokio::test]
+async fn two_instances_serve_as_one() {
+    let cluster = Cluster::new(&[]).await;
+    let bucket = cluster.env.iter().find(|(k, _)| k == "ORAK_S3__BUCKET").unwrap().1.clone();
+    let a = cluster.instance().await;
+    let b = cluster.instance().await;
+    // One secret: a token from either instance works on both.
+    let token = a.token("ana", false);
+
+    // Uploaded through A; streams opened on A and B before the object arrives; the
+    // bucket's event reaches B only.
+    let wav = reference("librivox_0870.wav");
+    let id = presigned_put(&a, &token, "take.wav", wav.clone()).await;
+    let on_a = a.sse(&token, &id).await;
+    let on_b = b.sse(&token, &id).await;
+    assert_eq!(on_b.status(), 200);
+    bucket_event(&b, &bucket, &id, wav.len()).await;
+    let rec = a.wait_terminal(&token, &id, T).await;
+    assert_eq!(rec["status"], "COMPLETED", "{rec}");
+    let full = ["PENDING", "UPLOADED", "QUEUED", "PROCESSING", "COMPLETED"];
+    for (name, stream) in [("A", on_a), ("B", on_b)] {
+        let events = collect_sse(stream, T).await;
+        assert_eq!(statuses(&events), full, "stream on {name}: {events:?}");
+    }
+    // Whichever instance processed it, the other reports the same record.
+    assert_eq!(b.get_json(&token, &format!("/api/records/{id}")).await["status"], "COMPLETED");
+
+    // More takes of the same reader through both instances; voice search answers
+    // the same on both.
+    let mut ids = vec![id];
+    for (n, clip) in ["librivox_0890.wav", "librivox_0920.wav", "librivox_0930.wav"].iter().enumerate() {
+        let (s, other) = if n % 2 == 0 { (&b, &a) } else { (&a, &b) };
+        let bytes = reference(clip);
+        let id = presigned_put(s, &token, clip, bytes.clone()).await;
+        bucket_event(other, &bucket, &id, bytes.len()).await;
+        assert_eq!(s.wait_terminal(&token, &id, T).await["status"], "COMPLETED");
+        ids.push(id);
+    }
+    let path = format!("/api/records/{}/similar?k=10", ids[0]);
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let (from_a, from_b) = loop {
+        let (x, y) = (a.get_json(&token, &path).await, b.get_json(&token, &path).await);
+        if (item_ids(&x) == item_ids(&y) && item_ids(&x).len() == 3) || Instant::now() > deadline {
+            break (x, y);
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    };
+    assert_eq!(item_ids(&from_a), item_ids(&from_b), "A: {from_a}\nB: {from_b}");
+    assert_eq!(item_ids(&from_a).into_iter().collect::<HashSet<_>>(), ids[1..].iter().cloned().collect());
+    // A listing on either instance shows all four.
+    assert_eq!(b.get_json(&token, "/api/records").await["items"].as_array().unwrap().len(), 4);
+    assert_eq!(cluster.db.query_count("SELECT COUNT(*) AS n FROM analyses").await, 4);
+    assert_eq!(cluster.db.query_count("SELECT COUNT(*) AS n FROM embeddings").await, 4);
+}
+
+#[tokio::test]
+async fn a_killed_instance_jobs_are_finished_by_the_other_exactly_once() {
+    // Short leases so the survivor takes the dead instance's jobs back quickly.
+    let cluster = Cluster::new(&[("ORAK_PIPELINE__LEASE_SECONDS", "6"), ("ORAK_MODEL__ENABLED", "false")]).await;
+    let mut a = cluster.instance().await;
+    let b = cluster.instance().await;
+    let token = a.token("bo", false);
+    // Long enough that A is mid-analysis when it dies.
+    let wav = reference("speech_60s_22k.wav");
+    let mut ids = Vec::new();
+    for n in 0..8 {
+        let r = a.upload_multipart(&token, &format!("take{n}.wav"), wav.clone(), None).await;
+        assert_eq!(r.status(), 202);
+        let body: Value = r.json().await.unwrap();
+        ids.push(body["record_id"].as_str().unwrap().to_owned());
+    }
+    // Kill A as soon as it holds a lease.
+    let a_id = instance_id(&a);
+    let held = format!("SELECT COUNT(*) AS n FROM records WHERE status = 'PROCESSING' AND lease_owner = '{a_id}'");
+    let deadline = Instant::now() + T;
+    while cluster.db.query_count(&held).await == 0 {
+        assert!(Instant::now() < deadline, "A never took a job:\n{}", a.log());
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    a.kill9();
+    for id in &ids {
+        let rec = b.wait_terminal(&token, id, Duration::from_secs(180)).await;
+        assert_eq!(rec["status"], "COMPLETED", "{rec}");
+    }
+    let db = &cluster.db;
+    assert_eq!(db.query_count("SELECT COUNT(*) AS n FROM analyses").await, 8);
+    assert_eq!(
+        db.query_count("SELECT COUNT(*) AS n FROM attempts WHERE outcome = 'completed'").await,
+        8,
+        "one result each"
+    );
+    assert_eq!(
+        db.query_count("SELECT COUNT(*) AS n FROM (SELECT record_id FROM attempts WHERE outcome = 'completed' GROUP BY record_id HAVING COUNT(*) > 1) d").await,
+        0
+    );
+    // A's interrupted attempts are on record, and B finished them.
+    let interrupted =
+        format!("SELECT COUNT(*) AS n FROM attempts WHERE outcome = 'lease_expired' AND worker = '{a_id}'");
+    assert!(db.query_count(&interrupted).await > 0, "{}", b.log());
+}
+
+/// The instance id a server logged at start.
+fn instance_id(s: &Server) -> String {
+    let log = s.full_log();
+    let at = log.find("instance=").unwrap_or_else(|| panic!("no instance id in the log:\n{log}"));
+    log[at + "instance=".len()..].split(|c: char| !c.is_ascii_alphanumeric()).next().unwrap().to_owned()
+}
