@@ -1,12 +1,13 @@
 //! The distributed mode: several instances of the real binary over one MariaDB
-//! database, one S3 bucket (SeaweedFS) and one Redis — any instance takes any
+//! database, one S3 bucket (SeaweedFS), one Kafka broker (tansu; jobs go through
+//! the topics in one consumer group) and one Redis — any instance takes any
 //! request, a bucket event may reach any of them, an SSE stream on one shows what
 //! another processes, and a SIGKILLed instance's jobs are finished by the other,
 //! each exactly once.
 //!
 //! Needs MariaDB/MySQL (`TEST_MYSQL_URL`, default root@127.0.0.1:3306), Redis
-//! (`TEST_REDIS_URL`, default redis://127.0.0.1:6379/0) and the S3 server that
-//! `scripts/test.sh` starts (`TEST_S3_ENDPOINT`…).
+//! (`TEST_REDIS_URL`, default redis://127.0.0.1:6379/0), and the S3 server and Kafka broker that `scripts/test.sh` starts (`TEST_S3_ENDPOINT`…,
+//! `TEST_KAFKA_BROKERS`).
 
 mod common;
 
@@ -54,6 +55,12 @@ impl Cluster {
             ("ORAK_REDIS__PREFIX".into(), format!("orak-test-{tag}:")),
             ("ORAK_AUTH__JWT_SECRET".into(), format!("cluster-secret-{tag}")),
             ("ORAK_WEBHOOKS__SECRET".into(), "hook".into()),
+            ("ORAK_KAFKA__BROKERS".into(), need("TEST_KAFKA_BROKERS")),
+            ("ORAK_KAFKA__GROUP_ID".into(), format!("orak-dist-{tag}")),
+            ("ORAK_KAFKA__SESSION_TIMEOUT_MS".into(), "6000".into()),
+            ("ORAK_KAFKA__HEARTBEAT_INTERVAL_MS".into(), "1000".into()),
+            ("ORAK_KAFKA__OUTBOX_INTERVAL_MS".into(), "200".into()),
+            ("ORAK_KAFKA__PARTITIONS".into(), "4".into()),
         ];
         env.extend(extra.iter().map(|(k, v)| (k.to_string(), v.to_string())));
         Cluster { db, env }
@@ -100,6 +107,7 @@ async fn two_instances_serve_as_one() {
     let b = cluster.instance().await;
     // One secret: a token from either instance works on both.
     let token = a.token("ana", false);
+    assert!(a.full_log().contains("jobs go through Kafka"), "{}", a.log());
 
     // Uploaded through A; streams opened on A and B before the object arrives; the
     // bucket's event reaches B only.
@@ -198,4 +206,98 @@ fn instance_id(s: &Server) -> String {
     let log = s.full_log();
     let at = log.find("instance=").unwrap_or_else(|| panic!("no instance id in the log:\n{log}"));
     log[at + "instance=".len()..].split(|c: char| !c.is_ascii_alphanumeric()).next().unwrap().to_owned()
+}
+
+/// `seconds` of the 60 s speech recording from `start`, as a 16 kHz WAV.
+fn speech_window(pcm: &[i16], start: f64, seconds: f64) -> Vec<u8> {
+    let (from, len) = ((start * 16_000.0) as usize, (seconds * 16_000.0) as usize);
+    let spec = hound::WavSpec {
+        channels: 1,
+        sample_rate: 16_000,
+        bits_per_sample: 16,
+        sample_format: hound::SampleFormat::Int,
+    };
+    let mut out = std::io::Cursor::new(Vec::new());
+    let mut w = hound::WavWriter::new(&mut out, spec).unwrap();
+    for &x in &pcm[from..from + len] {
+        w.write_sample(x).unwrap();
+    }
+    w.finalize().unwrap();
+    out.into_inner()
+}
+
+#[tokio::test]
+async fn two_hundred_recordings_through_the_whole_distributed_path() {
+    use futures_util::StreamExt;
+    const N: usize = 200;
+    let cluster = Cluster::new(&[]).await;
+    let bucket = cluster.env.iter().find(|(k, _)| k == "ORAK_S3__BUCKET").unwrap().1.clone();
+    let (a, b) = (cluster.instance().await, cluster.instance().await);
+    let tokens: Vec<String> = (0..4).map(|u| a.token(&format!("singer{u}"), false)).collect();
+    let wav = reference("speech_60s_16k.wav");
+    let pcm: Vec<i16> =
+        hound::WavReader::new(std::io::Cursor::new(wav)).unwrap().samples().map(|s| s.unwrap()).collect();
+
+    // Presigned on one instance, PUT into the bucket, the bucket event to the other;
+    // 16 clients at a time.
+    let (a_ref, b_ref, tokens_ref, pcm_ref, bucket_ref) = (&a, &b, &tokens, &pcm, &bucket);
+    let ids: Vec<(String, usize)> = futures_util::stream::iter(0..N)
+        .map(move |n| {
+            let (s, other) = if n % 2 == 0 { (a_ref, b_ref) } else { (b_ref, a_ref) };
+            let token = &tokens_ref[n % tokens_ref.len()];
+            let body = speech_window(pcm_ref, n as f64 * 0.28, 1.8);
+            let bucket = bucket_ref.clone();
+            async move {
+                let size = body.len();
+                let id = presigned_put(s, token, &format!("take{n}.wav"), body).await;
+                bucket_event(other, &bucket, &id, size).await;
+                (id, n % tokens_ref.len())
+            }
+        })
+        .buffer_unordered(16)
+        .collect()
+        .await;
+    assert_eq!(ids.len(), N);
+
+    let db = &cluster.db;
+    let deadline = Instant::now() + Duration::from_secs(400);
+    loop {
+        let done = db.query_count("SELECT COUNT(*) AS n FROM records WHERE status IN ('COMPLETED', 'FAILED')").await;
+        if done as usize == N || Instant::now() > deadline {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    assert_eq!(
+        db.query_count("SELECT COUNT(*) AS n FROM records WHERE status = 'COMPLETED'").await as usize,
+        N,
+        "{}\n{}",
+        a.log(),
+        b.log()
+    );
+    // Exactly once: one analysis, one completed attempt and one embedding per record.
+    assert_eq!(db.query_count("SELECT COUNT(*) AS n FROM analyses").await as usize, N);
+    assert_eq!(db.query_count("SELECT COUNT(*) AS n FROM attempts WHERE outcome = 'completed'").await as usize, N);
+    assert_eq!(db.query_count("SELECT COUNT(DISTINCT record_id) AS n FROM embeddings").await as usize, N);
+    assert_eq!(db.query_count("SELECT COUNT(*) AS n FROM embeddings").await as usize, N);
+    // Both instances did work.
+    for s in [&a, &b] {
+        let me = instance_id(s);
+        let n = db.query_count(&format!("SELECT COUNT(*) AS n FROM attempts WHERE worker = '{me}'")).await;
+        assert!(n > 0, "instance {me} analysed nothing");
+    }
+    // Every record reads the same on both instances, and search never repeats one.
+    for (id, user) in ids.iter().step_by(25) {
+        let token = &tokens[*user];
+        let (x, y) = (
+            a.get_json(token, &format!("/api/records/{id}")).await,
+            b.get_json(token, &format!("/api/records/{id}")).await,
+        );
+        assert_eq!((x["status"].as_str(), x["attempts"].as_i64()), (Some("COMPLETED"), Some(1)), "{x}");
+        assert_eq!(x["analysis"], y["analysis"]);
+        let similar = b.get_json(token, &format!("/api/records/{id}/similar?k=50")).await;
+        let found = item_ids(&similar);
+        assert_eq!(found.iter().collect::<HashSet<_>>().len(), found.len(), "repeated: {similar}");
+        assert_eq!(found.len(), N / tokens.len() - 1, "all of this singer's other takes: {similar}");
+    }
 }
