@@ -24,7 +24,9 @@ fi
 # Servers this script starts are stopped (and their data removed) when it exits.
 pids=()
 cleanup_dirs=()
+stop_cmds=()
 cleanup() {
+    for c in "${stop_cmds[@]}"; do eval "$c" || true; done
     for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
     for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
     for d in "${cleanup_dirs[@]}"; do rm -rf "$d"; done
@@ -84,6 +86,43 @@ if [ -z "${TEST_KAFKA_BROKERS:-}" ]; then
     (exec 3<>/dev/tcp/127.0.0.1/19092) 2>/dev/null || { echo "tansu did not start:"; tail -20 "$tansu_log"; exit 1; }
 fi
 
+# PostgreSQL with pgvector for the pgvector tests: the build the PyPI package
+# pgserver bundles (PostgreSQL 16 + pgvector), on its own port and data dir. As
+# root (CI) it is copied out of root's private home and run as an unprivileged
+# user, since PostgreSQL refuses to run as root.
+if [ -z "${TEST_PGVECTOR_URL:-}" ]; then
+    pg_src() { python3 -c 'import pgserver, os; print(os.path.join(os.path.dirname(pgserver.__file__), "pginstall"))' 2>/dev/null; }
+    if [ ! -x "$(pg_src)/bin/initdb" ]; then
+        python3 -m pip install -q --disable-pip-version-check "pgserver==0.1.4"
+    fi
+    pg_dir="$(mktemp -d)"
+    cleanup_dirs+=("$pg_dir")
+    if [ "$(id -u)" = 0 ]; then
+        # The binaries find their libraries at $ORIGIN/../../../pgserver.libs: keep the layout.
+        pg_root=/opt/orak-pgserver
+        pg_home="$pg_root/pgserver/pginstall"
+        if [ ! -x "$pg_home/bin/initdb" ]; then
+            site="$(dirname "$(dirname "$(pg_src)")")"
+            rm -rf "$pg_root" && mkdir -p "$pg_root/pgserver" \
+                && cp -r "$(pg_src)" "$pg_root/pgserver/" && cp -r "$site/pgserver.libs" "$pg_root/" \
+                && chmod -R a+rX "$pg_root"
+        fi
+        id orakpg >/dev/null 2>&1 || useradd --system --no-create-home --shell /usr/sbin/nologin orakpg
+        chown orakpg "$pg_dir" && chmod 755 "$pg_dir"
+        as_pg() { su orakpg -s /bin/sh -c "$1"; }
+    else
+        pg_home="$(pg_src)"
+        as_pg() { sh -c "$1"; }
+    fi
+    as_pg "'$pg_home/bin/initdb' -D '$pg_dir/data' -U postgres --auth=trust" >"$pg_dir/initdb.log" 2>&1 \
+        || { cat "$pg_dir/initdb.log"; exit 1; }
+    as_pg "'$pg_home/bin/pg_ctl' -D '$pg_dir/data' -l '$pg_dir/pg.log' -w -t 60 \
+        -o '-p 15432 -k $pg_dir -c listen_addresses=127.0.0.1' start" >/dev/null \
+        || { tail -20 "$pg_dir/pg.log"; exit 1; }
+    stop_cmds+=("as_pg \"'$pg_home/bin/pg_ctl' -D '$pg_dir/data' -m fast stop\" >/dev/null 2>&1")
+    export TEST_PGVECTOR_URL=postgres://postgres@127.0.0.1:15432/postgres
+fi
+
 # The distributed stack's compose file must stay valid (Debian's docker-compose;
 # no compose plugin is installed here). deploy/env.example stands in for .env.
 if ! need docker-compose; then
@@ -95,5 +134,5 @@ docker-compose --env-file deploy/env.example -f compose.yml config -q
 echo "== build"
 cargo build --locked --all-targets
 echo "== tests"
-# Not exec: the EXIT trap stops SeaweedFS and tansu afterwards.
+# Not exec: the EXIT trap stops SeaweedFS, tansu and PostgreSQL afterwards.
 cargo nextest run --locked --no-fail-fast "$@"

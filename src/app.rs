@@ -10,6 +10,7 @@ use crate::http::{self, AppState};
 use crate::store::lock::{DataDirLock, LockError};
 use crate::store::redis::RedisBus;
 use crate::store::s3::S3Objects;
+use crate::store::vectors::pg::PgVectors;
 use crate::store::vectors::{EmbeddedVectors, VectorError, VectorSource, VectorStore};
 use crate::store::{
     CatalogStore, ImportOutcome, LeaseScope, LocalObjects, ObjectError, ObjectStore, RecordStore, StoreError,
@@ -187,27 +188,47 @@ pub async fn serve(config: Config) -> Result<(), StartError> {
     Ok(())
 }
 
-/// Opens the voice-search index in `<data dir>/vectors/`, rebuilding it from the
-/// database when it has to.
-pub async fn open_vectors(config: &Config, source: Arc<dyn VectorSource>) -> Result<Arc<EmbeddedVectors>, StartError> {
-    let params = config.vectors.params(crate::model::EMBEDDING_DIM);
-    let dir = config.storage.data_dir.join("vectors");
-    let (vectors, report) =
-        EmbeddedVectors::open(&dir, crate::model::MODEL_NAME, crate::model::MODEL_VERSION, params, source).await?;
-    tracing::info!(
-        size = report.size,
-        rebuilt = report.rebuilt.as_deref().unwrap_or("no"),
-        added = report.added,
-        removed = report.removed,
-        seconds = report.seconds,
-        memory_mb = vectors.memory_bytes() / (1024 * 1024),
-        "vector index open"
-    );
-    Ok(Arc::new(vectors))
+/// Opens the configured voice-search index: embedded in `<data dir>/vectors/`
+/// (rebuilt from the database when it has to be), or the shared pgvector table.
+pub async fn open_vectors(config: &Config, source: Arc<dyn VectorSource>) -> Result<Arc<dyn VectorStore>, StartError> {
+    let (model, version) = (crate::model::MODEL_NAME, crate::model::MODEL_VERSION);
+    match config.vectors.backend.as_str() {
+        "embedded" => {
+            let params = config.vectors.params(crate::model::EMBEDDING_DIM);
+            let dir = config.storage.data_dir.join("vectors");
+            let (vectors, report) = EmbeddedVectors::open(&dir, model, version, params, source).await?;
+            tracing::info!(
+                size = report.size,
+                rebuilt = report.rebuilt.as_deref().unwrap_or("no"),
+                added = report.added,
+                removed = report.removed,
+                seconds = report.seconds,
+                memory_mb = vectors.memory_bytes() / (1024 * 1024),
+                "vector index open"
+            );
+            Ok(Arc::new(vectors))
+        }
+        "pgvector" => {
+            let params = config.vectors.pg_params(crate::model::EMBEDDING_DIM);
+            let (vectors, report) = PgVectors::open(params, model, version, source).await?;
+            tracing::info!(
+                size = vectors.len(),
+                added = report.added,
+                removed = report.removed,
+                table = %config.vectors.pgvector_table,
+                "pgvector index open"
+            );
+            Ok(Arc::new(vectors))
+        }
+        other => Err(StartError::Io(std::io::Error::new(
+            std::io::ErrorKind::InvalidInput,
+            format!("vectors.backend must be \"embedded\" or \"pgvector\", not {other:?}"),
+        ))),
+    }
 }
 
 /// Keeps the vector index in line with the database and saved to disk.
-async fn vector_upkeep(vectors: Arc<EmbeddedVectors>, cfg: crate::config::VectorsConfig) {
+async fn vector_upkeep(vectors: Arc<dyn VectorStore>, cfg: crate::config::VectorsConfig) {
     let mut sync = tokio::time::interval(Duration::from_secs(cfg.sync_interval_seconds.max(1)));
     let mut save = tokio::time::interval(Duration::from_secs(cfg.save_interval_seconds.max(1)));
     sync.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);

@@ -170,6 +170,13 @@ impl Default for CatalogConfig {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct VectorsConfig {
+    /// `embedded` (a usearch index in the data dir) or `pgvector` (a table in
+    /// PostgreSQL shared by every instance).
+    pub backend: String,
+    /// With `pgvector`: `postgres://user:password@host:5432/db`.
+    pub pgvector_url: String,
+    /// With `pgvector`: the table (several deployments can share a database).
+    pub pgvector_table: String,
     /// Edges per graph node (HNSW `M`).
     pub connectivity: usize,
     /// Candidates kept while inserting (`efConstruction`).
@@ -188,6 +195,9 @@ impl Default for VectorsConfig {
     fn default() -> Self {
         let p = crate::store::vectors::IndexParams::default();
         VectorsConfig {
+            backend: "embedded".into(),
+            pgvector_url: String::new(),
+            pgvector_table: "voice_vectors".into(),
             connectivity: p.connectivity,
             expansion_add: p.expansion_add,
             expansion_search: p.expansion_search,
@@ -199,6 +209,18 @@ impl Default for VectorsConfig {
 }
 
 impl VectorsConfig {
+    /// The pgvector settings for vectors of `dimensions` values.
+    pub fn pg_params(&self, dimensions: usize) -> crate::store::vectors::pg::PgParams {
+        crate::store::vectors::pg::PgParams {
+            url: self.pgvector_url.clone(),
+            table: self.pgvector_table.clone(),
+            dimensions,
+            connectivity: self.connectivity,
+            expansion_add: self.expansion_add,
+            expansion_search: self.expansion_search,
+        }
+    }
+
     /// The index parameters for vectors of `dimensions` values.
     pub fn params(&self, dimensions: usize) -> crate::store::vectors::IndexParams {
         crate::store::vectors::IndexParams {

@@ -1,13 +1,14 @@
 //! The distributed mode: several instances of the real binary over one MariaDB
 //! database, one S3 bucket (SeaweedFS), one Kafka broker (tansu; jobs go through
-//! the topics in one consumer group) and one Redis — any instance takes any
+//! the topics in one consumer group), one pgvector table and one Redis — any instance takes any
 //! request, a bucket event may reach any of them, an SSE stream on one shows what
 //! another processes, and a SIGKILLed instance's jobs are finished by the other,
 //! each exactly once.
 //!
 //! Needs MariaDB/MySQL (`TEST_MYSQL_URL`, default root@127.0.0.1:3306), Redis
-//! (`TEST_REDIS_URL`, default redis://127.0.0.1:6379/0), and the S3 server and Kafka broker that `scripts/test.sh` starts (`TEST_S3_ENDPOINT`…,
-//! `TEST_KAFKA_BROKERS`).
+//! (`TEST_REDIS_URL`, default redis://127.0.0.1:6379/0), and the S3 server, Kafka
+//! broker and PostgreSQL with pgvector that `scripts/test.sh` starts
+//! (`TEST_S3_ENDPOINT`…, `TEST_KAFKA_BROKERS`, `TEST_PGVECTOR_URL`).
 
 mod common;
 
@@ -33,6 +34,24 @@ fn reference(name: &str) -> Vec<u8> {
 struct Cluster {
     db: TestMysql,
     env: Vec<(String, String)>,
+    /// The shared pgvector table of this test.
+    pg_url: String,
+    pg_table: String,
+}
+
+impl Drop for Cluster {
+    fn drop(&mut self) {
+        let (url, table) = (self.pg_url.clone(), self.pg_table.clone());
+        let _ = std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().ok()?;
+            rt.block_on(async {
+                let (client, conn) = tokio_postgres::connect(&url, tokio_postgres::NoTls).await.ok()?;
+                tokio::spawn(conn);
+                client.batch_execute(&format!("DROP TABLE IF EXISTS {table}")).await.ok()
+            })
+        })
+        .join();
+    }
 }
 
 impl Cluster {
@@ -43,6 +62,7 @@ impl Cluster {
                 .unwrap_or_else(|_| panic!("{k} is not set: `bash scripts/test.sh` starts SeaweedFS and sets it"))
         };
         let tag = &uuid::Uuid::new_v4().simple().to_string()[..12];
+        let (pg_url, pg_table) = (need("TEST_PGVECTOR_URL"), format!("vv_dist_{tag}"));
         let mut env: Vec<(String, String)> = vec![
             ("ORAK_STORAGE__DATABASE_URL".into(), db.url.clone()),
             ("ORAK_STORAGE__OBJECTS".into(), "s3".into()),
@@ -61,9 +81,19 @@ impl Cluster {
             ("ORAK_KAFKA__HEARTBEAT_INTERVAL_MS".into(), "1000".into()),
             ("ORAK_KAFKA__OUTBOX_INTERVAL_MS".into(), "200".into()),
             ("ORAK_KAFKA__PARTITIONS".into(), "4".into()),
+            ("ORAK_VECTORS__BACKEND".into(), "pgvector".into()),
+            ("ORAK_VECTORS__PGVECTOR_URL".into(), pg_url.clone()),
+            ("ORAK_VECTORS__PGVECTOR_TABLE".into(), pg_table.clone()),
         ];
         env.extend(extra.iter().map(|(k, v)| (k.to_string(), v.to_string())));
-        Cluster { db, env }
+        Cluster { db, env, pg_url, pg_table }
+    }
+
+    /// One number from the shared pgvector table.
+    async fn pg_count(&self, what: &str) -> i64 {
+        let (client, conn) = tokio_postgres::connect(&self.pg_url, tokio_postgres::NoTls).await.expect("pgvector");
+        tokio::spawn(conn);
+        client.query_one(&format!("SELECT {what} FROM {}", self.pg_table), &[]).await.expect(what).get(0)
     }
 
     async fn instance(&self) -> Server {
@@ -78,7 +108,7 @@ async fn bucket_event(s: &Server, bucket: &str, id: &str, size: usize) {
         "s3": {"bucket": {"name": bucket}, "object": {"key": format!("audio/{id}"), "size": size}}}]});
     let r = s.client.post(s.url("/api/records/async/upload-completed")).bearer_auth("hook").json(&note).send().await;
     let out: Value = r.unwrap().json().await.unwrap();
-    assert_eq!(out["applied"], 1, "{out}");
+    assert_eq!(out["applied"], 1, "{out}\n{}", s.log());
 }
 
 /// Presigns on `s` and PUTs the bytes straight into the bucket (no event yet).
@@ -153,35 +183,49 @@ async fn two_instances_serve_as_one() {
     assert_eq!(b.get_json(&token, "/api/records").await["items"].as_array().unwrap().len(), 4);
     assert_eq!(cluster.db.query_count("SELECT COUNT(*) AS n FROM analyses").await, 4);
     assert_eq!(cluster.db.query_count("SELECT COUNT(*) AS n FROM embeddings").await, 4);
+    assert_eq!(cluster.pg_count("COUNT(*)").await, 4, "one shared pgvector table");
 }
 
 #[tokio::test]
 async fn a_killed_instance_jobs_are_finished_by_the_other_exactly_once() {
     // Short leases so the survivor takes the dead instance's jobs back quickly.
     let cluster = Cluster::new(&[("ORAK_PIPELINE__LEASE_SECONDS", "6"), ("ORAK_MODEL__ENABLED", "false")]).await;
-    let mut a = cluster.instance().await;
-    let b = cluster.instance().await;
-    let token = a.token("bo", false);
-    // Long enough that A is mid-analysis when it dies.
+    let mut servers = [cluster.instance().await, cluster.instance().await];
+    let instance_ids = [instance_id(&servers[0]), instance_id(&servers[1])];
+    // Four users: their jobs spread over the topic's partitions, so both instances get some.
+    let tokens: Vec<String> = (0..4).map(|u| servers[0].token(&format!("user{u}"), false)).collect();
+    // Long enough that an instance is mid-analysis when it dies.
     let wav = reference("speech_60s_22k.wav");
     let mut ids = Vec::new();
     for n in 0..8 {
-        let r = a.upload_multipart(&token, &format!("take{n}.wav"), wav.clone(), None).await;
+        let token = &tokens[n % tokens.len()];
+        let r = servers[n % 2].upload_multipart(token, &format!("take{n}.wav"), wav.clone(), None).await;
         assert_eq!(r.status(), 202);
         let body: Value = r.json().await.unwrap();
-        ids.push(body["record_id"].as_str().unwrap().to_owned());
+        ids.push((body["record_id"].as_str().unwrap().to_owned(), token.clone()));
     }
-    // Kill A as soon as it holds a lease.
-    let a_id = instance_id(&a);
-    let held = format!("SELECT COUNT(*) AS n FROM records WHERE status = 'PROCESSING' AND lease_owner = '{a_id}'");
+    // Kill whichever instance first holds a lease.
+    let held =
+        |who: &str| format!("SELECT COUNT(*) AS n FROM records WHERE status = 'PROCESSING' AND lease_owner = '{who}'");
     let deadline = Instant::now() + T;
-    while cluster.db.query_count(&held).await == 0 {
-        assert!(Instant::now() < deadline, "A never took a job:\n{}", a.log());
+    let victim = loop {
+        let mut found = None;
+        for v in [0, 1] {
+            if cluster.db.query_count(&held(&instance_ids[v])).await > 0 {
+                found = Some(v);
+                break;
+            }
+        }
+        if let Some(v) = found {
+            break v;
+        }
+        assert!(Instant::now() < deadline, "no instance took a job");
         tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-    a.kill9();
-    for id in &ids {
-        let rec = b.wait_terminal(&token, id, Duration::from_secs(180)).await;
+    };
+    servers[victim].kill9();
+    let survivor = &servers[1 - victim];
+    for (id, token) in &ids {
+        let rec = survivor.wait_terminal(token, id, Duration::from_secs(180)).await;
         assert_eq!(rec["status"], "COMPLETED", "{rec}");
     }
     let db = &cluster.db;
@@ -191,14 +235,11 @@ async fn a_killed_instance_jobs_are_finished_by_the_other_exactly_once() {
         8,
         "one result each"
     );
-    assert_eq!(
-        db.query_count("SELECT COUNT(*) AS n FROM (SELECT record_id FROM attempts WHERE outcome = 'completed' GROUP BY record_id HAVING COUNT(*) > 1) d").await,
-        0
-    );
-    // A's interrupted attempts are on record, and B finished them.
+    // The dead instance's interrupted attempts are on record, and the survivor finished them.
+    let dead = &instance_ids[victim];
     let interrupted =
-        format!("SELECT COUNT(*) AS n FROM attempts WHERE outcome = 'lease_expired' AND worker = '{a_id}'");
-    assert!(db.query_count(&interrupted).await > 0, "{}", b.log());
+        format!("SELECT COUNT(*) AS n FROM attempts WHERE outcome = 'lease_expired' AND worker = '{dead}'");
+    assert!(db.query_count(&interrupted).await > 0, "{}", survivor.log());
 }
 
 /// The instance id a server logged at start.
@@ -280,6 +321,8 @@ async fn two_hundred_recordings_through_the_whole_distributed_path() {
     assert_eq!(db.query_count("SELECT COUNT(*) AS n FROM attempts WHERE outcome = 'completed'").await as usize, N);
     assert_eq!(db.query_count("SELECT COUNT(DISTINCT record_id) AS n FROM embeddings").await as usize, N);
     assert_eq!(db.query_count("SELECT COUNT(*) AS n FROM embeddings").await as usize, N);
+    assert_eq!(cluster.pg_count("COUNT(*)").await as usize, N, "pgvector: one row per record");
+    assert_eq!(cluster.pg_count("COUNT(DISTINCT key)").await as usize, N);
     // Both instances did work.
     for s in [&a, &b] {
         let me = instance_id(s);

@@ -1,10 +1,15 @@
-//! The embedded vector store against a real SQLite database: rebuilt from the
-//! stored embeddings, brought back in line by `sync` after changes made behind
-//! its back (re-embedding, deletes by another process), and searched within scopes.
+//! The vector stores against real databases: the embedded index over SQLite, and
+//! pgvector (PostgreSQL from pgserver, `TEST_PGVECTOR_URL`) over MariaDB — both
+//! rebuilt from the stored embeddings, brought back in line by `sync` after changes
+//! made behind their back (re-embedding, deletes by another process), and searched
+//! within scopes with the same answers as brute force.
+
+mod common;
 
 use orakgaraki::domain::{Analysis, Embedding, RecordId, Visibility};
+use orakgaraki::store::vectors::pg::{PgParams, PgVectors};
 use orakgaraki::store::vectors::{EmbeddedVectors, IndexParams, SearchScope, VectorSource, VectorStore};
-use orakgaraki::store::{NewRecord, RecordStore, SqliteStore};
+use orakgaraki::store::{MysqlStore, NewRecord, RecordStore, SqliteStore};
 use rand::{Rng, SeedableRng};
 use std::sync::Arc;
 
@@ -21,7 +26,7 @@ fn embedding(vector: Vec<f32>, version: &str) -> Embedding {
 }
 
 /// A COMPLETED record of `owner` whose analysis carries `vector`.
-async fn completed(s: &SqliteStore, owner: &str, vector: Vec<f32>, now: i64) -> RecordId {
+async fn completed(s: &dyn RecordStore, owner: &str, vector: Vec<f32>, now: i64) -> RecordId {
     let id = RecordId::from_uuid(uuid::Uuid::now_v7());
     s.create_pending(NewRecord {
         id: id.clone(),
@@ -61,7 +66,7 @@ async fn rebuilt_from_the_database_and_kept_in_line_by_sync() {
     let mut ids = Vec::new();
     for i in 0..60 {
         let owner = if i % 3 == 0 { "ann" } else { "bob" };
-        ids.push((completed(&store, owner, unit(&mut rng), i).await, owner));
+        ids.push((completed(&*store, owner, unit(&mut rng), i).await, owner));
     }
     // Every third of bob's is public.
     for (n, (id, _)) in ids.iter().enumerate().filter(|(_, (_, o))| *o == "bob") {
@@ -129,4 +134,76 @@ async fn rebuilt_from_the_database_and_kept_in_line_by_sync() {
     let (v2, report) = EmbeddedVectors::open(&vdir, "test-model", "2", other, store.clone()).await.unwrap();
     assert!(report.rebuilt.unwrap().contains("not test-model 2"));
     assert!(v2.is_empty(), "no embeddings from version 2");
+}
+
+#[tokio::test]
+async fn pgvector_is_rebuilt_from_mysql_and_kept_in_line() {
+    let pg_url = std::env::var("TEST_PGVECTOR_URL")
+        .expect("TEST_PGVECTOR_URL is not set: `bash scripts/test.sh` starts PostgreSQL with pgvector");
+    let db = common::mysql::TestMysql::create().await;
+    let store = Arc::new(MysqlStore::open(&db.url, 4).await.unwrap());
+    let mut rng = rand::rngs::StdRng::seed_from_u64(11);
+    let mut ids = Vec::new();
+    for i in 0..80 {
+        let owner = ["ann", "bob", "cy", "dee"][i % 4];
+        ids.push(completed(&*store, owner, unit(&mut rng), i as i64).await);
+    }
+    for id in ids.iter().skip(1).step_by(4).take(5) {
+        store.set_visibility(id, Visibility::Public, 100).await.unwrap();
+    }
+    let table = format!("vv_test_{}", &uuid::Uuid::new_v4().simple().to_string()[..12]);
+    let params = PgParams {
+        url: pg_url.clone(),
+        table: table.clone(),
+        dimensions: DIM,
+        connectivity: 16,
+        expansion_add: 64,
+        expansion_search: 40,
+    };
+    let (vectors, report) = PgVectors::open(params.clone(), "test-model", "1", store.clone()).await.unwrap();
+    assert_eq!((report.added, report.removed, vectors.len()), (80, 0, 80));
+
+    let keys = store.vector_keys("test-model", "1").await.unwrap();
+    let all: Vec<(i64, Vec<f32>)> =
+        store.vector_page("test-model", "1", 0, 1000).await.unwrap().into_iter().map(|r| (r.key, r.vector)).collect();
+    let label = |key: i64| keys.iter().find(|k| k.key == key).unwrap().clone();
+    let q = unit(&mut rng);
+    // Everything, and a narrow scope (one owner's + public): exact answers, never short.
+    let everything = SearchScope { everything: true, ..Default::default() };
+    let got: Vec<i64> =
+        vectors.search(q.clone(), 10, everything.clone()).await.unwrap().iter().map(|h| h.key).collect();
+    assert_eq!(got, brute_force(&all, &q, 10, |_| true));
+    let scope = SearchScope { own: Some("ann".into()), public: true, ..Default::default() };
+    let got: Vec<i64> = vectors.search(q.clone(), 30, scope).await.unwrap().iter().map(|h| h.key).collect();
+    let want = brute_force(&all, &q, 30, |k| label(k).owner == "ann" || label(k).public);
+    assert_eq!(got, want);
+    assert_eq!(got.len(), 25, "ann's 20 and bob's 5 public ones");
+    let own_only = SearchScope { own: Some("bob".into()), exclude: Some(keys[1].key), ..Default::default() };
+    let got = vectors.search(q.clone(), 100, own_only).await.unwrap();
+    assert_eq!(got.len(), 19, "bob's 20 but the excluded one");
+    assert!(got.iter().all(|h| label(h.key).owner == "bob"));
+
+    // Changes behind its back: a re-embedding (new key), a delete, a visibility change.
+    let fresh = unit(&mut rng);
+    assert!(store.put_embedding(&ids[0], &embedding(fresh.clone(), "1"), 200).await.unwrap());
+    store.delete(&ids[2]).await.unwrap();
+    store.set_visibility(&ids[3], Visibility::Public, 201).await.unwrap();
+    let report = vectors.sync().await.unwrap();
+    assert_eq!((report.added, report.removed), (1, 2), "{report:?}");
+    assert_eq!(vectors.len(), 79);
+    let hits = vectors.search(fresh, 1, everything.clone()).await.unwrap();
+    assert!(hits[0].score > 0.9999, "{hits:?}");
+    let public = SearchScope { public: true, ..Default::default() };
+    let public_keys: Vec<i64> = vectors.search(q.clone(), 100, public).await.unwrap().iter().map(|h| h.key).collect();
+    let d3 = store.vector_of_record(&ids[3], "test-model", "1").await.unwrap().unwrap().0.key;
+    assert!(public_keys.contains(&d3), "visibility corrected by sync");
+    assert_eq!(public_keys.len(), 6);
+
+    // A second instance opening the same table finds it in line: nothing to add.
+    let (second, report) = PgVectors::open(params, "test-model", "1", store.clone()).await.unwrap();
+    assert_eq!((report.added, report.removed, second.len()), (0, 0, 79));
+
+    let (client, conn) = tokio_postgres::connect(&pg_url, tokio_postgres::NoTls).await.unwrap();
+    tokio::spawn(conn);
+    client.batch_execute(&format!("DROP TABLE {table}")).await.unwrap();
 }

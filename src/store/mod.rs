@@ -34,6 +34,19 @@ pub enum StoreError {
     Corrupt(String),
 }
 
+impl StoreError {
+    /// The database aborted the transaction to break a deadlock or a lock wait,
+    /// or a guarded update lost a race: trying again is the remedy.
+    pub fn is_lock_conflict(&self) -> bool {
+        match self {
+            StoreError::Database(m) => {
+                m.contains("Deadlock found") || m.contains("Lock wait timeout") || m.contains("changed concurrently")
+            }
+            _ => false,
+        }
+    }
+}
+
 impl From<diesel::result::Error> for StoreError {
     fn from(e: diesel::result::Error) -> Self {
         match e {

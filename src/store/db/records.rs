@@ -133,6 +133,28 @@ async fn log_attempt(
     Ok(())
 }
 
+/// Runs `attempt` again (a few times, after a short random pause) when the
+/// database aborted it to break a deadlock or a lock wait: InnoDB asks clients to
+/// retry such transactions. SQLite's single writer never needs it.
+async fn retrying<T, F, Fut>(mut attempt: F) -> Result<T, StoreError>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<T, StoreError>>,
+{
+    let mut tries = 0u32;
+    loop {
+        match attempt().await {
+            Err(e) if e.is_lock_conflict() && tries < 6 => {
+                tries += 1;
+                let ms = rand::random_range(1..=(5u64 << tries));
+                tracing::debug!(error = %e, tries, "transaction aborted by a lock conflict; retrying");
+                tokio::time::sleep(std::time::Duration::from_millis(ms)).await;
+            }
+            other => return other,
+        }
+    }
+}
+
 /// The job a lease on `row` by `owner` hands to a worker.
 fn lease(row: &RecordRow, owner: &str, now: i64) -> Result<Job, StoreError> {
     Ok(Job {
@@ -260,20 +282,23 @@ impl RecordStore for $store {
         content_hash: &str,
         now: i64,
     ) -> Result<Vec<StatusEvent>, StoreError> {
-        let mut conn = self.write().await?;
-        let ob = self.outbox_on();
-        let id = id.as_str().to_owned();
-        let hash = content_hash.to_owned();
-        conn.transaction::<_, StoreError, _>(async move |conn| {
-            let row = load(conn, &id).await?.ok_or(StoreError::NotFound)?;
-            let uploaded = transition(conn, ob, row, RecordStatus::Uploaded, now, |r| {
-                r.size = Some(size);
-                r.content_hash = Some(hash);
+        retrying(|| async {
+            let mut conn = self.write().await?;
+            let ob = self.outbox_on();
+            let id = id.as_str().to_owned();
+            let hash = content_hash.to_owned();
+            conn.transaction::<_, StoreError, _>(async move |conn| {
+                let row = load(conn, &id).await?.ok_or(StoreError::NotFound)?;
+                let uploaded = transition(conn, ob, row, RecordStatus::Uploaded, now, |r| {
+                    r.size = Some(size);
+                    r.content_hash = Some(hash);
+                })
+                .await?;
+                let row = load(conn, &id).await?.ok_or(StoreError::NotFound)?;
+                let queued = transition(conn, ob, row, RecordStatus::Queued, now, |r| enqueue(r, now)).await?;
+                Ok(vec![uploaded, queued])
             })
-            .await?;
-            let row = load(conn, &id).await?.ok_or(StoreError::NotFound)?;
-            let queued = transition(conn, ob, row, RecordStatus::Queued, now, |r| enqueue(r, now)).await?;
-            Ok(vec![uploaded, queued])
+            .await
         })
         .await
     }
@@ -288,30 +313,33 @@ impl RecordStore for $store {
         if max == 0 {
             return Ok(Vec::new());
         }
-        let mut conn = self.write().await?;
-        let ob = self.outbox_on();
-        let owner = owner.to_owned();
-        conn.transaction::<_, StoreError, _>(async move |conn| {
-            let rows: Vec<RecordRow> = records::table
-                .filter(records::status.eq(RecordStatus::Queued.as_str()))
-                .order((records::queued_at.asc(), records::id.asc()))
-                .limit(i64::try_from(max).unwrap_or(i64::MAX))
-                .select(RecordRow::as_select())
-                $($claim_lock)*
-                .load(conn)
-                .await?;
-            let mut claimed = Vec::with_capacity(rows.len());
-            for row in rows {
-                let job = lease(&row, &owner, now)?;
-                let event = transition(conn, ob, row, RecordStatus::Processing, now, |r| {
-                    r.attempts += 1;
-                    r.lease_owner = Some(owner.clone());
-                    r.lease_until = Some(lease_until);
-                })
-                .await?;
-                claimed.push((job, event));
-            }
-            Ok(claimed)
+        retrying(|| async {
+            let mut conn = self.write().await?;
+            let ob = self.outbox_on();
+            let owner = owner.to_owned();
+            conn.transaction::<_, StoreError, _>(async move |conn| {
+                let rows: Vec<RecordRow> = records::table
+                    .filter(records::status.eq(RecordStatus::Queued.as_str()))
+                    .order((records::queued_at.asc(), records::id.asc()))
+                    .limit(i64::try_from(max).unwrap_or(i64::MAX))
+                    .select(RecordRow::as_select())
+                    $($claim_lock)*
+                    .load(conn)
+                    .await?;
+                let mut claimed = Vec::with_capacity(rows.len());
+                for row in rows {
+                    let job = lease(&row, &owner, now)?;
+                    let event = transition(conn, ob, row, RecordStatus::Processing, now, |r| {
+                        r.attempts += 1;
+                        r.lease_owner = Some(owner.clone());
+                        r.lease_until = Some(lease_until);
+                    })
+                    .await?;
+                    claimed.push((job, event));
+                }
+                Ok(claimed)
+            })
+            .await
         })
         .await
     }
@@ -323,24 +351,27 @@ impl RecordStore for $store {
         lease_until: i64,
         now: i64,
     ) -> Result<Option<(Job, StatusEvent)>, StoreError> {
-        let mut conn = self.write().await?;
-        let ob = self.outbox_on();
-        let (id, owner) = (id.as_str().to_owned(), owner.to_owned());
-        conn.transaction::<_, StoreError, _>(async move |conn| {
-            let Some(row) = load(conn, &id).await? else {
-                return Ok(None);
-            };
-            if row.status != RecordStatus::Queued.as_str() {
-                return Ok(None);
-            }
-            let job = lease(&row, &owner, now)?;
-            let event = transition(conn, ob, row, RecordStatus::Processing, now, |r| {
-                r.attempts += 1;
-                r.lease_owner = Some(owner.clone());
-                r.lease_until = Some(lease_until);
+        retrying(|| async {
+            let mut conn = self.write().await?;
+            let ob = self.outbox_on();
+            let (id, owner) = (id.as_str().to_owned(), owner.to_owned());
+            conn.transaction::<_, StoreError, _>(async move |conn| {
+                let Some(row) = load(conn, &id).await? else {
+                    return Ok(None);
+                };
+                if row.status != RecordStatus::Queued.as_str() {
+                    return Ok(None);
+                }
+                let job = lease(&row, &owner, now)?;
+                let event = transition(conn, ob, row, RecordStatus::Processing, now, |r| {
+                    r.attempts += 1;
+                    r.lease_owner = Some(owner.clone());
+                    r.lease_until = Some(lease_until);
+                })
+                .await?;
+                Ok(Some((job, event)))
             })
-            .await?;
-            Ok(Some((job, event)))
+            .await
         })
         .await
     }
@@ -369,36 +400,39 @@ impl RecordStore for $store {
     }
 
     async fn complete(&self, job: &Job, analysis: &Analysis, now: i64) -> Result<Option<StatusEvent>, StoreError> {
-        let mut conn = self.write().await?;
-        let ob = self.outbox_on();
-        // The vector lives in `embeddings` (the source of truth for the vector index), not in the JSON.
-        let embedding = analysis.embedding.clone().filter(|e| !e.vector.is_empty());
-        let mut stripped = analysis.clone();
-        stripped.embedding = None;
-        let json = serde_json::to_string(&stripped).map_err(|e| StoreError::Corrupt(e.to_string()))?;
-        let job = job.clone();
-        conn.transaction::<_, StoreError, _>(async move |conn| {
-            let Some(row) = load_leased(conn, &job).await? else {
-                return Ok(None);
-            };
-            log_attempt(conn, &row, job.claimed_at, now, "completed").await?;
-            diesel::delete(analyses::table.find(job.record_id.as_str())).execute(conn).await?;
-            diesel::insert_into(analyses::table)
-                .values(NewAnalysisRow { record_id: job.record_id.as_str(), analysis: json, created_at: now })
-                .execute(conn)
+        retrying(|| async {
+            let mut conn = self.write().await?;
+            let ob = self.outbox_on();
+            // The vector lives in `embeddings` (the source of truth for the vector index), not in the JSON.
+            let embedding = analysis.embedding.clone().filter(|e| !e.vector.is_empty());
+            let mut stripped = analysis.clone();
+            stripped.embedding = None;
+            let json = serde_json::to_string(&stripped).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+            let job = job.clone();
+            conn.transaction::<_, StoreError, _>(async move |conn| {
+                let Some(row) = load_leased(conn, &job).await? else {
+                    return Ok(None);
+                };
+                log_attempt(conn, &row, job.claimed_at, now, "completed").await?;
+                diesel::delete(analyses::table.find(job.record_id.as_str())).execute(conn).await?;
+                diesel::insert_into(analyses::table)
+                    .values(NewAnalysisRow { record_id: job.record_id.as_str(), analysis: json, created_at: now })
+                    .execute(conn)
+                    .await?;
+                diesel::delete(embeddings::table.filter(embeddings::record_id.eq(job.record_id.as_str())))
+                    .execute(conn)
+                    .await?;
+                if let Some(e) = &embedding {
+                    insert_embedding(conn, job.record_id.as_str(), e, now).await?;
+                }
+                let ev = transition(conn, ob, row, RecordStatus::Completed, now, |r| {
+                    clear_lease(r);
+                    r.error = None;
+                })
                 .await?;
-            diesel::delete(embeddings::table.filter(embeddings::record_id.eq(job.record_id.as_str())))
-                .execute(conn)
-                .await?;
-            if let Some(e) = &embedding {
-                insert_embedding(conn, job.record_id.as_str(), e, now).await?;
-            }
-            let ev = transition(conn, ob, row, RecordStatus::Completed, now, |r| {
-                clear_lease(r);
-                r.error = None;
+                Ok(Some(ev))
             })
-            .await?;
-            Ok(Some(ev))
+            .await
         })
         .await
     }
@@ -420,17 +454,20 @@ impl RecordStore for $store {
     }
 
     async fn put_embedding(&self, id: &RecordId, embedding: &Embedding, now: i64) -> Result<bool, StoreError> {
-        let mut conn = self.write().await?;
-        let (id, embedding) = (id.as_str().to_owned(), embedding.clone());
-        conn.transaction::<_, StoreError, _>(async move |conn| {
-            let status: Option<String> =
-                records::table.find(&id).select(records::status).first(conn).await.optional()?;
-            if status.as_deref() != Some(RecordStatus::Completed.as_str()) {
-                return Ok(false);
-            }
-            diesel::delete(embeddings::table.filter(embeddings::record_id.eq(&id))).execute(conn).await?;
-            insert_embedding(conn, &id, &embedding, now).await?;
-            Ok(true)
+        retrying(|| async {
+            let mut conn = self.write().await?;
+            let (id, embedding) = (id.as_str().to_owned(), embedding.clone());
+            conn.transaction::<_, StoreError, _>(async move |conn| {
+                let status: Option<String> =
+                    records::table.find(&id).select(records::status).first(conn).await.optional()?;
+                if status.as_deref() != Some(RecordStatus::Completed.as_str()) {
+                    return Ok(false);
+                }
+                diesel::delete(embeddings::table.filter(embeddings::record_id.eq(&id))).execute(conn).await?;
+                insert_embedding(conn, &id, &embedding, now).await?;
+                Ok(true)
+            })
+            .await
         })
         .await
     }
@@ -474,49 +511,55 @@ impl RecordStore for $store {
         outcome: FailureOutcome,
         now: i64,
     ) -> Result<Option<StatusEvent>, StoreError> {
-        let mut conn = self.write().await?;
-        let ob = self.outbox_on();
-        let job = job.clone();
-        let error = error.to_owned();
-        conn.transaction::<_, StoreError, _>(async move |conn| {
-            let Some(mut row) = load_leased(conn, &job).await? else {
-                return Ok(None);
-            };
-            row.error = Some(error);
-            let (to, label) = match outcome {
-                FailureOutcome::RetryAt(_) => (RecordStatus::Retrying, "retrying"),
-                FailureOutcome::Dead => (RecordStatus::Failed, "failed"),
-            };
-            log_attempt(conn, &row, job.claimed_at, now, label).await?;
-            let ev = transition(conn, ob, row, to, now, |r| {
-                clear_lease(r);
-                r.next_attempt_at = match outcome {
-                    FailureOutcome::RetryAt(at) => Some(at),
-                    FailureOutcome::Dead => None,
+        retrying(|| async {
+            let mut conn = self.write().await?;
+            let ob = self.outbox_on();
+            let job = job.clone();
+            let error = error.to_owned();
+            conn.transaction::<_, StoreError, _>(async move |conn| {
+                let Some(mut row) = load_leased(conn, &job).await? else {
+                    return Ok(None);
                 };
+                row.error = Some(error);
+                let (to, label) = match outcome {
+                    FailureOutcome::RetryAt(_) => (RecordStatus::Retrying, "retrying"),
+                    FailureOutcome::Dead => (RecordStatus::Failed, "failed"),
+                };
+                log_attempt(conn, &row, job.claimed_at, now, label).await?;
+                let ev = transition(conn, ob, row, to, now, |r| {
+                    clear_lease(r);
+                    r.next_attempt_at = match outcome {
+                        FailureOutcome::RetryAt(at) => Some(at),
+                        FailureOutcome::Dead => None,
+                    };
+                })
+                .await?;
+                Ok(Some(ev))
             })
-            .await?;
-            Ok(Some(ev))
+            .await
         })
         .await
     }
 
     async fn release_due_retries(&self, now: i64) -> Result<Vec<StatusEvent>, StoreError> {
-        let mut conn = self.write().await?;
-        let ob = self.outbox_on();
-        conn.transaction::<_, StoreError, _>(async move |conn| {
-            let rows: Vec<RecordRow> = records::table
-                .filter(records::status.eq(RecordStatus::Retrying.as_str()))
-                .filter(records::next_attempt_at.le(now))
-                .select(RecordRow::as_select())
-                $($claim_lock)*
-                .load(conn)
-                .await?;
-            let mut events = Vec::with_capacity(rows.len());
-            for row in rows {
-                events.push(transition(conn, ob, row, RecordStatus::Queued, now, |r| enqueue(r, now)).await?);
-            }
-            Ok(events)
+        retrying(|| async {
+            let mut conn = self.write().await?;
+            let ob = self.outbox_on();
+            conn.transaction::<_, StoreError, _>(async move |conn| {
+                let rows: Vec<RecordRow> = records::table
+                    .filter(records::status.eq(RecordStatus::Retrying.as_str()))
+                    .filter(records::next_attempt_at.le(now))
+                    .select(RecordRow::as_select())
+                    $($claim_lock)*
+                    .load(conn)
+                    .await?;
+                let mut events = Vec::with_capacity(rows.len());
+                for row in rows {
+                    events.push(transition(conn, ob, row, RecordStatus::Queued, now, |r| enqueue(r, now)).await?);
+                }
+                Ok(events)
+            })
+            .await
         })
         .await
     }
@@ -527,77 +570,86 @@ impl RecordStore for $store {
         scope: LeaseScope<'_>,
         max_attempts: i32,
     ) -> Result<Vec<StatusEvent>, StoreError> {
-        let mut conn = self.write().await?;
-        let ob = self.outbox_on();
-        // Owned copy: the transaction's future must be 'static.
-        enum Scope {
-            Expired,
-            OwnedBy(String),
-            NotOwnedBy(String),
-        }
-        let scope = match scope {
-            LeaseScope::Expired => Scope::Expired,
-            LeaseScope::OwnedBy(me) => Scope::OwnedBy(me.to_owned()),
-            LeaseScope::NotOwnedBy(me) => Scope::NotOwnedBy(me.to_owned()),
-        };
-        conn.transaction::<_, StoreError, _>(async move |conn| {
-            let mut query = records::table
-                .filter(records::status.eq(RecordStatus::Processing.as_str()))
-                .select(RecordRow::as_select())
-                .into_boxed();
-            query = match scope {
-                Scope::OwnedBy(me) => query.filter(records::lease_owner.eq(me)),
-                Scope::NotOwnedBy(me) => query.filter(records::lease_owner.ne(me).or(records::lease_owner.is_null())),
-                Scope::Expired => query.filter(records::lease_until.lt(now)),
-            };
-            let candidates: Vec<RecordRow> = query.load(conn).await?;
-            let mut events = Vec::with_capacity(candidates.len());
-            for seen in candidates {
-                // Locked and checked again: another instance may be reclaiming it too.
-                let Some(mut row) = load(conn, &seen.id).await? else { continue };
-                if row.seq != seen.seq {
-                    continue;
-                }
-                let exhausted = row.attempts >= max_attempts;
-                row.error = Some(format!("attempt {} was interrupted: its lease expired", row.attempts));
-                log_attempt(conn, &row, row.updated_at, now, "lease_expired").await?;
-                let ev = if exhausted {
-                    transition(conn, ob, row, RecordStatus::Failed, now, clear_lease).await?
-                } else {
-                    transition(conn, ob, row, RecordStatus::Queued, now, |r| enqueue(r, now)).await?
-                };
-                events.push(ev);
+        retrying(|| async {
+            let mut conn = self.write().await?;
+            let ob = self.outbox_on();
+            // Owned copy: the transaction's future must be 'static.
+            enum Scope {
+                Expired,
+                OwnedBy(String),
+                NotOwnedBy(String),
             }
-            Ok(events)
+            let scope = match scope {
+                LeaseScope::Expired => Scope::Expired,
+                LeaseScope::OwnedBy(me) => Scope::OwnedBy(me.to_owned()),
+                LeaseScope::NotOwnedBy(me) => Scope::NotOwnedBy(me.to_owned()),
+            };
+            conn.transaction::<_, StoreError, _>(async move |conn| {
+                let mut query = records::table
+                    .filter(records::status.eq(RecordStatus::Processing.as_str()))
+                    .select(RecordRow::as_select())
+                    .into_boxed();
+                query = match scope {
+                    Scope::OwnedBy(me) => query.filter(records::lease_owner.eq(me)),
+                    Scope::NotOwnedBy(me) => query.filter(records::lease_owner.ne(me).or(records::lease_owner.is_null())),
+                    Scope::Expired => query.filter(records::lease_until.lt(now)),
+                };
+                let candidates: Vec<RecordRow> = query.load(conn).await?;
+                let mut events = Vec::with_capacity(candidates.len());
+                for seen in candidates {
+                    // Locked and checked again: another instance may be reclaiming it too.
+                    let Some(mut row) = load(conn, &seen.id).await? else { continue };
+                    if row.seq != seen.seq {
+                        continue;
+                    }
+                    let exhausted = row.attempts >= max_attempts;
+                    row.error = Some(format!("attempt {} was interrupted: its lease expired", row.attempts));
+                    log_attempt(conn, &row, row.updated_at, now, "lease_expired").await?;
+                    let ev = if exhausted {
+                        transition(conn, ob, row, RecordStatus::Failed, now, clear_lease).await?
+                    } else {
+                        transition(conn, ob, row, RecordStatus::Queued, now, |r| enqueue(r, now)).await?
+                    };
+                    events.push(ev);
+                }
+                Ok(events)
+            })
+            .await
         })
         .await
     }
 
     async fn expire_pending(&self, cutoff: i64) -> Result<Vec<String>, StoreError> {
-        let mut conn = self.write().await?;
-        conn.transaction::<_, StoreError, _>(async move |conn| {
-            let stale = records::table
-                .filter(records::status.eq(RecordStatus::Pending.as_str()))
-                .filter(records::created_at.lt(cutoff));
-            let keys: Vec<String> = stale.select(records::object_key).load(conn).await?;
-            diesel::delete(stale).execute(conn).await?;
-            Ok(keys)
+        retrying(|| async {
+            let mut conn = self.write().await?;
+            conn.transaction::<_, StoreError, _>(async move |conn| {
+                let stale = records::table
+                    .filter(records::status.eq(RecordStatus::Pending.as_str()))
+                    .filter(records::created_at.lt(cutoff));
+                let keys: Vec<String> = stale.select(records::object_key).load(conn).await?;
+                diesel::delete(stale).execute(conn).await?;
+                Ok(keys)
+            })
+            .await
         })
         .await
     }
 
     async fn delete(&self, id: &RecordId) -> Result<Option<String>, StoreError> {
-        let mut conn = self.write().await?;
-        let id = id.as_str().to_owned();
-        conn.transaction::<_, StoreError, _>(async move |conn| {
-            let Some(row) = load(conn, &id).await? else {
-                return Ok(None);
-            };
-            diesel::delete(analyses::table.find(&id)).execute(conn).await?;
-            diesel::delete(embeddings::table.filter(embeddings::record_id.eq(&id))).execute(conn).await?;
-            diesel::delete(attempts::table.filter(attempts::record_id.eq(&id))).execute(conn).await?;
-            diesel::delete(records::table.find(&id)).execute(conn).await?;
-            Ok(Some(row.object_key))
+        retrying(|| async {
+            let mut conn = self.write().await?;
+            let id = id.as_str().to_owned();
+            conn.transaction::<_, StoreError, _>(async move |conn| {
+                let Some(row) = load(conn, &id).await? else {
+                    return Ok(None);
+                };
+                diesel::delete(analyses::table.find(&id)).execute(conn).await?;
+                diesel::delete(embeddings::table.filter(embeddings::record_id.eq(&id))).execute(conn).await?;
+                diesel::delete(attempts::table.filter(attempts::record_id.eq(&id))).execute(conn).await?;
+                diesel::delete(records::table.find(&id)).execute(conn).await?;
+                Ok(Some(row.object_key))
+            })
+            .await
         })
         .await
     }

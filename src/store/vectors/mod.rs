@@ -1,11 +1,13 @@
 //! Voice search storage: the `VectorStore` trait the HTTP layer and the actors
-//! use, what it needs from the database (`VectorSource`), and the embedded
-//! default — a persisted usearch HNSW index in the data dir, rebuilt from the
-//! database's stored embeddings whenever it is missing, stale or corrupt (the
-//! database is the source of truth; the index is a cache of it).
+//! use, what it needs from the database (`VectorSource`), and two stores: the
+//! embedded default — a persisted usearch HNSW index in the data dir, rebuilt
+//! from the database's stored embeddings whenever it is missing, stale or corrupt
+//! — and pgvector (`pg.rs`), a table shared by every instance. Either way the
+//! database is the source of truth and the index a cache of it.
 
 pub mod embedded;
 pub mod index;
+pub mod pg;
 pub mod visibility;
 
 use crate::domain::RecordId;
