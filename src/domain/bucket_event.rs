@@ -1,10 +1,10 @@
 //! Object-created notifications in the formats object stores send them: AWS S3
 //! event notifications (`Records[]`, what SNS/SQS/Lambda and MinIO's webhook
 //! deliver), Amazon EventBridge "Object Created" events, and SeaweedFS's filer
-//! webhook (`{key, event_type, message}` around an `EventNotification`; its Kafka
-//! queue carries the same notification as binary protobuf, which the Kafka
-//! adapter will decode). Pure parsing: what to do with a created object is the
-//! s3-event actor's business.
+//! webhook (`{key, event_type, message}` around an `EventNotification`) and its
+//! Kafka notifications (the same `EventNotification` as binary protobuf, keyed by
+//! the full path: `parse_seaweedfs_protobuf`). Pure parsing: what to do with a
+//! created object is the s3-event actor's business.
 
 use serde_json::Value;
 
@@ -158,24 +158,76 @@ fn seaweedfs(v: &Value) -> Result<Notification, BucketEventError> {
     }
     let entry = &message["new_entry"];
     let name = str_at(entry, &["name"]).ok_or_else(|| malformed(format, "new_entry has no name"))?;
-    // The full path: the envelope's key, or the parent path plus the name.
-    let path = match str_at(v, &["key"]) {
+    let parent = str_at(message, &["new_parent_path"]).unwrap_or("");
+    let size = u64_at(entry, &["attributes", "file_size"]);
+    Ok(seaweed_created(str_at(v, &["key"]), parent, name, size))
+}
+
+/// The object a SeaweedFS creation names. The full path is the notification's
+/// key, or the parent path plus the name; S3 buckets live under
+/// `/buckets/<bucket>/` in the filer.
+fn seaweed_created(full_path: Option<&str>, parent: &str, name: &str, size: Option<u64>) -> Notification {
+    let path = match full_path {
         Some(k) if k.ends_with(name) => k.to_owned(),
-        _ => {
-            let parent = str_at(message, &["new_parent_path"]).unwrap_or("");
-            format!("{}/{name}", parent.trim_end_matches('/'))
-        }
+        _ => format!("{}/{name}", parent.trim_end_matches('/')),
     };
-    // S3 buckets live under /buckets/<bucket>/ in the filer.
     let (bucket, key) = match path.strip_prefix("/buckets/").and_then(|rest| rest.split_once('/')) {
         Some((b, k)) => (Some(b.to_owned()), k.to_owned()),
         None => (None, path.trim_start_matches('/').to_owned()),
     };
-    Ok(Notification {
-        format,
-        created: vec![CreatedObject { bucket, key, size: u64_at(entry, &["attributes", "file_size"]), etag: None }],
+    Notification {
+        format: Format::SeaweedFs,
+        created: vec![CreatedObject { bucket, key, size, etag: None }],
         ignored: 0,
-    })
+    }
+}
+
+/// The parts of SeaweedFS's `filer.proto` a notification needs (prost skips the
+/// other fields): `EventNotification { Entry old_entry = 1; Entry new_entry = 2;
+/// bool delete_chunks = 3; string new_parent_path = 4; }`, `Entry { string name
+/// = 1; bool is_directory = 2; FuseAttributes attributes = 4; }`,
+/// `FuseAttributes { uint64 file_size = 1; }`.
+mod filer_pb {
+    #[derive(Clone, PartialEq, prost::Message)]
+    pub struct EventNotification {
+        #[prost(message, optional, tag = "1")]
+        pub old_entry: Option<Entry>,
+        #[prost(message, optional, tag = "2")]
+        pub new_entry: Option<Entry>,
+        #[prost(string, tag = "4")]
+        pub new_parent_path: String,
+    }
+
+    #[derive(Clone, PartialEq, prost::Message)]
+    pub struct Entry {
+        #[prost(string, tag = "1")]
+        pub name: String,
+        #[prost(bool, tag = "2")]
+        pub is_directory: bool,
+        #[prost(message, optional, tag = "4")]
+        pub attributes: Option<FuseAttributes>,
+    }
+
+    #[derive(Clone, PartialEq, prost::Message)]
+    pub struct FuseAttributes {
+        #[prost(uint64, tag = "1")]
+        pub file_size: u64,
+    }
+}
+
+/// Parses one SeaweedFS Kafka notification: the message key is the full path,
+/// the value a protobuf `EventNotification`.
+pub fn parse_seaweedfs_protobuf(key: &str, payload: &[u8]) -> Result<Notification, BucketEventError> {
+    use prost::Message;
+    let format = Format::SeaweedFs;
+    let ev = filer_pb::EventNotification::decode(payload).map_err(|e| malformed(format, format!("protobuf: {e}")))?;
+    match (&ev.old_entry, &ev.new_entry) {
+        (None, Some(entry)) if !entry.is_directory && !entry.name.is_empty() => {
+            let size = entry.attributes.as_ref().map(|a| a.file_size);
+            Ok(seaweed_created(Some(key), &ev.new_parent_path, &entry.name, size))
+        }
+        _ => Ok(Notification { format, created: Vec::new(), ignored: 1 }),
+    }
 }
 
 #[cfg(test)]
@@ -232,6 +284,49 @@ mod tests {
                 etag: Some("0123456789abcdef0123456789abcdef".into()),
             }]
         );
+    }
+
+    // Captured from SeaweedFS 4.48's Kafka notifications (tansu broker): the creation
+    // of directory /buckets/bkt1 (key, then the protobuf value, hex).
+    const SEAWEED_KAFKA_DIR: (&str, &str) = (
+        "/buckets/bkt1",
+        "123a0a04626b74311001223010a9f5b4d80618f98380800830a9f5b4d806880196d6b2c3a397b9c8ee0190018092b8c398feffffff019801f5bda83d22082f6275636b6574733205cdb5aeec06",
+    );
+
+    #[test]
+    fn seaweedfs_kafka_protobuf() {
+        use prost::Message;
+        // A real directory creation is recognised and skipped.
+        let n = parse_seaweedfs_protobuf(SEAWEED_KAFKA_DIR.0, &hex::decode(SEAWEED_KAFKA_DIR.1).unwrap()).unwrap();
+        assert_eq!((n.created.len(), n.ignored), (0, 1));
+        // A file creation, encoded with the same schema.
+        let file = filer_pb::EventNotification {
+            old_entry: None,
+            new_entry: Some(filer_pb::Entry {
+                name: "0192b1a0-0000-7000-8000-000000000009".into(),
+                is_directory: false,
+                attributes: Some(filer_pb::FuseAttributes { file_size: 4242 }),
+            }),
+            new_parent_path: "/buckets/uploads/audio".into(),
+        };
+        let n = parse_seaweedfs_protobuf(
+            "/buckets/uploads/audio/0192b1a0-0000-7000-8000-000000000009",
+            &file.encode_to_vec(),
+        )
+        .unwrap();
+        assert_eq!(
+            n.created,
+            [CreatedObject {
+                bucket: Some("uploads".into()),
+                key: "audio/0192b1a0-0000-7000-8000-000000000009".into(),
+                size: Some(4242),
+                etag: None
+            }]
+        );
+        // An update (old and new entry) and garbage.
+        let update = filer_pb::EventNotification { old_entry: file.new_entry.clone(), ..file.clone() };
+        assert_eq!(parse_seaweedfs_protobuf("/x", &update.encode_to_vec()).unwrap().ignored, 1);
+        assert!(parse_seaweedfs_protobuf("/x", &[0xff, 0xff, 0xff]).is_err());
     }
 
     #[test]

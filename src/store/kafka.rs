@@ -34,6 +34,10 @@ pub struct KafkaConfig {
     pub create_topics: bool,
     /// How often the outbox relay looks for rows when nothing woke it, ms.
     pub outbox_interval_ms: u64,
+    /// The topic SeaweedFS's filer publishes its notifications on
+    /// (`notification.toml`, `[notification.kafka]`); the s3-event actor consumes
+    /// it in the group `<group_id>-bucket-events`. Empty: not consumed.
+    pub seaweedfs_topic: String,
 }
 
 impl Default for KafkaConfig {
@@ -47,6 +51,7 @@ impl Default for KafkaConfig {
             replication: 1,
             create_topics: true,
             outbox_interval_ms: 500,
+            seaweedfs_topic: String::new(),
         }
     }
 }
@@ -61,7 +66,12 @@ pub enum QueueError {
 
 fn base(cfg: &KafkaConfig, client_id: &str) -> ClientConfig {
     let mut c = ClientConfig::new();
-    c.set("bootstrap.servers", &cfg.brokers).set("client.id", client_id);
+    c.set("bootstrap.servers", &cfg.brokers)
+        .set("client.id", client_id)
+        // A subscription to a topic that does not exist yet (created by the first
+        // instance's outbox relay, or by SeaweedFS) is picked up within seconds,
+        // not librdkafka's default five minutes.
+        .set("topic.metadata.refresh.interval.ms", "2000");
     c
 }
 
@@ -107,6 +117,20 @@ pub fn job_consumer(cfg: &KafkaConfig, client_id: &str, topics: &[&str]) -> Resu
         .set("queued.max.messages.kbytes", "1024")
         .create()?;
     consumer.subscribe(topics)?;
+    Ok(consumer)
+}
+
+/// A consumer of SeaweedFS's notification topic; offsets stored by the caller.
+pub fn notification_consumer(cfg: &KafkaConfig, client_id: &str) -> Result<StreamConsumer, QueueError> {
+    let consumer: StreamConsumer = base(cfg, client_id)
+        .set("group.id", format!("{}-bucket-events", cfg.group_id))
+        .set("enable.auto.commit", "true")
+        .set("enable.auto.offset.store", "false")
+        .set("auto.offset.reset", "earliest")
+        .set("session.timeout.ms", cfg.session_timeout_ms.to_string())
+        .set("heartbeat.interval.ms", cfg.heartbeat_interval_ms.to_string())
+        .create()?;
+    consumer.subscribe(&[cfg.seaweedfs_topic.as_str()])?;
     Ok(consumer)
 }
 
