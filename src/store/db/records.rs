@@ -155,16 +155,31 @@ where
     }
 }
 
-/// The job a lease on `row` by `owner` hands to a worker.
-fn lease(row: &RecordRow, owner: &str, now: i64) -> Result<Job, StoreError> {
-    Ok(Job {
+/// Leases a QUEUED `row` to `owner` until `lease_until` (QUEUED → PROCESSING):
+/// the job to hand to a worker and the event announcing it.
+async fn take_lease(
+    conn: &mut DbConn,
+    ob: bool,
+    row: RecordRow,
+    owner: &str,
+    lease_until: i64,
+    now: i64,
+) -> Result<(Job, StatusEvent), StoreError> {
+    let job = Job {
         record_id: row.record_id()?,
         object_key: row.object_key.clone(),
         filename: row.filename.clone(),
         attempt: row.attempts + 1,
         lease_owner: owner.to_owned(),
         claimed_at: now,
+    };
+    let event = transition(conn, ob, row, RecordStatus::Processing, now, |r| {
+        r.attempts += 1;
+        r.lease_owner = Some(owner.to_owned());
+        r.lease_until = Some(lease_until);
     })
+    .await?;
+    Ok((job, event))
 }
 
 /// The row when it is still PROCESSING under this job's lease, else `None`.
@@ -328,14 +343,7 @@ impl RecordStore for $store {
                     .await?;
                 let mut claimed = Vec::with_capacity(rows.len());
                 for row in rows {
-                    let job = lease(&row, &owner, now)?;
-                    let event = transition(conn, ob, row, RecordStatus::Processing, now, |r| {
-                        r.attempts += 1;
-                        r.lease_owner = Some(owner.clone());
-                        r.lease_until = Some(lease_until);
-                    })
-                    .await?;
-                    claimed.push((job, event));
+                    claimed.push(take_lease(conn, ob, row, &owner, lease_until, now).await?);
                 }
                 Ok(claimed)
             })
@@ -362,14 +370,7 @@ impl RecordStore for $store {
                 if row.status != RecordStatus::Queued.as_str() {
                     return Ok(None);
                 }
-                let job = lease(&row, &owner, now)?;
-                let event = transition(conn, ob, row, RecordStatus::Processing, now, |r| {
-                    r.attempts += 1;
-                    r.lease_owner = Some(owner.clone());
-                    r.lease_until = Some(lease_until);
-                })
-                .await?;
-                Ok(Some((job, event)))
+                Ok(Some(take_lease(conn, ob, row, &owner, lease_until, now).await?))
             })
             .await
         })
