@@ -172,3 +172,39 @@ async fn work_waits_in_the_outbox_while_the_broker_is_down() {
     }
     assert_eq!(db.query_count("SELECT COUNT(*) AS n FROM attempts WHERE outcome = 'completed'").await, 3);
 }
+
+#[tokio::test]
+async fn a_full_pool_pauses_the_partitions_and_leaves_work_in_kafka() {
+    let db = TestMysql::create().await;
+    let brokers = brokers();
+    let mut e = env(&db, &brokers, &group());
+    // One worker, each job held for a second: the pool is full most of the time.
+    e.push(("ORAK_PIPELINE__WORKERS".into(), "1".into()));
+    e.push(("ORAK_FAULTS__WORKER_DELAY_MS".into(), "1000".into()));
+    e.push(("RUST_LOG".into(), "info,orakgaraki::actors::kafka_jobs=debug".into()));
+    let s = start(&e).await;
+    let token = s.token("dee", false);
+    let mut ids = Vec::new();
+    for n in 0..4 {
+        ids.push(s.upload_presigned(&token, &format!("p{n}.wav"), sine_wav(1.0, 16_000, 262.0, 0.4)).await);
+    }
+    // Never more than one job leased at a time: the others wait unclaimed (in Kafka).
+    let deadline = Instant::now() + T;
+    let mut most = 0;
+    loop {
+        let leased = db.query_count("SELECT COUNT(*) AS n FROM records WHERE status = 'PROCESSING'").await;
+        most = most.max(leased);
+        let done = db.query_count("SELECT COUNT(*) AS n FROM records WHERE status = 'COMPLETED'").await;
+        if done == 4 || Instant::now() > deadline {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(most, 1, "the single worker's slot bounds the claims");
+    for id in &ids {
+        assert_eq!(s.wait_terminal(&token, id, T).await["status"], "COMPLETED");
+    }
+    let log = s.full_log();
+    assert!(log.contains("job partitions paused"), "{}", s.log());
+    assert!(log.contains("job partitions resumed"), "{}", s.log());
+}

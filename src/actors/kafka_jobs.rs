@@ -78,8 +78,10 @@ fn set_paused(consumer: &StreamConsumer, pause: bool) {
         return;
     };
     let r = if pause { consumer.pause(&assigned) } else { consumer.resume(&assigned) };
-    if let Err(e) = r {
-        tracing::warn!(error = %e, pause, "could not pause/resume the job partitions");
+    match r {
+        Ok(()) if pause => tracing::debug!(partitions = assigned.count(), "analysis pool full: job partitions paused"),
+        Ok(()) => tracing::debug!(partitions = assigned.count(), "job partitions resumed"),
+        Err(e) => tracing::warn!(error = %e, pause, "could not pause/resume the job partitions"),
     }
 }
 
