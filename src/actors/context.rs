@@ -92,10 +92,9 @@ impl Ctx {
                 }
                 _ => {}
             }
-            if matches!(ev.status, RecordStatus::Completed | RecordStatus::Retrying | RecordStatus::Failed) {
-                if let Some(js) = self.directory.job_source() {
-                    let _ = js.cast(JobSourceMsg::Finished(ev.record_id.clone()));
-                }
+            let finished = matches!(ev.status, RecordStatus::Completed | RecordStatus::Retrying | RecordStatus::Failed);
+            if let Some(js) = self.directory.job_source().filter(|_| finished) {
+                let _ = js.cast(JobSourceMsg::Finished(ev.record_id.clone()));
             }
             if let Some(sse) = &sse {
                 let _ = sse.cast(SseMsg::Publish(ev));

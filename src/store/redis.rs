@@ -83,6 +83,7 @@ impl BusSender {
 pub struct RedisBus {
     client: Client,
     subscriber: SubscriberClient,
+    resubscriber: tokio::task::JoinHandle<()>,
     channel: String,
     prefix: String,
     ttl: i64,
@@ -103,13 +104,14 @@ impl RedisBus {
             .build_subscriber_client()?;
         client.init().await?;
         subscriber.init().await?;
-        // Re-subscribes after every reconnect.
-        let _ = subscriber.manage_subscriptions();
+        // Re-subscribes after every reconnect (a task, stopped at `close`).
+        let resubscriber = subscriber.manage_subscriptions();
         let channel = format!("{}status", cfg.prefix);
         subscriber.subscribe(channel.as_str()).await?;
         Ok(RedisBus {
             client,
             subscriber,
+            resubscriber,
             channel,
             prefix: cfg.prefix.clone(),
             ttl: i64::try_from(cfg.status_ttl_seconds.max(1)).unwrap_or(60),
@@ -199,6 +201,7 @@ impl RedisBus {
     }
 
     pub async fn close(&self) {
+        self.resubscriber.abort();
         let _ = self.subscriber.quit().await;
         let _ = self.client.quit().await;
     }
