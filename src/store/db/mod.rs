@@ -16,7 +16,28 @@ pub use sqlite::SqliteStore;
 
 use crate::store::vectors::VectorSource;
 use crate::store::{CatalogStore, RecordStore, StoreError};
+use diesel_async::pooled_connection::{AsyncDieselConnectionManager, ManagerConfig};
+use diesel_async::{AsyncConnection, SimpleAsyncConnection};
+use futures_util::FutureExt;
 use std::sync::Arc;
+
+/// A pool manager whose connections run `setup` (SQL statements) once opened.
+fn manager<C>(url: &str, setup: &'static str) -> AsyncDieselConnectionManager<C>
+where
+    C: AsyncConnection + SimpleAsyncConnection + Send + 'static,
+{
+    let mut cfg = ManagerConfig::<C>::default();
+    cfg.custom_setup = Box::new(move |url| {
+        let url = url.to_owned();
+        async move {
+            let mut conn = C::establish(&url).await?;
+            conn.batch_execute(setup).await.map_err(diesel::ConnectionError::CouldntSetupConfiguration)?;
+            Ok(conn)
+        }
+        .boxed()
+    });
+    AsyncDieselConnectionManager::new_with_config(url, cfg)
+}
 
 /// Everything the service keeps in its database: records, the song catalog and
 /// the embeddings the vector index reads.

@@ -11,12 +11,9 @@ use super::catalog::catalog_store_impl;
 use super::records::record_store_impl;
 use super::vector_source::vector_source_impl;
 use crate::store::StoreError;
-use diesel::ConnectionError;
 use diesel_async::pooled_connection::deadpool::{Object, Pool};
-use diesel_async::pooled_connection::{AsyncDieselConnectionManager, ManagerConfig};
-use diesel_async::{AsyncConnection, AsyncMigrationHarness, AsyncMysqlConnection, RunQueryDsl, SimpleAsyncConnection};
+use diesel_async::{AsyncMigrationHarness, AsyncMysqlConnection, RunQueryDsl, SimpleAsyncConnection};
 use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
-use futures_util::FutureExt;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
@@ -36,27 +33,14 @@ pub struct MysqlStore {
     outbox: Arc<AtomicBool>,
 }
 
-fn manager(url: &str) -> AsyncDieselConnectionManager<Conn> {
-    let mut cfg = ManagerConfig::<Conn>::default();
-    cfg.custom_setup = Box::new(|url| {
-        let url = url.to_owned();
-        async move {
-            let mut conn = Conn::establish(&url).await?;
-            conn.batch_execute("SET SESSION TRANSACTION ISOLATION LEVEL READ COMMITTED; SET NAMES utf8mb4")
-                .await
-                .map_err(ConnectionError::CouldntSetupConfiguration)?;
-            Ok(conn)
-        }
-        .boxed()
-    });
-    AsyncDieselConnectionManager::new_with_config(url, cfg)
-}
+/// See the module doc: a transaction sees what other instances committed.
+const SETUP: &str = "SET SESSION TRANSACTION ISOLATION LEVEL READ COMMITTED; SET NAMES utf8mb4";
 
 impl MysqlStore {
     /// Connects to `url` (`mysql://user:password@host:port/database`) and runs the
     /// migrations that have not run yet.
     pub async fn open(url: &str, max_connections: usize) -> Result<Self, StoreError> {
-        let pool = Pool::builder(manager(url))
+        let pool = Pool::builder(super::manager::<Conn>(url, SETUP))
             .max_size(max_connections.max(2))
             .build()
             .map_err(|e| StoreError::Pool(e.to_string()))?;

@@ -13,11 +13,8 @@ use diesel::Connection;
 use diesel::SqliteConnection;
 use diesel::connection::SimpleConnection;
 use diesel_async::pooled_connection::deadpool::{Object, Pool};
-use diesel_async::pooled_connection::{AsyncDieselConnectionManager, ManagerConfig};
 use diesel_async::sync_connection_wrapper::SyncConnectionWrapper;
-use diesel_async::{AsyncConnection, SimpleAsyncConnection};
 use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
-use futures_util::FutureExt;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
@@ -36,33 +33,20 @@ pub struct SqliteStore {
     outbox: Arc<AtomicBool>,
 }
 
-fn manager(url: &str) -> AsyncDieselConnectionManager<Conn> {
-    let mut cfg = ManagerConfig::<Conn>::default();
-    cfg.custom_setup = Box::new(|url| {
-        let url = url.to_owned();
-        async move {
-            let mut conn = Conn::establish(&url).await?;
-            // WAL: readers never block the writer. FULL: a committed transition
-            // survives a power cut, not only a crash. busy_timeout covers other
-            // processes (e.g. `orakgaraki migrate`) holding the write lock.
-            conn.batch_execute(
-                "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; \
-                 PRAGMA busy_timeout = 10000; PRAGMA foreign_keys = ON;",
-            )
-            .await
-            .map_err(diesel::ConnectionError::CouldntSetupConfiguration)?;
-            Ok(conn)
-        }
-        .boxed()
-    });
-    AsyncDieselConnectionManager::new_with_config(url, cfg)
-}
+/// WAL: readers never block the writer. FULL: a committed transition survives a
+/// power cut, not only a crash. busy_timeout covers other processes (e.g.
+/// `orakgaraki migrate`) holding the write lock.
+const SETUP: &str = "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; \
+                     PRAGMA busy_timeout = 10000; PRAGMA foreign_keys = ON;";
 
 impl SqliteStore {
     /// Opens (creating if needed) the database at `url` and runs pending migrations.
     pub async fn open(url: &str, read_connections: usize) -> Result<Self, StoreError> {
-        let writer = Pool::builder(manager(url)).max_size(1).build().map_err(|e| StoreError::Pool(e.to_string()))?;
-        let readers = Pool::builder(manager(url))
+        let writer = Pool::builder(super::manager::<Conn>(url, SETUP))
+            .max_size(1)
+            .build()
+            .map_err(|e| StoreError::Pool(e.to_string()))?;
+        let readers = Pool::builder(super::manager::<Conn>(url, SETUP))
             .max_size(read_connections.max(1))
             .build()
             .map_err(|e| StoreError::Pool(e.to_string()))?;

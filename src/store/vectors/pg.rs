@@ -128,16 +128,27 @@ impl PgVectors {
         .map_err(pg)
     }
 
-    async fn count(&self) -> Result<usize, VectorError> {
+    /// Rows of the configured model, their largest key, and rows in all.
+    async fn state(&self) -> Result<(i64, i64, i64), VectorError> {
         let c = self.client().await?;
         let row = c
             .query_one(
-                &format!("SELECT COUNT(*) FROM {} WHERE model = $1 AND version = $2", self.table),
+                &format!(
+                    "SELECT COUNT(*) FILTER (WHERE model = $1 AND version = $2),
+                            COALESCE(MAX(key) FILTER (WHERE model = $1 AND version = $2), 0),
+                            COUNT(*)
+                     FROM {}",
+                    self.table
+                ),
                 &[&self.model, &self.version],
             )
             .await
             .map_err(pg)?;
-        Ok(usize::try_from(row.get::<_, i64>(0)).unwrap_or(0))
+        Ok((row.get(0), row.get(1), row.get(2)))
+    }
+
+    fn set_size(&self, rows: i64) {
+        self.size.store(usize::try_from(rows).unwrap_or(0), Ordering::Relaxed);
     }
 
     /// Runs `sql` after `setting` (which lasts for this transaction only).
@@ -261,6 +272,15 @@ impl VectorStore for PgVectors {
     }
 
     async fn sync(&self) -> Result<SyncReport, VectorError> {
+        // Keys only grow and a replaced embedding gets a new one, so equal counts and
+        // equal largest keys (and no rows of another model) mean the same set; the
+        // service tells the table of visibility changes as they happen.
+        let (count, max_key) = self.source.vector_state(&self.model, &self.version).await?;
+        let (held_count, held_max, all) = self.state().await?;
+        if (held_count, held_max, all) == (count, max_key, count) {
+            self.set_size(held_count);
+            return Ok(SyncReport::default());
+        }
         let truth = self.source.vector_keys(&self.model, &self.version).await?;
         let c = self.client().await?;
         let rows = c
@@ -286,14 +306,11 @@ impl VectorStore for PgVectors {
         }
         // What is left is no longer in the database (or from another model).
         let extra: Vec<i64> = held.into_keys().collect();
-        drop(c);
         let removed = extra.len();
         if !extra.is_empty() {
-            let c = self.client().await?;
             c.execute(&format!("DELETE FROM {} WHERE key = ANY($1)", self.table), &[&extra]).await.map_err(pg)?;
         }
         for k in &relabel {
-            let c = self.client().await?;
             c.execute(
                 &format!("UPDATE {} SET owner = $2, public = $3 WHERE key = $1", self.table),
                 &[&k.key, &k.owner, &k.public],
@@ -317,7 +334,8 @@ impl VectorStore for PgVectors {
                 }
             }
         }
-        self.size.store(self.count().await?, Ordering::Relaxed);
+        drop(c);
+        self.set_size(self.state().await?.0);
         Ok(SyncReport { added, removed, checked_keys: true })
     }
 
