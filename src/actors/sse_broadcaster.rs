@@ -44,9 +44,9 @@ fn start_relay(myself: ActorRef<SseMsg>, ctx: Ctx) -> Option<tokio::task::JoinHa
                 continue;
             }
             let ev = m.into_event();
-            if ev.status == crate::domain::RecordStatus::Completed {
-                // Another instance stored an embedding: this instance's index learns it now,
-                // not at the next sync.
+            if ev.status == crate::domain::RecordStatus::Completed && !ctx.vectors.shared() {
+                // Another instance stored an embedding: this instance's own index learns
+                // it now, not at the next sync (a shared index already has it).
                 ctx.index_record(&ev.record_id).await;
             }
             if myself.cast(SseMsg::Publish(ev)).is_err() {

@@ -86,6 +86,11 @@ pub trait VectorStore: Send + Sync + 'static {
     async fn sync(&self) -> Result<SyncReport, VectorError>;
     /// Writes the index to disk if it changed since the last write.
     async fn persist(&self) -> Result<bool, VectorError>;
+    /// Whether every instance searches this same index (pgvector), so that an
+    /// instance need not add what another one completed.
+    fn shared(&self) -> bool {
+        false
+    }
     /// Vectors in the index.
     fn len(&self) -> usize;
     fn is_empty(&self) -> bool {

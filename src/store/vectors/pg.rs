@@ -344,6 +344,10 @@ impl VectorStore for PgVectors {
         Ok(false)
     }
 
+    fn shared(&self) -> bool {
+        true
+    }
+
     fn len(&self) -> usize {
         self.size.load(Ordering::Relaxed)
     }
