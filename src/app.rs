@@ -134,7 +134,7 @@ pub async fn serve(config: Config) -> Result<(), StartError> {
     // Holding the data-dir lock over an embedded database, every lease in it
     // belongs to a dead process. A shared database's other leases may belong to
     // live instances: only expired ones come back (the lease sweep does that too).
-    let max_attempts = i32::try_from(config.retry.max_retries).unwrap_or(i32::MAX - 1) + 1;
+    let max_attempts = config.retry.max_attempts();
     let scope = if database.shared { LeaseScope::Expired } else { LeaseScope::NotOwnedBy(&instance_id) };
     let reclaimed = store.reclaim_leases(crate::clock::now_ms(), scope, max_attempts).await?;
     if !reclaimed.is_empty() {

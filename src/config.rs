@@ -97,6 +97,13 @@ pub struct PipelineConfig {
     pub analysis_deadline_seconds: u64,
 }
 
+impl PipelineConfig {
+    /// A worker's lease on a job, milliseconds.
+    pub fn lease_ms(&self) -> i64 {
+        i64::try_from(self.lease_seconds).unwrap_or(3600).saturating_mul(1000)
+    }
+}
+
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct RetryConfig {
@@ -104,6 +111,13 @@ pub struct RetryConfig {
     pub factor: f64,
     pub cap_ms: u64,
     pub max_retries: u32,
+}
+
+impl RetryConfig {
+    /// Attempts a job gets in all: the first and `max_retries` more.
+    pub fn max_attempts(&self) -> i32 {
+        i32::try_from(self.max_retries).unwrap_or(i32::MAX - 1) + 1
+    }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

@@ -5,6 +5,7 @@
 mod common;
 
 use common::mysql::TestMysql;
+use common::records::queued;
 use orakgaraki::domain::{Analysis, FailureOutcome, RecordId, RecordStatus};
 use orakgaraki::store::{LeaseScope, MysqlStore, NewRecord, RecordStore, SqliteStore, StoreError};
 use std::sync::Arc;
@@ -45,26 +46,6 @@ on_both!(
     unfinished_uploads_expire_and_deletes_remove_everything,
     owners_are_compared_exactly,
 );
-
-async fn queued(s: &dyn RecordStore, owner: &str, now: i64) -> RecordId {
-    let id = RecordId::from_uuid(uuid::Uuid::now_v7());
-    s.create_pending(NewRecord {
-        id: id.clone(),
-        owner: owner.into(),
-        filename: "a.wav".into(),
-        content_type: "audio/wav".into(),
-        declared_size: 10,
-        metadata: None,
-        upload_expires_at: now + 1000,
-        now,
-    })
-    .await
-    .unwrap();
-    let ev = s.mark_uploaded(&id, 10, "hash", now).await.unwrap();
-    assert_eq!(ev.iter().map(|e| e.status).collect::<Vec<_>>(), [RecordStatus::Uploaded, RecordStatus::Queued]);
-    assert_eq!(ev[1].seq, 2);
-    id
-}
 
 async fn a_reclaimed_lease_fences_off_the_old_worker(s: &dyn RecordStore) {
     let id = queued(s, "u", 1).await;

@@ -9,7 +9,7 @@ mod common;
 use orakgaraki::domain::{Analysis, Embedding, RecordId, Visibility};
 use orakgaraki::store::vectors::pg::{PgParams, PgVectors};
 use orakgaraki::store::vectors::{EmbeddedVectors, IndexParams, SearchScope, VectorSource, VectorStore};
-use orakgaraki::store::{MysqlStore, NewRecord, RecordStore, SqliteStore};
+use orakgaraki::store::{MysqlStore, RecordStore, SqliteStore};
 use rand::{Rng, SeedableRng};
 use std::sync::Arc;
 
@@ -27,20 +27,7 @@ fn embedding(vector: Vec<f32>, version: &str) -> Embedding {
 
 /// A COMPLETED record of `owner` whose analysis carries `vector`.
 async fn completed(s: &dyn RecordStore, owner: &str, vector: Vec<f32>, now: i64) -> RecordId {
-    let id = RecordId::from_uuid(uuid::Uuid::now_v7());
-    s.create_pending(NewRecord {
-        id: id.clone(),
-        owner: owner.into(),
-        filename: "v.wav".into(),
-        content_type: "audio/wav".into(),
-        declared_size: 10,
-        metadata: None,
-        upload_expires_at: now + 1000,
-        now,
-    })
-    .await
-    .unwrap();
-    s.mark_uploaded(&id, 10, "h", now).await.unwrap();
+    let id = common::records::queued(s, owner, now).await;
     let (job, _) = s.claim_jobs(1, "me", now + 100, now).await.unwrap().remove(0);
     let analysis = Analysis { duration_s: 1.0, embedding: Some(embedding(vector, "1")), ..Analysis::default() };
     s.complete(&job, &analysis, now).await.unwrap().unwrap();

@@ -73,7 +73,7 @@ impl Actor for AnalysisPool {
 
     async fn pre_start(&self, myself: ActorRef<PoolMsg>, ctx: Ctx) -> Result<PoolState, ActorProcessingErr> {
         // Jobs this instance leased before the pool (re)started have no worker now.
-        let max_attempts = i32::try_from(ctx.config.retry.max_retries).unwrap_or(i32::MAX - 1) + 1;
+        let max_attempts = ctx.config.retry.max_attempts();
         let events = ctx.store.reclaim_leases(now_ms(), LeaseScope::OwnedBy(&ctx.instance_id), max_attempts).await?;
         if !events.is_empty() {
             tracing::warn!(count = events.len(), "re-queued jobs held by the previous pool");

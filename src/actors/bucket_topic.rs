@@ -9,10 +9,9 @@ use super::{Ctx, ask};
 use crate::domain::RecordId;
 use crate::domain::bucket_event::parse_seaweedfs_protobuf;
 use crate::store::StoreError;
-use crate::store::kafka::notification_consumer;
+use crate::store::kafka::{notification_consumer, reread};
 use rdkafka::consumer::{Consumer, StreamConsumer};
 use rdkafka::message::Message;
-use rdkafka::{Offset, TopicPartitionList};
 use std::time::Duration;
 
 /// Starts the consumer task, when a topic is configured.
@@ -60,12 +59,7 @@ async fn run(ctx: Ctx, consumer: StreamConsumer) {
                     tracing::debug!(error = %e, "notification offset not stored");
                 }
             }
-            Applied::Again => {
-                let mut tpl = TopicPartitionList::new();
-                let _ = tpl.add_partition_offset(&topic, partition, Offset::Offset(offset));
-                let _ = consumer.seek_partitions(tpl, Duration::from_secs(5));
-                tokio::time::sleep(Duration::from_secs(1)).await;
-            }
+            Applied::Again => reread(&consumer, &topic, partition, offset).await,
         }
     }
 }

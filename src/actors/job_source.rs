@@ -63,9 +63,7 @@ impl Actor for JobSource {
         };
         match msg {
             JobSourceMsg::Wake => kafka.wake(),
-            JobSourceMsg::Tick => {
-                kafka.expire(i64::try_from(st.ctx.config.pipeline.lease_seconds).unwrap_or(3600) * 1000)
-            }
+            JobSourceMsg::Tick => kafka.expire(st.ctx.config.pipeline.lease_ms()),
             JobSourceMsg::Finished(id) => {
                 kafka.finished(&id);
                 kafka.wake();
@@ -77,7 +75,7 @@ impl Actor for JobSource {
 
 /// Claims as many jobs as the pool has free slots, and hands them over.
 async fn fill(ctx: &Ctx) {
-    let lease = i64::try_from(ctx.config.pipeline.lease_seconds).unwrap_or(3600) * 1000;
+    let lease = ctx.config.pipeline.lease_ms();
     loop {
         let free = match ask(ctx.directory.pool(), "analysis-pool", Duration::from_secs(5), PoolMsg::FreeSlots).await {
             Ok(n) => n,

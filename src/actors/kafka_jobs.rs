@@ -11,10 +11,9 @@ use crate::clock::now_ms;
 use crate::domain::RecordId;
 use crate::domain::offsets::{OffsetTracker, Partition};
 use crate::domain::outbox::{JOB_TOPICS, JobMessage};
-use crate::store::kafka::{QueueError, job_consumer};
+use crate::store::kafka::{QueueError, job_consumer, reread};
 use rdkafka::consumer::{Consumer, StreamConsumer};
 use rdkafka::message::Message;
-use rdkafka::{Offset, TopicPartitionList};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::sync::Notify;
@@ -86,7 +85,7 @@ fn set_paused(consumer: &StreamConsumer, pause: bool) {
 }
 
 async fn run(ctx: Ctx, consumer: Arc<StreamConsumer>, tracker: Arc<Mutex<OffsetTracker>>, wake: Arc<Notify>) {
-    let lease_ms = i64::try_from(ctx.config.pipeline.lease_seconds).unwrap_or(3600) * 1000;
+    let lease_ms = ctx.config.pipeline.lease_ms();
     let idle = Duration::from_millis(500);
     let mut paused = false;
     loop {
@@ -147,12 +146,7 @@ async fn run(ctx: Ctx, consumer: Arc<StreamConsumer>, tracker: Arc<Mutex<OffsetT
             Err(e) => {
                 // Read it again once the database answers.
                 tracing::warn!(record_id = %id, error = %e, "claiming a job failed; the message will be read again");
-                let mut tpl = TopicPartitionList::new();
-                let _ = tpl.add_partition_offset(&part.0, part.1, Offset::Offset(offset));
-                if let Err(e) = consumer.seek_partitions(tpl, Duration::from_secs(5)) {
-                    tracing::warn!(error = %e, "could not rewind the partition; the lease sweep re-queues the record");
-                }
-                tokio::time::sleep(Duration::from_secs(1)).await;
+                reread(&consumer, &part.0, part.1, offset).await;
             }
         }
     }

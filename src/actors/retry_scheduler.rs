@@ -41,10 +41,6 @@ impl Actor for RetryScheduler {
     }
 }
 
-fn max_attempts(ctx: &Ctx) -> i32 {
-    i32::try_from(ctx.config.retry.max_retries).unwrap_or(i32::MAX - 1) + 1
-}
-
 async fn on_failure(myself: &ActorRef<RetryMsg>, ctx: &Ctx, job: Job, failure: JobFailure) {
     let attempt = u32::try_from(job.attempt).unwrap_or(0);
     let decision = ctx.config.retry_policy().decide(attempt, failure.permanent, rand::random::<f64>());
@@ -87,7 +83,7 @@ async fn tick(ctx: &Ctx) {
         }
         Err(e) => tracing::warn!(error = %e, "releasing due retries failed"),
     }
-    match ctx.store.reclaim_leases(now, LeaseScope::Expired, max_attempts(ctx)).await {
+    match ctx.store.reclaim_leases(now, LeaseScope::Expired, ctx.config.retry.max_attempts()).await {
         Ok(events) => {
             if !events.is_empty() {
                 tracing::warn!(count = events.len(), "took back expired leases");

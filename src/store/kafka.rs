@@ -13,6 +13,7 @@ use rdkafka::consumer::{Consumer, StreamConsumer};
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use rdkafka::producer::{FutureProducer, FutureRecord};
 use rdkafka::util::Timeout;
+use rdkafka::{Offset, TopicPartitionList};
 use serde::{Deserialize, Serialize};
 use std::time::Duration;
 
@@ -118,6 +119,21 @@ pub fn job_consumer(cfg: &KafkaConfig, client_id: &str, topics: &[&str]) -> Resu
         .create()?;
     consumer.subscribe(topics)?;
     Ok(consumer)
+}
+
+/// Sets a partition back to `offset`, so that message is read again (after a
+/// failure the caller will retry); waits a second first, not to spin while the
+/// cause lasts.
+pub async fn reread(consumer: &StreamConsumer, topic: &str, partition: i32, offset: i64) {
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let mut tpl = TopicPartitionList::new();
+    let seek = tpl
+        .add_partition_offset(topic, partition, Offset::Offset(offset))
+        .and_then(|()| consumer.seek_partitions(tpl, Duration::from_secs(5)).map(|_| ()));
+    if let Err(e) = seek {
+        // The partition may have moved to another member, which reads it from the last commit.
+        tracing::warn!(topic, partition, offset, error = %e, "could not rewind the partition");
+    }
 }
 
 /// A consumer of SeaweedFS's notification topic; offsets stored by the caller.

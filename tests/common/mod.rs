@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 
 pub mod mysql;
+pub mod records;
 
 use serde_json::Value;
 use std::io::Cursor;
