@@ -107,6 +107,7 @@ pub async fn import_default_catalog(catalog: &dyn CatalogStore) -> Result<Import
 
 /// Runs the service until SIGINT/SIGTERM.
 pub async fn serve(config: Config) -> Result<(), StartError> {
+    crate::telemetry::install();
     let data_dir = config.storage.data_dir.clone();
     std::fs::create_dir_all(&data_dir)?;
     let _lock = DataDirLock::acquire(&data_dir)?;
@@ -158,6 +159,7 @@ pub async fn serve(config: Config) -> Result<(), StartError> {
         config: Arc::new(config),
         store: store.clone(),
         catalog: store.clone(),
+        dead_letters: store.clone(),
         vectors: vectors.clone(),
         vector_source: store,
         objects,

@@ -7,7 +7,8 @@ mod common;
 use common::mysql::TestMysql;
 use common::records::queued;
 use orakgaraki::domain::{Analysis, FailureOutcome, RecordId, RecordStatus};
-use orakgaraki::store::{LeaseScope, MysqlStore, NewRecord, RecordStore, SqliteStore, StoreError};
+use orakgaraki::domain::dead_letter::{DeadLetterAction, DeadLetterFilter};
+use orakgaraki::store::{Database, LeaseScope, MysqlStore, NewRecord, RecordStore, SqliteStore, StoreError};
 use std::sync::Arc;
 
 fn analysis() -> Analysis {
@@ -17,14 +18,14 @@ fn analysis() -> Analysis {
 /// What keeps a test database alive (a temp dir or a MySQL database) until dropped.
 type Guard = Box<dyn std::any::Any>;
 
-async fn sqlite() -> (Guard, Arc<dyn RecordStore>) {
+async fn sqlite() -> (Guard, Arc<dyn Database>) {
     let dir = tempfile::tempdir().unwrap();
     let url = dir.path().join("t.sqlite3").to_string_lossy().into_owned();
     let s = SqliteStore::open(&url, 2).await.unwrap();
     (Box::new(dir), Arc::new(s))
 }
 
-async fn mysql() -> (Guard, Arc<dyn RecordStore>) {
+async fn mysql() -> (Guard, Arc<dyn Database>) {
     let db = TestMysql::create().await;
     let s = MysqlStore::open(&db.url, 4).await.unwrap();
     (Box::new(db), Arc::new(s))
@@ -45,6 +46,8 @@ on_both!(
     claims_are_oldest_first_and_limited,
     unfinished_uploads_expire_and_deletes_remove_everything,
     owners_are_compared_exactly,
+    dead_letters_requeue_with_a_fresh_budget_and_discard_with_an_audit,
+    the_sweeper_finds_unfinished_uploads_and_long_waits,
 );
 
 async fn a_reclaimed_lease_fences_off_the_old_worker(s: &dyn RecordStore) {
@@ -76,6 +79,84 @@ async fn illegal_transitions_are_refused(s: &dyn RecordStore) {
     assert!(matches!(err, StoreError::Conflict(t) if t.from == RecordStatus::Queued), "uploading twice");
     let missing = RecordId::from_uuid(uuid::Uuid::now_v7());
     assert!(matches!(s.mark_uploaded(&missing, 1, "h", 2).await, Err(StoreError::NotFound)));
+}
+
+async fn dead_letters_requeue_with_a_fresh_budget_and_discard_with_an_audit(s: &dyn Database) {
+    // Two attempts allowed: the second lease expiring makes it a dead letter.
+    let id = queued(s, "u", 1).await;
+    let (job, _) = s.claim_jobs(1, "w", 10, 2).await.unwrap().remove(0);
+    assert_eq!((job.attempt, job.retry_attempt, job.queued_at), (1, 1, 1));
+    s.fail(&job, "flaky disk", FailureOutcome::RetryAt(3), 3).await.unwrap().unwrap();
+    s.release_due_retries(3).await.unwrap();
+    let (job, _) = s.claim_jobs(1, "w", 10, 4).await.unwrap().remove(0);
+    let ev = s.fail(&job, "flaky again", FailureOutcome::Dead, 5).await.unwrap().unwrap();
+    assert_eq!(ev.status, RecordStatus::Failed);
+
+    let listed = s.dead_letters(&DeadLetterFilter::default(), 10, None).await.unwrap();
+    assert_eq!(listed.len(), 1);
+    assert_eq!((listed[0].0.attempts, listed[0].0.error.as_deref()), (2, Some("flaky again")));
+    let none = DeadLetterFilter { error_contains: Some("100%_".into()), ..Default::default() };
+    assert!(s.dead_letters(&none, 10, None).await.unwrap().is_empty(), "LIKE wildcards are literal");
+    let history = s.attempt_history(&id).await.unwrap();
+    assert_eq!(history.iter().map(|a| a.outcome.as_str()).collect::<Vec<_>>(), ["retrying", "failed"]);
+
+    // Requeued: attempt 3 is the first of a fresh budget, so two more are allowed.
+    let ev = s.requeue_dead_letter(&id, "admin", 6).await.unwrap();
+    assert_eq!((ev.status, ev.error.as_deref()), (RecordStatus::Queued, None));
+    assert!(matches!(s.dead_letter(&id).await, Err(StoreError::NotDeadLetter(RecordStatus::Queued))));
+    let (job, _) = s.claim_jobs(1, "w", 10, 7).await.unwrap().remove(0);
+    assert_eq!((job.attempt, job.retry_attempt), (3, 1));
+    let back = s.reclaim_leases(11, LeaseScope::Expired, 2).await.unwrap();
+    assert_eq!(back[0].status, RecordStatus::Queued, "one attempt of the new budget used");
+    let (job, _) = s.claim_jobs(1, "w", 20, 12).await.unwrap().remove(0);
+    assert_eq!((job.attempt, job.retry_attempt), (4, 2));
+    s.complete(&job, &analysis(), 13).await.unwrap().unwrap();
+    // A COMPLETED record is neither requeued nor discarded.
+    assert!(matches!(s.requeue_dead_letter(&id, "admin", 14).await, Err(StoreError::NotDeadLetter(RecordStatus::Completed))));
+    assert!(matches!(s.discard_dead_letter(&id, "admin", 14).await, Err(StoreError::NotDeadLetter(_))));
+
+    // A permanent failure, discarded: gone, with an audit row that keeps its history.
+    let other = queued(s, "v", 20).await;
+    let (job, _) = s.claim_jobs(1, "w", 40, 21).await.unwrap().remove(0);
+    s.fail(&job, "not audio", FailureOutcome::Dead, 22).await.unwrap().unwrap();
+    let key = s.discard_dead_letter(&other, "admin2", 23).await.unwrap();
+    assert_eq!(key, other.object_key());
+    assert!(s.get(&other).await.unwrap().is_none());
+    assert!(matches!(s.discard_dead_letter(&other, "admin2", 24).await, Err(StoreError::NotFound)));
+    let audit = s.dead_letter_audit(None, None, 10).await.unwrap();
+    assert_eq!(audit.iter().map(|a| a.action).collect::<Vec<_>>(), [DeadLetterAction::Discard, DeadLetterAction::Requeue]);
+    assert_eq!((audit[0].admin.as_str(), audit[0].owner.as_str(), audit[0].history.len()), ("admin2", "v", 1));
+    assert_eq!(audit[1].history.len(), 2);
+    assert_eq!(s.dead_letter_audit(Some(id.as_str()), None, 10).await.unwrap().len(), 1);
+    assert_eq!(s.dead_letter_audit(None, Some(audit[0].id), 10).await.unwrap().len(), 1, "paging by id");
+}
+
+async fn the_sweeper_finds_unfinished_uploads_and_long_waits(s: &dyn Database) {
+    let pending = RecordId::from_uuid(uuid::Uuid::now_v7());
+    s.create_pending(NewRecord {
+        id: pending.clone(),
+        owner: "u".into(),
+        filename: "p.wav".into(),
+        content_type: "audio/wav".into(),
+        declared_size: 10,
+        metadata: None,
+        upload_expires_at: 1000,
+        now: 5,
+    })
+    .await
+    .unwrap();
+    assert!(s.pending_uploads(5, 10).await.unwrap().is_empty(), "not older than the cutoff");
+    assert_eq!(s.pending_uploads(6, 10).await.unwrap(), [(pending.clone(), pending.object_key())]);
+    // Without the outbox a long wait is only found; with it, announced again and its clock reset.
+    let waiting = queued(s, "u", 10).await;
+    assert_eq!(s.reannounce_queued(11, 50, 10).await.unwrap(), [waiting.clone()]);
+    assert_eq!(s.reannounce_queued(11, 50, 10).await.unwrap(), [waiting.clone()]);
+    s.enable_outbox();
+    assert_eq!(s.reannounce_queued(11, 60, 10).await.unwrap(), [waiting.clone()]);
+    assert!(s.reannounce_queued(11, 61, 10).await.unwrap().is_empty(), "queued_at moved to 60");
+    let rows = s.outbox_pending(10).await.unwrap();
+    assert_eq!(rows.len(), 1);
+    assert!(rows[0].payload.contains(waiting.as_str()), "{rows:?}");
 }
 
 async fn retries_wait_for_their_time_and_exhausted_leases_fail(s: &dyn RecordStore) {

@@ -10,7 +10,7 @@ use crate::domain::StatusEvent;
 use crate::domain::{RecordId, RecordStatus};
 use crate::store::redis::{BusSender, RedisBus};
 use crate::store::vectors::{VectorError, VectorKey, VectorSource, VectorStore};
-use crate::store::{CatalogStore, ObjectStore, RecordStore, StoreError};
+use crate::store::{CatalogStore, DeadLetterStore, ObjectStore, RecordStore, StoreError};
 use std::sync::Arc;
 
 /// Shared by the whole tree (cheap to clone).
@@ -19,6 +19,7 @@ pub struct Ctx {
     pub config: Arc<Config>,
     pub store: Arc<dyn RecordStore>,
     pub catalog: Arc<dyn CatalogStore>,
+    pub dead_letters: Arc<dyn DeadLetterStore>,
     pub objects: Arc<dyn ObjectStore>,
     /// The voice-search index and the database side it is rebuilt from.
     pub vectors: Arc<dyn VectorStore>,

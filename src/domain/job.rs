@@ -11,6 +11,11 @@ pub struct Job {
     pub object_key: String,
     pub filename: String,
     pub attempt: i32,
+    /// This attempt's number since the record was last requeued from the dead
+    /// letters (1-based): what the retry policy counts.
+    pub retry_attempt: i32,
+    /// When the record was queued for this attempt, unix ms (queue wait = claimed_at - queued_at).
+    pub queued_at: i64,
     /// The instance holding the lease.
     pub lease_owner: String,
     /// When the claim was made, unix ms.

@@ -6,6 +6,7 @@
 pub mod analysis;
 pub mod bucket_event;
 pub mod catalog;
+pub mod dead_letter;
 pub mod embedding;
 pub mod job;
 pub mod offsets;

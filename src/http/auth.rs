@@ -64,3 +64,11 @@ pub fn caller_or_query(state: AppState) -> impl Filter<Extract = (Caller,), Erro
             async move { verify(&state, h, q.access_token).map_err(ApiError::reject) }
         })
 }
+
+/// Requires a valid bearer token with the admin role: 401 without a valid token,
+/// 403 for a user's.
+pub fn admin(state: AppState) -> impl Filter<Extract = (Caller,), Error = warp::Rejection> + Clone {
+    caller(state).and_then(|c: Caller| async move {
+        if c.role == Role::Admin { Ok(c) } else { Err(ApiError::forbidden("admins only").reject()) }
+    })
+}

@@ -92,6 +92,7 @@ impl From<StoreError> for ApiError {
         match e {
             StoreError::NotFound => ApiError::not_found("record"),
             StoreError::Conflict(t) => ApiError::conflict(t.to_string()),
+            StoreError::NotDeadLetter(_) => ApiError::conflict(e.to_string()),
             StoreError::Pool(_) | StoreError::Database(_) => {
                 tracing::error!(error = %e, "database error");
                 ApiError::unavailable("the database is unavailable; try again")

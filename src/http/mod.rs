@@ -3,6 +3,7 @@
 
 pub mod auth;
 pub mod bucket_events;
+pub mod dead_letters;
 pub mod error;
 pub mod health;
 pub mod objects;
@@ -40,6 +41,7 @@ pub fn routes(state: AppState) -> impl Filter<Extract = (impl warp::Reply,), Err
         .or(similar::routes(state.clone()))
         .or(recommendations::routes(state.clone()))
         .or(objects::routes(state.clone()))
+        .or(dead_letters::routes(state.clone()))
         .or(health::routes(state));
     api.recover(error::recover).with(warp::log::custom(|info| {
         tracing::info!(

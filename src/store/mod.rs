@@ -3,6 +3,7 @@
 //! one implementation per backend, so actors and handlers never name a backend.
 
 pub mod db;
+pub mod dead_letters;
 pub mod kafka;
 pub mod lock;
 pub mod objects;
@@ -16,6 +17,7 @@ use crate::domain::{
 };
 use async_trait::async_trait;
 
+pub use dead_letters::DeadLetterStore;
 pub use db::{Database, MysqlStore, OpenDatabase, SqliteStore, open_database};
 pub use objects::{LocalObjects, ObjectError, ObjectStore, PresignedPut, PutOutcome};
 
@@ -32,6 +34,8 @@ pub enum StoreError {
     Pool(String),
     #[error("corrupt row: {0}")]
     Corrupt(String),
+    #[error("the record is {0}, not a dead letter")]
+    NotDeadLetter(RecordStatus),
 }
 
 impl StoreError {
@@ -233,6 +237,14 @@ pub trait RecordStore: Send + Sync + 'static {
         scope: LeaseScope<'_>,
         max_attempts: i32,
     ) -> Result<Vec<StatusEvent>, StoreError>;
+    /// PENDING records created before `created_before`, oldest first (the sweeper
+    /// checks whether their object arrived without an event).
+    async fn pending_uploads(&self, created_before: i64, limit: i64) -> Result<Vec<(RecordId, String)>, StoreError>;
+    /// QUEUED records queued before `queued_before`, oldest first. With the outbox
+    /// on (Kafka), each is announced again (a new outbox row; its queue time is
+    /// bumped so the next sweep waits again): the message may have been lost with
+    /// a broker. A second message is harmless, since a claim needs QUEUED.
+    async fn reannounce_queued(&self, queued_before: i64, now: i64, limit: i64) -> Result<Vec<RecordId>, StoreError>;
     /// PENDING records created before `cutoff` whose upload never came: deleted; returns their object keys.
     async fn expire_pending(&self, cutoff: i64) -> Result<Vec<String>, StoreError>;
     /// Removes a record, its analysis and history; returns its object key.

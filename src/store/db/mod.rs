@@ -4,6 +4,7 @@
 //! instantiated for each backend's store; `schema.rs` and `models.rs` are shared.
 
 mod catalog;
+mod dead_letters;
 mod models;
 mod mysql;
 mod records;
@@ -15,7 +16,7 @@ pub use mysql::MysqlStore;
 pub use sqlite::SqliteStore;
 
 use crate::store::vectors::VectorSource;
-use crate::store::{CatalogStore, RecordStore, StoreError};
+use crate::store::{CatalogStore, DeadLetterStore, RecordStore, StoreError};
 use diesel_async::pooled_connection::{AsyncDieselConnectionManager, ManagerConfig};
 use diesel_async::{AsyncConnection, SimpleAsyncConnection};
 use futures_util::FutureExt;
@@ -41,8 +42,8 @@ where
 
 /// Everything the service keeps in its database: records, the song catalog and
 /// the embeddings the vector index reads.
-pub trait Database: RecordStore + CatalogStore + VectorSource {}
-impl<T: RecordStore + CatalogStore + VectorSource> Database for T {}
+pub trait Database: RecordStore + DeadLetterStore + CatalogStore + VectorSource {}
+impl<T: RecordStore + DeadLetterStore + CatalogStore + VectorSource> Database for T {}
 
 /// An open database and whether other instances may share it.
 pub struct OpenDatabase {

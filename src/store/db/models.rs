@@ -30,6 +30,8 @@ pub struct RecordRow {
     pub created_at: i64,
     pub updated_at: i64,
     pub visibility: String,
+    /// Attempts made before the last requeue (not counted against the retry budget).
+    pub attempt_base: i32,
 }
 
 #[derive(Debug, Insertable)]

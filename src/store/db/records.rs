@@ -33,6 +33,7 @@ struct Mutable<'a> {
     status: &'a str,
     seq: i64,
     attempts: i32,
+    attempt_base: i32,
     error: Option<&'a str>,
     size: Option<i64>,
     content_hash: Option<&'a str>,
@@ -67,6 +68,7 @@ async fn transition(
         status: &row.status,
         seq: row.seq,
         attempts: row.attempts,
+        attempt_base: row.attempt_base,
         error: row.error.as_deref(),
         size: row.size,
         content_hash: row.content_hash.as_deref(),
@@ -85,19 +87,25 @@ async fn transition(
     }
     let event = row.event()?;
     if outbox {
-        if let Some(a) = $crate::domain::outbox::announcement(&row.owner, &row.object_key, &event) {
-            diesel::insert_into(outbox::table)
-                .values((
-                    outbox::topic.eq(a.topic),
-                    outbox::msg_key.eq(&a.key),
-                    outbox::payload.eq(&a.payload),
-                    outbox::created_at.eq(now),
-                ))
-                .execute(conn)
-                .await?;
-        }
+        announce(conn, &row, &event, now).await?;
     }
     Ok(event)
+}
+
+/// Writes the outbox row announcing `event` of `row`, if its status has one.
+async fn announce(conn: &mut DbConn, row: &RecordRow, event: &StatusEvent, now: i64) -> Result<(), StoreError> {
+    if let Some(a) = $crate::domain::outbox::announcement(&row.owner, &row.object_key, event) {
+        diesel::insert_into(outbox::table)
+            .values((
+                outbox::topic.eq(a.topic),
+                outbox::msg_key.eq(&a.key),
+                outbox::payload.eq(&a.payload),
+                outbox::created_at.eq(now),
+            ))
+            .execute(conn)
+            .await?;
+    }
+    Ok(())
 }
 
 fn clear_lease(row: &mut RecordRow) {
@@ -170,6 +178,8 @@ async fn take_lease(
         object_key: row.object_key.clone(),
         filename: row.filename.clone(),
         attempt: row.attempts + 1,
+        retry_attempt: row.attempts + 1 - row.attempt_base,
+        queued_at: row.queued_at.unwrap_or(now),
         lease_owner: owner.to_owned(),
         claimed_at: now,
     };
@@ -603,7 +613,7 @@ impl RecordStore for $store {
                     if row.seq != seen.seq {
                         continue;
                     }
-                    let exhausted = row.attempts >= max_attempts;
+                    let exhausted = row.attempts - row.attempt_base >= max_attempts;
                     row.error = Some(format!("attempt {} was interrupted: its lease expired", row.attempts));
                     log_attempt(conn, &row, row.updated_at, now, "lease_expired").await?;
                     let ev = if exhausted {
@@ -614,6 +624,56 @@ impl RecordStore for $store {
                     events.push(ev);
                 }
                 Ok(events)
+            })
+            .await
+        })
+        .await
+    }
+
+    async fn pending_uploads(&self, created_before: i64, limit: i64) -> Result<Vec<(RecordId, String)>, StoreError> {
+        let mut conn = self.read().await?;
+        let rows: Vec<(String, String)> = records::table
+            .filter(records::status.eq(RecordStatus::Pending.as_str()))
+            .filter(records::created_at.lt(created_before))
+            .order((records::created_at.asc(), records::id.asc()))
+            .limit(limit)
+            .select((records::id, records::object_key))
+            .load(&mut *conn)
+            .await?;
+        rows.into_iter()
+            .map(|(id, key)| {
+                let id = RecordId::parse(&id).map_err(|e| StoreError::Corrupt(format!("record id {id}: {e}")))?;
+                Ok((id, key))
+            })
+            .collect()
+    }
+
+    async fn reannounce_queued(&self, queued_before: i64, now: i64, limit: i64) -> Result<Vec<RecordId>, StoreError> {
+        retrying(|| async {
+            let mut conn = self.write().await?;
+            let ob = self.outbox_on();
+            conn.transaction::<_, StoreError, _>(async move |conn| {
+                let rows: Vec<RecordRow> = records::table
+                    .filter(records::status.eq(RecordStatus::Queued.as_str()))
+                    .filter(records::queued_at.lt(queued_before))
+                    .order((records::queued_at.asc(), records::id.asc()))
+                    .limit(limit)
+                    .select(RecordRow::as_select())
+                    $($claim_lock)*
+                    .load(conn)
+                    .await?;
+                let mut ids = Vec::with_capacity(rows.len());
+                for row in rows {
+                    if ob {
+                        announce(conn, &row, &row.event()?, now).await?;
+                        diesel::update(records::table.filter(records::id.eq(&row.id)).filter(records::seq.eq(row.seq)))
+                            .set(records::queued_at.eq(now))
+                            .execute(conn)
+                            .await?;
+                    }
+                    ids.push(row.record_id()?);
+                }
+                Ok(ids)
             })
             .await
         })
@@ -683,6 +743,8 @@ fn stale_embeddings_query<'a>(
         .filter(embeddings::model.is_null().or(embeddings::model.ne(model)).or(embeddings::version.ne(version)))
         .into_boxed()
 }
+
+$crate::store::db::dead_letters::dead_letter_store_impl!($store);
 
 async fn insert_embedding(conn: &mut DbConn, id: &str, e: &Embedding, now: i64) -> Result<(), StoreError> {
     let dim = i32::try_from(e.vector.len()).map_err(|_| StoreError::Corrupt("embedding too long".into()))?;

@@ -23,6 +23,7 @@ diesel::table! {
         created_at -> BigInt,
         updated_at -> BigInt,
         visibility -> Text,
+        attempt_base -> Integer,
     }
 }
 
@@ -95,8 +96,23 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    dead_letter_audit (id) {
+        id -> BigInt,
+        record_id -> Text,
+        owner -> Text,
+        filename -> Text,
+        action -> Text,
+        admin -> Text,
+        at -> BigInt,
+        error -> Nullable<Text>,
+        attempts -> Integer,
+        history -> Text,
+    }
+}
+
 diesel::joinable!(analyses -> records (record_id));
 diesel::joinable!(song_dislikes -> songs (song_id));
 diesel::joinable!(embeddings -> records (record_id));
 diesel::joinable!(attempts -> records (record_id));
-diesel::allow_tables_to_appear_in_same_query!(records, analyses, attempts, embeddings, songs, song_dislikes, outbox);
+diesel::allow_tables_to_appear_in_same_query!(records, analyses, attempts, embeddings, songs, song_dislikes, outbox, dead_letter_audit);

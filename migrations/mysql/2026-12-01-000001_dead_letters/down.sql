@@ -1,0 +1,3 @@
+DROP TABLE dead_letter_audit;
+DROP INDEX records_status_updated ON records;
+ALTER TABLE records DROP COLUMN attempt_base;
