@@ -132,6 +132,14 @@ fi
 echo "== compose.yml"
 docker-compose --env-file deploy/env.example -f compose.yml config -q
 
+# Alert rules have unit tests: promtool from Debian's prometheus package (the
+# package's own service is not started).
+if ! need promtool; then
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends prometheus
+fi
+echo "== alert rules"
+(cd deploy/prometheus && promtool check rules alerts.yml && promtool test rules tests/*.yml)
+
 echo "== build"
 cargo build --locked --all-targets
 echo "== tests"

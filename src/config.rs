@@ -29,6 +29,7 @@ pub struct Config {
     pub kafka: crate::store::kafka::KafkaConfig,
     pub retry: RetryConfig,
     pub supervision: SupervisionConfig,
+    pub sweeper: SweeperConfig,
     pub sse: SseConfig,
     pub log: LogConfig,
     pub faults: FaultConfig,
@@ -126,6 +127,23 @@ pub struct SupervisionConfig {
     /// Restarts of one child allowed within `period_seconds` before the tree gives up.
     pub max_restarts: usize,
     pub period_seconds: u64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct SweeperConfig {
+    /// Seconds between the batch sweeper's repair passes.
+    pub interval_seconds: u64,
+    /// A PENDING upload this old whose object is in the store is queued (its event was lost).
+    pub missed_event_after_seconds: u64,
+    /// A record QUEUED this long is announced again (Kafka) and reported.
+    pub stuck_queued_seconds: u64,
+}
+
+impl Default for SweeperConfig {
+    fn default() -> Self {
+        SweeperConfig { interval_seconds: 300, missed_event_after_seconds: 120, stuck_queued_seconds: 900 }
+    }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -266,6 +284,10 @@ pub struct FaultConfig {
     pub worker_delay_ms: u64,
     /// The first this-many model batches make their model actor panic.
     pub model_panics: u32,
+    /// An attempt at a record whose filename contains this fails with a transient
+    /// error while the attempt's number is at most `transient_failures`.
+    pub transient_failure_filename: String,
+    pub transient_failures: i32,
 }
 
 impl Default for ServerConfig {

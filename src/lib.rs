@@ -17,6 +17,7 @@
 //! - [`http`] — warp routes, handlers, SSE; translation only.
 //! - [`config`] — layered configuration (`config.toml`, `ORAK_*` variables, flags).
 //! - [`app`] — the composition root that `orakgaraki serve` runs.
+//! - [`telemetry`] — the Prometheus recorder and the names of the exported metrics.
 //! - [`reembed`] — `orakgaraki reembed`: rolls a model version out to stored records.
 
 pub mod actors;
@@ -30,3 +31,4 @@ pub mod http;
 pub mod model;
 pub mod reembed;
 pub mod store;
+pub mod telemetry;

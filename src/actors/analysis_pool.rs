@@ -144,6 +144,7 @@ impl Actor for AnalysisPool {
         }
         let (id, slot) = spawn_worker(&myself, &st.ctx).await?;
         st.slots.insert(id, slot);
+        metrics::counter!(crate::telemetry::ACTOR_RESTARTS, "actor" => "analysis-worker").increment(1);
         st.dispatch();
         st.ctx.directory.wake_job_source();
         Ok(())

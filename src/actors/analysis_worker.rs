@@ -5,7 +5,9 @@ use super::analysis_pool::PoolMsg;
 use super::retry_scheduler::RetryMsg;
 use super::{Ctx, pipeline};
 use crate::clock::now_ms;
-use crate::domain::{Job, JobFailure};
+use crate::domain::{Analysis, Job, JobFailure};
+use crate::store::StoreError;
+use crate::telemetry;
 use ractor::{Actor, ActorProcessingErr, ActorRef};
 use std::time::Duration;
 
@@ -53,20 +55,29 @@ impl Actor for AnalysisWorker {
             tokio::time::sleep(Duration::from_millis(faults.worker_delay_ms)).await;
         }
         let started = std::time::Instant::now();
+        let waited = (job.claimed_at - job.queued_at).max(0) as f64 / 1000.0;
+        metrics::histogram!(telemetry::QUEUE_WAIT).record(waited);
         let deadline = Duration::from_secs(ctx.config.pipeline.analysis_deadline_seconds.max(1));
-        let outcome = match tokio::time::timeout(deadline, pipeline::analyze(ctx, &job)).await {
-            Ok(r) => r,
-            Err(_) => Err(JobFailure {
-                message: format!("the analysis passed its {}s deadline", deadline.as_secs()),
-                permanent: false,
-            }),
+        let injected = !faults.transient_failure_filename.is_empty()
+            && job.attempt <= faults.transient_failures
+            && job.filename.contains(&faults.transient_failure_filename);
+        let outcome = if injected {
+            Err(JobFailure { message: format!("injected transient failure (attempt {})", job.attempt), permanent: false })
+        } else {
+            match tokio::time::timeout(deadline, pipeline::analyze(ctx, &job)).await {
+                Ok(r) => r,
+                Err(_) => Err(JobFailure {
+                    message: format!("the analysis passed its {}s deadline", deadline.as_secs()),
+                    permanent: false,
+                }),
+            }
         };
         let outcome = match outcome {
-            Ok(analysis) => match ctx.store.complete(&job, &analysis, now_ms()).await {
+            Ok(analysis) => match store_result(ctx, &job, &analysis).await {
                 Ok(Some(ev)) => {
                     // Searchable before anyone hears it is done.
                     ctx.index_record(&job.record_id).await;
-                    tracing::info!(record_id = %job.record_id, attempt = job.attempt, ms = started.elapsed().as_millis() as u64, "analysis completed");
+                    tracing::info!(record_id = %job.record_id, attempt = job.attempt, ms = started.elapsed().as_millis() as u64, queue_wait_ms = (waited * 1000.0) as u64, "analysis completed");
                     ctx.publish([ev]);
                     Ok(())
                 }
@@ -78,12 +89,32 @@ impl Actor for AnalysisWorker {
             },
             Err(f) => Err(f),
         };
+        let label = if outcome.is_ok() { "completed" } else { "failed" };
+        metrics::histogram!(telemetry::ANALYSIS_DURATION, "outcome" => label).record(started.elapsed().as_secs_f64());
         if let Err(failure) = outcome {
             tracing::warn!(record_id = %job.record_id, attempt = job.attempt, permanent = failure.permanent, error = %failure.message, "analysis failed");
             report_failure(ctx, job, failure);
         }
         let _ = st.pool.cast(PoolMsg::Done(myself.get_id()));
         Ok(())
+    }
+}
+
+/// Stores a finished analysis. When the database is unreachable the result is
+/// kept and the write tried again (backing off up to 5 s) while the lease lasts,
+/// rather than throwing the work away.
+async fn store_result(ctx: &Ctx, job: &Job, analysis: &Analysis) -> Result<Option<crate::domain::StatusEvent>, StoreError> {
+    let lease_end = job.claimed_at + ctx.config.pipeline.lease_ms();
+    let mut pause = Duration::from_millis(250);
+    loop {
+        match ctx.store.complete(job, analysis, now_ms()).await {
+            Err(e) if now_ms() + (pause.as_millis() as i64) < lease_end => {
+                tracing::warn!(record_id = %job.record_id, error = %e, retry_ms = pause.as_millis() as u64, "could not store the analysis; trying again");
+                tokio::time::sleep(pause).await;
+                pause = (pause * 2).min(Duration::from_secs(5));
+            }
+            other => return other,
+        }
     }
 }
 

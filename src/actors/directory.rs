@@ -2,6 +2,7 @@
 //! handlers and actors always reach the current incarnation of a child.
 
 use super::analysis_pool::PoolMsg;
+use super::batch_sweeper::SweeperMsg;
 use super::job_source::JobSourceMsg;
 use super::model_pool::ModelMsg;
 use super::outbox_relay::RelayMsg;
@@ -23,6 +24,7 @@ pub struct Directory {
     retry: RwLock<Option<ActorRef<RetryMsg>>>,
     sse: RwLock<Option<ActorRef<SseMsg>>>,
     relay: RwLock<Option<ActorRef<RelayMsg>>>,
+    sweeper: RwLock<Option<ActorRef<SweeperMsg>>>,
     /// False once the tree gave up (restart intensity exceeded) or is shutting down.
     alive: AtomicBool,
     /// Set while a wake-up of the job source is in its mailbox, to coalesce wake-ups.
@@ -57,6 +59,7 @@ impl Directory {
     slot!(retry, set_retry, retry, RetryMsg);
     slot!(sse, set_sse, sse, SseMsg);
     slot!(relay, set_relay, relay, RelayMsg);
+    slot!(sweeper, set_sweeper, sweeper, SweeperMsg);
 
     /// Whether the supervision tree is up.
     pub fn alive(&self) -> bool {

@@ -3,13 +3,14 @@
 //!
 //! ```text
 //! root supervisor ─┬─ sse-broadcaster    per-record subscribers, fan-out of status events
-//!                  ├─ retry-scheduler    backoff with jitter, due retries, expired leases
+//!                  ├─ retry-scheduler    backoff with jitter, then dead letter; due retries
 //!                  ├─ model-pool ─────── model-worker × M   batched GE2E embeddings
 //!                  ├─ analysis-pool ──── analysis-worker × N
 //!                  ├─ job-source         claims queued jobs only when the pool has room
 //!                  ├─ s3-event           object-created → UPLOADED → QUEUED
-//!                  ├─ upload-session     new uploads, expiry of unfinished ones
-//!                  └─ outbox-relay       (with Kafka) outbox rows → job topics
+//!                  ├─ upload-session     new uploads (presigned URLs, multipart streams)
+//!                  ├─ outbox-relay       (with Kafka) outbox rows → job topics
+//!                  └─ batch-sweeper      expired leases, missed events, expired uploads, stuck jobs
 //! ```
 //!
 //! Backpressure: the job source takes work only for free worker slots — from the
@@ -18,6 +19,7 @@
 
 pub mod analysis_pool;
 pub mod analysis_worker;
+pub mod batch_sweeper;
 pub mod bucket_topic;
 pub mod context;
 pub mod directory;

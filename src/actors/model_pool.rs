@@ -248,6 +248,7 @@ impl Actor for ModelPool {
         if let Some(encoder) = st.encoder.clone() {
             let (id, slot) = spawn_worker(&myself, &encoder, &st.panics).await?;
             st.slots.insert(id, slot);
+            metrics::counter!(crate::telemetry::ACTOR_RESTARTS, "actor" => "model-worker").increment(1);
         }
         st.dispatch();
         Ok(())

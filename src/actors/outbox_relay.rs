@@ -57,23 +57,32 @@ impl Actor for OutboxRelay {
                 }
             }
         }
-        drain(st).await;
+        if !drain(st).await {
+            // The broker may have come back without the topics (a restarted broker
+            // that kept nothing) and without this idempotent producer's id and
+            // sequence numbers, which it then never accepts again: start afresh.
+            st.topics_ready = !st.ctx.config.kafka.create_topics;
+            let fatal = st.producer.fatal_error();
+            tracing::warn!(fatal = fatal.as_deref().unwrap_or("no"), "replacing the Kafka producer after a failed round");
+            let client_id = format!("orakgaraki-{}", st.ctx.instance_id);
+            st.producer = Arc::new(JobProducer::new(&st.ctx.config.kafka, &client_id)?);
+        }
         Ok(())
     }
 }
 
-/// Produces rows until the outbox is empty or a send fails.
-async fn drain(st: &RelayState) {
+/// Produces rows until the outbox is empty (true) or a step fails (false).
+async fn drain(st: &RelayState) -> bool {
     loop {
         let rows = match st.ctx.store.outbox_pending(BATCH).await {
             Ok(rows) => rows,
             Err(e) => {
                 tracing::warn!(error = %e, "reading the outbox failed");
-                return;
+                return true;
             }
         };
         if rows.is_empty() {
-            return;
+            return true;
         }
         // Sent together (librdkafka keeps their order per partition), confirmed each.
         let sends = rows.iter().map(|r| st.producer.send(&r.topic, &r.key, &r.payload));
@@ -90,12 +99,12 @@ async fn drain(st: &RelayState) {
         }
         if let Err(e) = st.ctx.store.outbox_done(&sent).await {
             tracing::warn!(error = %e, "could not delete produced outbox rows; they will be sent again");
-            return;
+            return true;
         }
         tracing::debug!(produced = sent.len(), "outbox rows produced");
         if let Some(e) = failed {
             tracing::warn!(error = %e, "producing outbox rows failed; retrying at the next tick");
-            return;
+            return false;
         }
     }
 }

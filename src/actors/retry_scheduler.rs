@@ -1,13 +1,13 @@
 //! retry-scheduler: decides what a failed attempt becomes (RETRYING with exponential
-//! backoff and full jitter, or FAILED as a dead letter), puts due retries back in
-//! the queue, and takes back expired leases. The schedule lives in the database, so
-//! a restart loses no retry.
+//! backoff and full jitter, or FAILED as a dead letter) and puts due retries back
+//! in the queue. The schedule lives in the database, so a restart loses no retry.
+//! (Expired leases are the batch sweeper's.)
 
 use super::Ctx;
 use crate::clock::now_ms;
 use crate::domain::retry::RetryDecision;
 use crate::domain::{FailureOutcome, Job, JobFailure};
-use crate::store::LeaseScope;
+use crate::telemetry;
 use ractor::{Actor, ActorProcessingErr, ActorRef};
 use std::time::Duration;
 
@@ -16,7 +16,7 @@ pub enum RetryMsg {
         job: Job,
         failure: JobFailure,
     },
-    /// Release due retries and reclaim expired leases.
+    /// Release due retries.
     Tick,
 }
 
@@ -42,7 +42,7 @@ impl Actor for RetryScheduler {
 }
 
 async fn on_failure(myself: &ActorRef<RetryMsg>, ctx: &Ctx, job: Job, failure: JobFailure) {
-    let attempt = u32::try_from(job.attempt).unwrap_or(0);
+    let attempt = u32::try_from(job.retry_attempt).unwrap_or(0);
     let decision = ctx.config.retry_policy().decide(attempt, failure.permanent, rand::random::<f64>());
     let now = now_ms();
     let outcome = match decision {
@@ -55,11 +55,13 @@ async fn on_failure(myself: &ActorRef<RetryMsg>, ctx: &Ctx, job: Job, failure: J
         Ok(Some(ev)) => {
             match decision {
                 RetryDecision::RetryAfter(d) => {
+                    metrics::counter!(telemetry::RETRIES).increment(1);
                     tracing::info!(record_id = %job.record_id, attempt = job.attempt, delay_ms = d.as_millis() as u64, "retry scheduled");
                     myself.send_after(d, || RetryMsg::Tick);
                 }
                 RetryDecision::GiveUp => {
-                    tracing::warn!(record_id = %job.record_id, attempt = job.attempt, permanent = failure.permanent, error = %failure.message, "record failed");
+                    metrics::counter!(telemetry::DEAD_LETTERED).increment(1);
+                    tracing::warn!(record_id = %job.record_id, attempt = job.attempt, permanent = failure.permanent, error = %failure.message, "record failed: dead letter");
                 }
             }
             ctx.publish([ev]);
@@ -67,8 +69,14 @@ async fn on_failure(myself: &ActorRef<RetryMsg>, ctx: &Ctx, job: Job, failure: J
         Ok(None) => {
             tracing::warn!(record_id = %job.record_id, attempt = job.attempt, "failure of a job whose lease was lost; ignored")
         }
+        Err(e) if now < job.claimed_at + ctx.config.pipeline.lease_ms() => {
+            // The database is unreachable: keep the failure and write it once it is
+            // back, while the lease lasts (after that the sweeper reclaims the job).
+            tracing::warn!(record_id = %job.record_id, error = %e, "could not record a failure; trying again in a second");
+            myself.send_after(Duration::from_secs(1), move || RetryMsg::Failed { job, failure });
+        }
         Err(e) => {
-            tracing::error!(record_id = %job.record_id, error = %e, "could not record a failure; the lease will expire and the job be reclaimed")
+            tracing::error!(record_id = %job.record_id, error = %e, "could not record a failure; the expired lease will be reclaimed")
         }
     }
 }
@@ -82,16 +90,6 @@ async fn tick(ctx: &Ctx) {
             ctx.publish(events);
         }
         Err(e) => tracing::warn!(error = %e, "releasing due retries failed"),
-    }
-    match ctx.store.reclaim_leases(now, LeaseScope::Expired, ctx.config.retry.max_attempts()).await {
-        Ok(events) => {
-            if !events.is_empty() {
-                tracing::warn!(count = events.len(), "took back expired leases");
-            }
-            queued |= !events.is_empty();
-            ctx.publish(events);
-        }
-        Err(e) => tracing::warn!(error = %e, "reclaiming expired leases failed"),
     }
     if queued {
         ctx.directory.wake_job_source();

@@ -4,6 +4,7 @@
 //! silently.
 
 use super::analysis_pool::{AnalysisPool, PoolMsg};
+use super::batch_sweeper::BatchSweeper;
 use super::intensity::Intensity;
 use super::job_source::JobSource;
 use super::model_pool::ModelPool;
@@ -29,10 +30,11 @@ pub enum Child {
     S3Event,
     UploadSession,
     OutboxRelay,
+    BatchSweeper,
 }
 
 impl Child {
-    pub const ALL: [Child; 8] = [
+    pub const ALL: [Child; 9] = [
         Child::SseBroadcaster,
         Child::RetryScheduler,
         Child::ModelPool,
@@ -41,6 +43,7 @@ impl Child {
         Child::S3Event,
         Child::UploadSession,
         Child::OutboxRelay,
+        Child::BatchSweeper,
     ];
 
     /// The children this configuration runs (the outbox relay only with Kafka).
@@ -59,6 +62,7 @@ impl Child {
             Child::S3Event => "s3-event",
             Child::UploadSession => "upload-session",
             Child::OutboxRelay => "outbox-relay",
+            Child::BatchSweeper => "batch-sweeper",
         }
     }
 }
@@ -94,6 +98,7 @@ async fn spawn_child(child: Child, ctx: &Ctx, sup: ActorCell) -> Result<ActorId,
         Child::S3Event => spawn_into!(S3Event, ctx, sup, set_s3_event),
         Child::UploadSession => spawn_into!(UploadSession, ctx, sup, set_upload_session),
         Child::OutboxRelay => spawn_into!(OutboxRelay, ctx, sup, set_relay),
+        Child::BatchSweeper => spawn_into!(BatchSweeper, ctx, sup, set_sweeper),
     };
     tracing::info!(actor = child.name(), id = %id, "actor started");
     Ok(id)
@@ -110,6 +115,7 @@ fn clear_child(child: Child, ctx: &Ctx) {
         Child::S3Event => d.set_s3_event(None),
         Child::UploadSession => d.set_upload_session(None),
         Child::OutboxRelay => d.set_relay(None),
+        Child::BatchSweeper => d.set_sweeper(None),
     }
 }
 
@@ -172,6 +178,7 @@ impl Actor for RootSupervisor {
         }
         let id = spawn_child(child, &st.ctx, myself.get_cell()).await?;
         st.children.insert(id, child);
+        metrics::counter!(crate::telemetry::ACTOR_RESTARTS, "actor" => child.name()).increment(1);
         tracing::warn!(actor = child.name(), "actor restarted");
         Ok(())
     }

@@ -1,5 +1,5 @@
 //! upload-session: opens uploads (a PENDING record plus, for the presigned path, a
-//! signed URL) and removes uploads that never finished.
+//! signed URL). Uploads that never finish are the batch sweeper's.
 
 use super::Ctx;
 use crate::clock::now_ms;
@@ -7,7 +7,6 @@ use crate::domain::RecordId;
 use crate::store::objects::PresignedPut;
 use crate::store::{NewRecord, ObjectError, StoreError, StoredRecord};
 use ractor::{Actor, ActorProcessingErr, ActorRef, RpcReplyPort};
-use std::time::Duration;
 
 /// What a new upload needs.
 #[derive(Debug, Clone)]
@@ -43,8 +42,6 @@ pub enum UploadMsg {
         request: UploadRequest,
         reply: RpcReplyPort<Result<UploadTicket, UploadError>>,
     },
-    /// Remove PENDING uploads older than the configured time to live.
-    Sweep,
 }
 
 pub struct UploadSession;
@@ -54,9 +51,7 @@ impl Actor for UploadSession {
     type State = Ctx;
     type Arguments = Ctx;
 
-    async fn pre_start(&self, myself: ActorRef<UploadMsg>, ctx: Ctx) -> Result<Ctx, ActorProcessingErr> {
-        let every = Duration::from_millis(ctx.config.pipeline.sweep_interval_ms.max(100) * 10);
-        myself.send_interval(every, || UploadMsg::Sweep);
+    async fn pre_start(&self, _me: ActorRef<UploadMsg>, ctx: Ctx) -> Result<Ctx, ActorProcessingErr> {
         Ok(ctx)
     }
 
@@ -64,22 +59,6 @@ impl Actor for UploadSession {
         match msg {
             UploadMsg::Open { request, reply } => {
                 let _ = reply.send(open(ctx, request).await);
-            }
-            UploadMsg::Sweep => {
-                let ttl = i64::try_from(ctx.config.uploads.pending_ttl_seconds).unwrap_or(i64::MAX / 2) * 1000;
-                match ctx.store.expire_pending(now_ms() - ttl).await {
-                    Ok(keys) => {
-                        for key in &keys {
-                            if let Err(e) = ctx.objects.delete(key).await {
-                                tracing::warn!(key, error = %e, "could not remove an expired upload's object");
-                            }
-                        }
-                        if !keys.is_empty() {
-                            tracing::info!(count = keys.len(), "removed uploads that never finished");
-                        }
-                    }
-                    Err(e) => tracing::warn!(error = %e, "sweep of unfinished uploads failed"),
-                }
             }
         }
         Ok(())

@@ -1,4 +1,5 @@
-//! `/health` (the process answers) and `/ready` (database reachable, actors alive).
+//! `/health` (the process answers), `/ready` (database reachable, actors alive)
+//! and `/metrics` (Prometheus text format).
 
 use super::{AppState, with_state};
 use serde_json::json;
@@ -10,7 +11,11 @@ use warp::reply::Reply;
 pub fn routes(state: AppState) -> impl Filter<Extract = (impl Reply,), Error = warp::Rejection> + Clone {
     let health = warp::path!("health").and(warp::get()).map(|| warp::reply::json(&json!({"status": "ok"})));
     let ready = warp::path!("ready").and(warp::get()).and(with_state(state)).and_then(ready);
-    health.or(ready)
+    let metrics = warp::path!("metrics").and(warp::get()).map(|| {
+        let body = crate::telemetry::install().map(|h| h.render()).unwrap_or_default();
+        warp::reply::with_header(body, "content-type", "text/plain; version=0.0.4; charset=utf-8")
+    });
+    health.or(ready).or(metrics)
 }
 
 async fn ready(state: AppState) -> Result<warp::reply::Response, Infallible> {
@@ -25,7 +30,8 @@ async fn ready(state: AppState) -> Result<warp::reply::Response, Infallible> {
         && d.retry().is_some()
         && d.job_source().is_some()
         && d.s3_event().is_some()
-        && d.upload_session().is_some();
+        && d.upload_session().is_some()
+        && d.sweeper().is_some();
     let ok = database == "ok" && actors;
     let body = json!({
         "status": if ok { "ready" } else { "unavailable" },

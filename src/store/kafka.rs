@@ -86,16 +86,23 @@ impl JobProducer {
         let producer = base(cfg, client_id)
             .set("acks", "all")
             .set("enable.idempotence", "true")
-            .set("message.timeout.ms", "30000")
+            .set("message.timeout.ms", "10000")
             .set("linger.ms", "5")
             .create()?;
         Ok(JobProducer { producer })
     }
 
+    /// A fatal error (e.g. a restarted broker that forgot this idempotent
+    /// producer's id and sequence): the producer can send nothing more and must be
+    /// replaced.
+    pub fn fatal_error(&self) -> Option<String> {
+        rdkafka::producer::Producer::client(&self.producer).fatal_error().map(|(code, reason)| format!("{code:?}: {reason}"))
+    }
+
     /// Sends one message and waits until the broker has it.
     pub async fn send(&self, topic: &str, key: &str, payload: &str) -> Result<(), QueueError> {
         self.producer
-            .send(FutureRecord::to(topic).key(key).payload(payload), Timeout::After(Duration::from_secs(30)))
+            .send(FutureRecord::to(topic).key(key).payload(payload), Timeout::After(Duration::from_secs(10)))
             .await
             .map_err(|(e, _)| QueueError::Kafka(e))?;
         Ok(())

@@ -2,7 +2,10 @@
 //! data dir, and talks to it over real HTTP.
 #![allow(dead_code)]
 
+pub mod cluster;
 pub mod mysql;
+pub mod proxy;
+pub mod services;
 pub mod records;
 
 use serde_json::Value;

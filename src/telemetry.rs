@@ -1,0 +1,80 @@
+//! Metrics: installs the process-wide Prometheus recorder (the `metrics` crate's
+//! facade; actors and handlers record through its macros) and names the metrics
+//! this service exports, so dashboards and alert rules have one list to match.
+//!
+//! Names follow Prometheus conventions: `orak_` prefix, `_total` for counters,
+//! base units (`_seconds`, `_bytes`).
+
+use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
+use std::sync::OnceLock;
+use std::time::Duration;
+
+/// Times a supervised actor was restarted (label `actor`).
+pub const ACTOR_RESTARTS: &str = "orak_actor_restarts_total";
+/// Repairs made by the batch sweeper (label `kind`).
+pub const SWEEPER_REPAIRS: &str = "orak_sweeper_repairs_total";
+/// Records in each status (label `status`), as of the last sweep.
+pub const RECORDS: &str = "orak_records";
+/// FAILED records kept as dead letters, as of the last sweep.
+pub const DEAD_LETTERS: &str = "orak_dead_letters";
+/// Records that became dead letters.
+pub const DEAD_LETTERED: &str = "orak_dead_lettered_total";
+/// Failed attempts that were scheduled for a retry.
+pub const RETRIES: &str = "orak_retries_total";
+/// Dead letters requeued or discarded by an admin (label `action`).
+pub const DEAD_LETTER_ACTIONS: &str = "orak_dead_letter_actions_total";
+/// Seconds a job waited in QUEUED before a worker took it.
+pub const QUEUE_WAIT: &str = "orak_queue_wait_seconds";
+/// Seconds an analysis attempt took (label `outcome`).
+pub const ANALYSIS_DURATION: &str = "orak_analysis_duration_seconds";
+
+static HANDLE: OnceLock<Option<PrometheusHandle>> = OnceLock::new();
+
+/// Installs the recorder (once per process) and returns its handle, or `None`
+/// when another recorder was installed first.
+pub fn install() -> Option<PrometheusHandle> {
+    HANDLE
+        .get_or_init(|| {
+            let builder = PrometheusBuilder::new()
+                .set_buckets_for_metric(
+                    Matcher::Suffix("_seconds".into()),
+                    &[0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 300.0],
+                )
+                .ok()?;
+            match builder.install_recorder() {
+                Ok(handle) => {
+                    describe();
+                    let upkeep = handle.clone();
+                    // Without the exporter's own HTTP listener, upkeep is ours to run.
+                    std::thread::Builder::new()
+                        .name("metrics-upkeep".into())
+                        .spawn(move || {
+                            loop {
+                                std::thread::sleep(Duration::from_secs(5));
+                                upkeep.run_upkeep();
+                            }
+                        })
+                        .ok()?;
+                    Some(handle)
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, "metrics recorder not installed");
+                    None
+                }
+            }
+        })
+        .clone()
+}
+
+fn describe() {
+    use metrics::{describe_counter, describe_gauge, describe_histogram};
+    describe_counter!(ACTOR_RESTARTS, "Times a supervised actor was restarted");
+    describe_counter!(SWEEPER_REPAIRS, "Repairs made by the batch sweeper, by kind");
+    describe_gauge!(RECORDS, "Records in each status");
+    describe_gauge!(DEAD_LETTERS, "FAILED records kept as dead letters");
+    describe_counter!(DEAD_LETTERED, "Records that became dead letters");
+    describe_counter!(RETRIES, "Failed attempts scheduled for a retry");
+    describe_counter!(DEAD_LETTER_ACTIONS, "Dead letters requeued or discarded by an admin");
+    describe_histogram!(QUEUE_WAIT, metrics::Unit::Seconds, "Time a job waited in QUEUED");
+    describe_histogram!(ANALYSIS_DURATION, metrics::Unit::Seconds, "Time an analysis attempt took, by outcome");
+}
