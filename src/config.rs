@@ -288,6 +288,9 @@ pub struct FaultConfig {
     /// error while the attempt's number is at most `transient_failures`.
     pub transient_failure_filename: String,
     pub transient_failures: i32,
+    /// The first attempt at a record whose filename contains this never finishes
+    /// by itself (only the analysis deadline ends it).
+    pub hang_filename: String,
 }
 
 impl Default for ServerConfig {

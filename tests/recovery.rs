@@ -1,4 +1,5 @@
-//! Crashes lose nothing: a SIGKILL with jobs in flight, and a panicking worker.
+//! Crashes lose nothing: a SIGKILL with jobs in flight, a panicking worker, a child
+//! that keeps crashing, and an analysis that hangs past its deadline.
 
 mod common;
 
@@ -96,6 +97,9 @@ async fn a_worker_panic_never_loses_the_job_it_held() {
     // The pool replaced the worker and the service is still ready.
     assert_eq!(s.client.get(s.url("/ready")).send().await.unwrap().status(), 200);
     assert!(s.log().contains("analysis worker died"));
+    // The restart is counted for its actor.
+    let metrics = s.client.get(s.url("/metrics")).send().await.unwrap().text().await.unwrap();
+    assert!(metrics.lines().any(|l| l == "orak_actor_restarts_total{actor=\"analysis-worker\"} 1"), "{metrics}");
 }
 
 #[tokio::test]
@@ -137,4 +141,27 @@ async fn a_child_that_keeps_crashing_stops_the_tree_and_ready_turns_503() {
         let rec = s.wait_terminal(&token, id, T).await;
         assert_eq!(rec["status"], "COMPLETED", "{rec}");
     }
+}
+
+#[tokio::test]
+async fn an_analysis_past_its_deadline_is_abandoned_without_wedging_its_worker() {
+    // One worker: if the hung attempt held it, nothing else would ever finish.
+    let s = Server::start(&[
+        ("ORAK_FAULTS__HANG_FILENAME", "HANG"),
+        ("ORAK_PIPELINE__ANALYSIS_DEADLINE_SECONDS", "1"),
+        ("ORAK_PIPELINE__WORKERS", "1"),
+        ("ORAK_RETRY__BASE_MS", "50"),
+    ])
+    .await;
+    let token = s.token("alice", false);
+    let hung = s.upload_presigned(&token, "HANG-take.wav", sine_wav(0.5, 8_000, 240.0, 0.3)).await;
+    let other = s.upload_presigned(&token, "fine.wav", sine_wav(0.5, 8_000, 300.0, 0.3)).await;
+    assert_eq!(s.wait_terminal(&token, &other, T).await["status"], "COMPLETED");
+    let rec = s.wait_terminal(&token, &hung, T).await;
+    assert_eq!((rec["status"].as_str(), rec["attempts"].as_i64()), (Some("COMPLETED"), Some(2)), "{rec}");
+    // The abandoned attempt is on record as a transient failure.
+    let admin = s.token("root", true);
+    let r = s.client.get(s.url(&format!("/api/admin/dead-letters/{hung}"))).bearer_auth(&admin).send().await.unwrap();
+    assert_eq!(r.status(), 409, "completed, so not a dead letter");
+    assert!(s.full_log().contains("passed its 1s deadline"), "{}", s.log());
 }

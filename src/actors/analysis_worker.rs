@@ -64,7 +64,16 @@ impl Actor for AnalysisWorker {
         let outcome = if injected {
             Err(JobFailure { message: format!("injected transient failure (attempt {})", job.attempt), permanent: false })
         } else {
-            match tokio::time::timeout(deadline, pipeline::analyze(ctx, &job)).await {
+            let hang = !faults.hang_filename.is_empty()
+                && job.attempt == 1
+                && job.filename.contains(&faults.hang_filename);
+            let analysis = async {
+                if hang {
+                    std::future::pending::<()>().await;
+                }
+                pipeline::analyze(ctx, &job).await
+            };
+            match tokio::time::timeout(deadline, analysis).await {
                 Ok(r) => r,
                 Err(_) => Err(JobFailure {
                     message: format!("the analysis passed its {}s deadline", deadline.as_secs()),
