@@ -5,7 +5,7 @@
 mod common;
 
 use common::mysql::TestMysql;
-use common::records::queued;
+use common::records::{pending, queued};
 use orakgaraki::domain::{Analysis, FailureOutcome, RecordId, RecordStatus};
 use orakgaraki::domain::dead_letter::{DeadLetterAction, DeadLetterFilter};
 use orakgaraki::store::{Database, LeaseScope, MysqlStore, NewRecord, RecordStore, SqliteStore, StoreError};
@@ -132,19 +132,7 @@ async fn dead_letters_requeue_with_a_fresh_budget_and_discard_with_an_audit(s: &
 }
 
 async fn the_sweeper_finds_unfinished_uploads_and_long_waits(s: &dyn Database) {
-    let pending = RecordId::from_uuid(uuid::Uuid::now_v7());
-    s.create_pending(NewRecord {
-        id: pending.clone(),
-        owner: "u".into(),
-        filename: "p.wav".into(),
-        content_type: "audio/wav".into(),
-        declared_size: 10,
-        metadata: None,
-        upload_expires_at: 1000,
-        now: 5,
-    })
-    .await
-    .unwrap();
+    let pending = pending(s, "u", 5).await;
     assert!(s.pending_uploads(5, 10).await.unwrap().is_empty(), "not older than the cutoff");
     assert_eq!(s.pending_uploads(6, 10).await.unwrap(), [(pending.clone(), pending.object_key())]);
     // Without the outbox a long wait is only found; with it, announced again and its clock reset.

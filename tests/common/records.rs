@@ -3,8 +3,8 @@
 use orakgaraki::domain::{RecordId, RecordStatus};
 use orakgaraki::store::{NewRecord, RecordStore};
 
-/// A new QUEUED record of `owner` (created and uploaded at `now`).
-pub async fn queued(s: &dyn RecordStore, owner: &str, now: i64) -> RecordId {
+/// A new PENDING record of `owner`, created at `now`.
+pub async fn pending(s: &dyn RecordStore, owner: &str, now: i64) -> RecordId {
     let id = RecordId::from_uuid(uuid::Uuid::now_v7());
     s.create_pending(NewRecord {
         id: id.clone(),
@@ -18,6 +18,12 @@ pub async fn queued(s: &dyn RecordStore, owner: &str, now: i64) -> RecordId {
     })
     .await
     .unwrap();
+    id
+}
+
+/// A new QUEUED record of `owner` (created and uploaded at `now`).
+pub async fn queued(s: &dyn RecordStore, owner: &str, now: i64) -> RecordId {
+    let id = pending(s, owner, now).await;
     let ev = s.mark_uploaded(&id, 10, "hash", now).await.unwrap();
     assert_eq!(ev.iter().map(|e| e.status).collect::<Vec<_>>(), [RecordStatus::Uploaded, RecordStatus::Queued]);
     assert_eq!(ev[1].seq, 2);
