@@ -6,6 +6,7 @@ use crate::actors::{Bus, Ctx, Directory, start_tree};
 use crate::auth::{JwtKeys, UploadSigner};
 use crate::config::Config;
 use crate::domain::catalog::parse_catalog;
+use crate::http::rate_limit::RateLimiter;
 use crate::http::{self, AppState};
 use crate::store::lock::{DataDirLock, LockError};
 use crate::store::redis::RedisBus;
@@ -31,6 +32,8 @@ pub enum StartError {
     Bind { addr: String, source: std::io::Error },
     #[error(transparent)]
     Store(#[from] StoreError),
+    #[error("cannot open the database at {url}: {source}")]
+    Database { url: String, source: StoreError },
     #[error(transparent)]
     Objects(#[from] ObjectError),
     #[error("invalid auth configuration: {0}")]
@@ -43,8 +46,8 @@ pub enum StartError {
     Catalog(String),
     #[error(transparent)]
     Vectors(#[from] VectorError),
-    #[error(transparent)]
-    Redis(#[from] crate::store::redis::BusError),
+    #[error("cannot connect to Redis at {url}: {source}")]
+    Redis { url: String, source: crate::store::redis::BusError },
 }
 
 /// The HS256 secret: configured, or generated and kept in the data dir.
@@ -116,7 +119,9 @@ pub async fn serve(config: Config) -> Result<(), StartError> {
         .map_err(|e| StartError::Auth(e.to_string()))?;
     let signer = UploadSigner::new(&secret);
 
-    let database = open_database(&config.database_url(), config.storage.read_connections).await?;
+    let database = open_database(&config.database_url(), config.storage.read_connections)
+        .await
+        .map_err(|source| StartError::Database { url: config.database_url_redacted(), source })?;
     let store = database.db;
     if !config.kafka.brokers.is_empty() {
         // Jobs travel through Kafka: every change that announces one writes an outbox row.
@@ -151,7 +156,10 @@ pub async fn serve(config: Config) -> Result<(), StartError> {
     let bus = if config.redis.url.is_empty() {
         None
     } else {
-        let redis = Arc::new(RedisBus::connect(&config.redis).await?);
+        let redis = Arc::new(RedisBus::connect(&config.redis).await.map_err(|source| StartError::Redis {
+            url: crate::config::redact_url(&config.redis.url),
+            source,
+        })?);
         tracing::info!(prefix = %config.redis.prefix, "connected to Redis: status events are shared with other instances");
         Some(Bus { sender: redis.publisher(&instance_id), redis })
     };
@@ -168,7 +176,33 @@ pub async fn serve(config: Config) -> Result<(), StartError> {
         bus: bus.clone(),
     };
     let (root, root_handle) = start_tree(ctx.clone()).await.map_err(|e| StartError::Actors(e.to_string()))?;
-    let state = AppState { ctx: ctx.clone(), jwt: Arc::new(jwt), signer };
+    let cidrs = |what: &str, list: &[String]| {
+        crate::http::rate_limit::parse_cidrs(what, list)
+            .map_err(|e| StartError::Io(std::io::Error::new(std::io::ErrorKind::InvalidInput, e)))
+    };
+    let limiter = RateLimiter::new(&ctx.config.rate_limit, bus.as_ref().map(|b| b.redis.clone()))
+        .map_err(|e| StartError::Io(std::io::Error::new(std::io::ErrorKind::InvalidInput, e)))?
+        .map(Arc::new);
+    let state = AppState {
+        ctx: ctx.clone(),
+        jwt: Arc::new(jwt),
+        signer,
+        limiter,
+        trusted_proxies: cidrs("rate_limit.trusted_proxies", &ctx.config.rate_limit.trusted_proxies)?.into(),
+        webhook_sources: cidrs("webhooks.allowed_cidrs", &ctx.config.webhooks.allowed_cidrs)?.into(),
+    };
+    // /metrics on its own (internal) address, when configured.
+    let metrics_server = if ctx.config.server.metrics_bind.is_empty() {
+        None
+    } else {
+        let bind = &ctx.config.server.metrics_bind;
+        let listener = tokio::net::TcpListener::bind(bind)
+            .await
+            .map_err(|source| StartError::Bind { addr: bind.clone(), source })?;
+        tracing::info!(addr = %listener.local_addr()?, "metrics served on their own address");
+        std::fs::write(data_dir.join("metrics.addr"), listener.local_addr()?.to_string())?;
+        Some(tokio::spawn(warp::serve(http::metrics_routes()).incoming(listener).run()))
+    };
 
     std::fs::write(data_dir.join("server.addr"), addr.to_string())?;
     tracing::info!(addr = %addr, public_url = %public_url, instance = %instance_id, data_dir = %data_dir.display(), workers = ctx.config.workers(), "listening");
@@ -178,6 +212,9 @@ pub async fn serve(config: Config) -> Result<(), StartError> {
     tracing::info!("HTTP server stopped; stopping actors");
     shutdown_tree(&ctx, root, root_handle, grace).await;
     upkeep.abort();
+    if let Some(m) = metrics_server {
+        m.abort();
+    }
     match vectors.persist().await {
         Ok(saved) => tracing::info!(saved, size = vectors.len(), "vector index closed"),
         Err(e) => tracing::warn!(error = %e, "could not save the vector index; it is rebuilt at the next start"),

@@ -30,6 +30,8 @@ pub struct Config {
     pub retry: RetryConfig,
     pub supervision: SupervisionConfig,
     pub sweeper: SweeperConfig,
+    pub http: crate::http::security::HttpConfig,
+    pub rate_limit: crate::http::rate_limit::RateLimitConfig,
     pub sse: SseConfig,
     pub log: LogConfig,
     pub faults: FaultConfig,
@@ -45,6 +47,9 @@ pub struct ServerConfig {
     pub public_url: String,
     /// Seconds to let requests and jobs finish on shutdown.
     pub shutdown_grace_seconds: u64,
+    /// Where `/metrics` is served. Empty: on `bind`, with the API. An address
+    /// (e.g. an internal interface): only there, and the API has no `/metrics`.
+    pub metrics_bind: String,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -269,9 +274,11 @@ impl VectorsConfig {
 #[derive(Debug, Clone, Serialize, Deserialize, Default)]
 #[serde(default, deny_unknown_fields)]
 pub struct WebhooksConfig {
-    /// Bearer secret for `POST /api/records/async/upload-completed` (bucket
-    /// notifications); empty: the endpoint is off.
+    /// Shared secret of the webhooks (`POST /api/records/async/upload-completed`),
+    /// sent as a bearer token or as an HMAC of the body; empty: the endpoint is off.
     pub secret: String,
+    /// Networks (CIDRs) webhooks may come from; empty: any.
+    pub allowed_cidrs: Vec<String>,
 }
 
 /// Fault injection for tests; all off by default.
@@ -295,7 +302,12 @@ pub struct FaultConfig {
 
 impl Default for ServerConfig {
     fn default() -> Self {
-        ServerConfig { bind: "127.0.0.1:8080".into(), public_url: String::new(), shutdown_grace_seconds: 10 }
+        ServerConfig {
+            bind: "127.0.0.1:8080".into(),
+            public_url: String::new(),
+            shutdown_grace_seconds: 10,
+            metrics_bind: String::new(),
+        }
     }
 }
 
@@ -420,6 +432,16 @@ impl Config {
         }
         if !(self.model.max_seconds > 0.0) {
             return Err(ConfigError::Invalid("model.max_seconds must be positive".into()));
+        }
+        crate::http::security::validate(&self.http).map_err(ConfigError::Invalid)?;
+        crate::http::rate_limit::parse_cidrs("rate_limit.trusted_proxies", &self.rate_limit.trusted_proxies)
+            .map_err(ConfigError::Invalid)?;
+        crate::http::rate_limit::parse_cidrs("webhooks.allowed_cidrs", &self.webhooks.allowed_cidrs)
+            .map_err(ConfigError::Invalid)?;
+        if !self.server.metrics_bind.is_empty() {
+            self.server.metrics_bind.parse::<SocketAddr>().map_err(|e| {
+                ConfigError::Invalid(format!("server.metrics_bind {:?}: {e}", self.server.metrics_bind))
+            })?;
         }
         if !matches!(self.log.format.as_str(), "text" | "json") {
             return Err(ConfigError::Invalid(format!("log.format must be text or json, not {:?}", self.log.format)));

@@ -28,6 +28,11 @@ pub const QUEUE_WAIT: &str = "orak_queue_wait_seconds";
 /// Seconds an analysis attempt took (label `outcome`).
 pub const ANALYSIS_DURATION: &str = "orak_analysis_duration_seconds";
 
+/// Always 1, labelled with the version: that the process is up and what it runs.
+pub const BUILD_INFO: &str = "orak_build_info";
+/// Requests refused by the rate limiter (label `class`).
+pub const RATE_LIMITED: &str = "orak_rate_limited_total";
+
 static HANDLE: OnceLock<Option<PrometheusHandle>> = OnceLock::new();
 
 /// Installs the recorder (once per process) and returns its handle, or `None`
@@ -44,6 +49,7 @@ pub fn install() -> Option<PrometheusHandle> {
             match builder.install_recorder() {
                 Ok(handle) => {
                     describe();
+                    metrics::gauge!(BUILD_INFO, "version" => env!("CARGO_PKG_VERSION")).set(1.0);
                     let upkeep = handle.clone();
                     // Without the exporter's own HTTP listener, upkeep is ours to run.
                     std::thread::Builder::new()
@@ -75,6 +81,8 @@ fn describe() {
     describe_counter!(DEAD_LETTERED, "Records that became dead letters");
     describe_counter!(RETRIES, "Failed attempts scheduled for a retry");
     describe_counter!(DEAD_LETTER_ACTIONS, "Dead letters requeued or discarded by an admin");
+    describe_gauge!(BUILD_INFO, "1, labelled with the running version");
+    describe_counter!(RATE_LIMITED, "Requests refused by the rate limiter, by route class");
     describe_histogram!(QUEUE_WAIT, metrics::Unit::Seconds, "Time a job waited in QUEUED");
     describe_histogram!(ANALYSIS_DURATION, metrics::Unit::Seconds, "Time an analysis attempt took, by outcome");
 }

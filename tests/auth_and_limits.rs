@@ -162,7 +162,10 @@ async fn oversize_uploads_get_413_and_leave_nothing_behind() {
     // Multipart over the cap: 413, and no record is left behind.
     let r = s.upload_multipart(&token, "big.wav", sine_wav(4.0, 16_000, 200.0, 0.3), None).await;
     assert_eq!(error_code(r).await.0, 413);
-    let chunks: Vec<Result<Vec<u8>, std::io::Error>> = vec![Ok(b"x".repeat(150_000))];
+    // (Audio-looking first bytes: a body that is plainly not audio is 415 before its size matters.)
+    let mut big = b"RIFF\x24\0\0\0WAVEfmt ".to_vec();
+    big.extend(b"x".repeat(150_000));
+    let chunks: Vec<Result<Vec<u8>, std::io::Error>> = vec![Ok(big)];
     let part = reqwest::multipart::Part::stream(reqwest::Body::wrap_stream(futures_util::stream::iter(chunks)))
         .file_name("big.wav");
     let form = reqwest::multipart::Form::new().part("file", part);

@@ -14,6 +14,7 @@ pub mod pyin;
 pub mod report;
 pub mod resample;
 pub mod rhythm;
+pub mod sniff;
 pub mod spectral;
 pub mod stft;
 

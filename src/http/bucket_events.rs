@@ -1,18 +1,18 @@
 //! `POST /api/records/async/upload-completed`: object-created notifications from
 //! the object store (AWS S3 / MinIO `Records`, EventBridge, SeaweedFS webhook),
 //! the seed's path for "the upload finished". Authenticated by a shared secret
-//! (`[webhooks] secret`, sent as a bearer token; the endpoint is off without one).
+//! (`[webhooks] secret`, as a bearer token or an HMAC of the body, and optionally
+//! a source allowlist: `webhook_auth`); the endpoint is off without a secret.
 //! Each created `audio/<record id>` object that really exists in the object store
 //! moves its record to UPLOADED → QUEUED through the s3-event actor; a replayed
 //! notification finds the record already past PENDING and changes nothing.
 
 use super::objects::apply_object_created;
-use super::{ApiError, AppState, with_state};
+use super::{ApiError, AppState, webhook_auth, with_state};
 use crate::domain::RecordId;
 use crate::domain::bucket_event::{self, BucketEventError};
 use crate::store::StoreError;
 use serde::Serialize;
-use subtle::ConstantTimeEq;
 use warp::Filter;
 use warp::reply::{Reply, Response};
 
@@ -23,6 +23,8 @@ pub fn routes(state: AppState) -> impl Filter<Extract = (impl Reply,), Error = w
     warp::path!("api" / "records" / "async" / "upload-completed")
         .and(warp::post())
         .and(warp::header::optional::<String>("authorization"))
+        .and(warp::header::optional::<String>(webhook_auth::SIGNATURE_HEADER))
+        .and(super::client_ip(state.clone()))
         .and(warp::body::content_length_limit(MAX_BODY))
         .and(warp::body::bytes())
         .and(with_state(state))
@@ -45,14 +47,10 @@ struct Outcome {
     ignored: usize,
 }
 
-/// Constant-time comparison of the bearer token with the configured secret.
-fn authorized(header: Option<&str>, secret: &str) -> bool {
-    let Some(token) = header.and_then(|h| h.strip_prefix("Bearer ")) else { return false };
-    token.as_bytes().ct_eq(secret.as_bytes()).into()
-}
-
 async fn upload_completed(
     auth: Option<String>,
+    signature: Option<String>,
+    client: std::net::IpAddr,
     body: bytes::Bytes,
     state: AppState,
 ) -> Result<Response, warp::Rejection> {
@@ -60,9 +58,8 @@ async fn upload_completed(
     if secret.is_empty() {
         return Err(ApiError::not_found("bucket notifications are not enabled ([webhooks] secret)").reject());
     }
-    if !authorized(auth.as_deref(), secret) {
-        return Err(ApiError::unauthorized("missing or wrong webhook secret").reject());
-    }
+    webhook_auth::verify(secret, &state.webhook_sources, client, auth.as_deref(), signature.as_deref(), &body)
+        .map_err(ApiError::reject)?;
     let note = bucket_event::parse(&body).map_err(|e| match e {
         BucketEventError::NotJson(_) | BucketEventError::UnknownFormat | BucketEventError::Malformed { .. } => {
             ApiError::bad_request(e.to_string()).reject()
@@ -99,18 +96,4 @@ async fn upload_completed(
         "bucket notification"
     );
     Ok(warp::reply::json(&out).into_response())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::authorized;
-
-    #[test]
-    fn only_the_exact_bearer_secret_passes() {
-        assert!(authorized(Some("Bearer s3cret"), "s3cret"));
-        assert!(!authorized(Some("Bearer s3cre"), "s3cret"));
-        assert!(!authorized(Some("Bearer s3cretX"), "s3cret"));
-        assert!(!authorized(Some("s3cret"), "s3cret"));
-        assert!(!authorized(None, "s3cret"));
-    }
 }

@@ -58,6 +58,13 @@ impl ApiError {
     pub fn unavailable(message: impl Into<String>) -> Self {
         ApiError { retry_after: Some(1), ..Self::new(StatusCode::SERVICE_UNAVAILABLE, "unavailable", message) }
     }
+    /// 429 with `Retry-After: secs`.
+    pub fn too_many_requests(secs: u64) -> Self {
+        ApiError {
+            retry_after: Some(secs),
+            ..Self::new(StatusCode::TOO_MANY_REQUESTS, "rate_limited", "too many requests; slow down")
+        }
+    }
     pub fn internal(message: impl Into<String>) -> Self {
         Self::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", message)
     }

@@ -8,14 +8,27 @@ use warp::Filter;
 use warp::http::StatusCode;
 use warp::reply::Reply;
 
-pub fn routes(state: AppState) -> impl Filter<Extract = (impl Reply,), Error = warp::Rejection> + Clone {
+/// `/health`, `/ready`, and `/metrics` when `with_metrics` (it is not served on
+/// a separate address).
+pub fn routes(
+    state: AppState,
+    with_metrics: bool,
+) -> impl Filter<Extract = (impl Reply,), Error = warp::Rejection> + Clone {
     let health = warp::path!("health").and(warp::get()).map(|| warp::reply::json(&json!({"status": "ok"})));
     let ready = warp::path!("ready").and(warp::get()).and(with_state(state)).and_then(ready);
-    let metrics = warp::path!("metrics").and(warp::get()).map(|| {
+    let metrics = warp::any()
+        .and_then(move || async move { if with_metrics { Ok(()) } else { Err(warp::reject::not_found()) } })
+        .untuple_one()
+        .and(metrics());
+    health.or(ready).or(metrics)
+}
+
+/// `GET /metrics` in the Prometheus text format.
+pub fn metrics() -> impl Filter<Extract = (impl Reply,), Error = warp::Rejection> + Clone {
+    warp::path!("metrics").and(warp::get()).map(|| {
         let body = crate::telemetry::install().map(|h| h.render()).unwrap_or_default();
         warp::reply::with_header(body, "content-type", "text/plain; version=0.0.4; charset=utf-8")
-    });
-    health.or(ready).or(metrics)
+    })
 }
 
 async fn ready(state: AppState) -> Result<warp::reply::Response, Infallible> {

@@ -7,16 +7,23 @@ pub mod dead_letters;
 pub mod error;
 pub mod health;
 pub mod objects;
+pub mod rate_limit;
 pub mod recommendations;
 pub mod records;
+pub mod security;
 pub mod similar;
 pub mod sse;
+pub mod webhook_auth;
 
 use crate::actors::Ctx;
 use crate::auth::{JwtKeys, UploadSigner};
+use ipnet::IpNet;
 use std::convert::Infallible;
+use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use warp::Filter;
+use warp::filters::BoxedFilter;
+use warp::reply::{Reply, Response};
 
 pub use error::ApiError;
 
@@ -26,6 +33,12 @@ pub struct AppState {
     pub ctx: Ctx,
     pub jwt: Arc<JwtKeys>,
     pub signer: UploadSigner,
+    /// Off when `[rate_limit] enabled = false`.
+    pub limiter: Option<Arc<rate_limit::RateLimiter>>,
+    /// Proxies whose `X-Forwarded-For` names the client.
+    pub trusted_proxies: Arc<[IpNet]>,
+    /// Where webhooks may come from; empty: anywhere.
+    pub webhook_sources: Arc<[IpNet]>,
 }
 
 /// Passes the state into a handler.
@@ -33,8 +46,19 @@ pub fn with_state(state: AppState) -> impl Filter<Extract = (AppState,), Error =
     warp::any().map(move || state.clone())
 }
 
-/// Every route of the service, with errors mapped to the one error shape.
-pub fn routes(state: AppState) -> impl Filter<Extract = (impl warp::Reply,), Error = Infallible> + Clone {
+/// The client's address: the peer's, or behind a trusted proxy the forwarded one.
+pub fn client_ip(state: AppState) -> impl Filter<Extract = (IpAddr,), Error = warp::Rejection> + Clone {
+    warp::addr::remote().and(warp::header::optional::<String>("x-forwarded-for")).map(
+        move |peer: Option<SocketAddr>, xff: Option<String>| {
+            rate_limit::client_ip(peer, xff.as_deref(), &state.trusted_proxies)
+        },
+    )
+}
+
+/// Every route of the service: rate limited, errors mapped to the one error
+/// shape, security headers (and CORS, when configured) on every response.
+pub fn routes(state: AppState) -> BoxedFilter<(Response,)> {
+    let config = state.ctx.config.clone();
     let api = records::routes(state.clone())
         .or(sse::routes(state.clone()))
         .or(bucket_events::routes(state.clone()))
@@ -42,14 +66,33 @@ pub fn routes(state: AppState) -> impl Filter<Extract = (impl warp::Reply,), Err
         .or(recommendations::routes(state.clone()))
         .or(objects::routes(state.clone()))
         .or(dead_letters::routes(state.clone()))
-        .or(health::routes(state));
-    api.recover(error::recover).with(warp::log::custom(|info| {
-        tracing::info!(
-            method = %info.method(),
-            path = info.path(),
-            status = info.status().as_u16(),
-            ms = info.elapsed().as_secs_f64() * 1000.0,
-            "http"
-        );
-    }))
+        .or(health::routes(state.clone(), config.server.metrics_bind.is_empty()));
+    let headers = security::headers(&config.http, &config.server.public_url);
+    let served = rate_limit::filter(state.clone())
+        .and(api)
+        .recover(error::recover)
+        .with(warp::reply::with::headers(headers))
+        .with(warp::log::custom(|info| {
+            tracing::info!(
+                method = %info.method(),
+                path = info.path(),
+                status = info.status().as_u16(),
+                ms = info.elapsed().as_secs_f64() * 1000.0,
+                "http"
+            );
+        }))
+        .map(into_response);
+    match security::cors(&config.http) {
+        Some(cors) => served.with(cors).map(into_response).boxed(),
+        None => served.boxed(),
+    }
+}
+
+/// `/metrics` alone, for `[server] metrics_bind`.
+pub fn metrics_routes() -> BoxedFilter<(Response,)> {
+    health::metrics().map(into_response).boxed()
+}
+
+fn into_response<R: Reply>(r: R) -> Response {
+    r.into_response()
 }

@@ -79,6 +79,7 @@ where
     }
     let body: ByteStream<'_> =
         body.map_ok(|mut b| b.copy_to_bytes(b.remaining())).map_err(std::io::Error::other).boxed();
+    let body = audio_only(body).await?;
     let out = state.ctx.objects.put_stream(&key, body, max).await?;
     if out.size != size {
         let _ = state.ctx.objects.delete(&key).await;
@@ -91,6 +92,36 @@ where
     let status = events.last().map(|e| e.status).unwrap_or(RecordStatus::Uploaded);
     Ok(warp::reply::json(&json!({ "record_id": id, "status": status, "size": out.size, "sha256": out.sha256 }))
         .into_response())
+}
+
+/// Reads the first bytes of an upload and refuses it with 415 unless they look
+/// like a supported audio format; otherwise the whole stream, unchanged. An empty
+/// body passes (the caller reports it as empty).
+pub async fn audio_only(mut body: ByteStream<'_>) -> Result<ByteStream<'_>, ApiError> {
+    use crate::audio::sniff::{SNIFF_LEN, audio_format};
+    let mut head: Vec<bytes::Bytes> = Vec::new();
+    let mut have = 0;
+    while have < SNIFF_LEN {
+        match body.next().await {
+            Some(Ok(chunk)) => {
+                have += chunk.len();
+                head.push(chunk);
+            }
+            Some(Err(e)) => return Err(ApiError::bad_request(format!("the upload was interrupted: {e}"))),
+            None => break,
+        }
+    }
+    if have > 0 {
+        let first: Vec<u8> = head.iter().flat_map(|c| c.iter().copied()).take(SNIFF_LEN).collect();
+        if audio_format(&first).is_none() {
+            return Err(ApiError::new(
+                warp::http::StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "unsupported_media_type",
+                "the file is not audio in a supported format (WAV, FLAC, MP3, Ogg/Vorbis/Opus, WebM, AAC/M4A, AIFF, CAF)",
+            ));
+        }
+    }
+    Ok(futures_util::stream::iter(head.into_iter().map(Ok)).chain(body).boxed())
 }
 
 /// Tells the s3-event actor that an object landed, and waits until it is applied.

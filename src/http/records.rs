@@ -1,7 +1,7 @@
 //! Record routes: open an upload (presigned URL or multipart), read, list, delete.
 
 use super::auth::{Caller, caller};
-use super::objects::object_created;
+use super::objects::{audio_only, object_created};
 use super::{ApiError, AppState, with_state};
 use crate::actors::ask;
 use crate::actors::upload_session::{UploadMsg, UploadRequest};
@@ -207,10 +207,19 @@ async fn multipart_upload(
                     metadata = Some(value);
                 }
                 "file" if stored.is_none() => {
+                    let filename = sanitize_filename(part.filename().unwrap_or("upload"));
+                    let content_type = check_content_type(part.content_type().map(str::to_owned))?;
+                    let body: ByteStream<'_> = part
+                        .stream()
+                        .map_ok(|mut b| b.copy_to_bytes(b.remaining()))
+                        .map_err(std::io::Error::other)
+                        .boxed();
+                    // Refused before a record exists when it is plainly not audio.
+                    let body = audio_only(body).await?;
                     let request = UploadRequest {
                         owner: caller.user.clone(),
-                        filename: sanitize_filename(part.filename().unwrap_or("upload")),
-                        content_type: check_content_type(part.content_type().map(str::to_owned))?,
+                        filename,
+                        content_type,
                         size: 0,
                         metadata: metadata.clone(),
                         presign: false,
@@ -220,11 +229,6 @@ async fn multipart_upload(
                     })
                     .await??;
                     let record = ticket.record;
-                    let body: ByteStream<'_> = part
-                        .stream()
-                        .map_ok(|mut b| b.copy_to_bytes(b.remaining()))
-                        .map_err(std::io::Error::other)
-                        .boxed();
                     match state.ctx.objects.put_stream(&record.object_key, body, max).await {
                         Ok(out) => stored = Some((record, out.size, out.sha256)),
                         Err(e) => {

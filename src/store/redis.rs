@@ -1,6 +1,7 @@
 //! Redis (distributed mode), through fred: the channel on which every instance
 //! announces the status transitions it commits, so that any instance can serve
-//! any record's SSE stream, and a short-lived cache of each record's latest status.
+//! any record's SSE stream, a short-lived cache of each record's latest status,
+//! and the rate limiter's counters (so a limit holds across instances).
 //!
 //! Redis is a fan-out, never the source of truth: a lost message only delays a
 //! stream (the database has the state, and a reconnecting client gets it first),
@@ -9,7 +10,8 @@
 use crate::domain::{RecordId, StatusEvent};
 use fred::clients::SubscriberClient;
 use fred::prelude::{
-    Builder, Client, ClientLike, Config, EventInterface, Expiration, KeysInterface, PubsubInterface, ReconnectPolicy,
+    Builder, Client, ClientLike, Config, EventInterface, Expiration, KeysInterface, LuaInterface, PubsubInterface,
+    ReconnectPolicy,
 };
 use serde::{Deserialize, Serialize};
 use std::time::Duration;
@@ -78,6 +80,23 @@ impl BusSender {
         }
     }
 }
+
+/// The generic cell rate algorithm, as governor runs it locally: a key holds the
+/// theoretical arrival time (TAT) of the next request; a request is allowed while
+/// it would not push the TAT more than `burst` intervals past now.
+const GCRA_SCRIPT: &str = r#"
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local interval = tonumber(ARGV[1])
+local tolerance = interval * tonumber(ARGV[2])
+local tat = tonumber(redis.call('GET', KEYS[1]) or now)
+if tat < now then tat = now end
+local new_tat = tat + interval
+local over = new_tat - now - tolerance
+if over > 0 then return over end
+redis.call('SET', KEYS[1], new_tat, 'PX', new_tat - now + 1000)
+return 0
+"#;
 
 /// Connected clients: one for commands, one subscribed to the status channel.
 pub struct RedisBus {
@@ -195,6 +214,15 @@ impl RedisBus {
     }
 
     /// Cheap liveness check (for `/ready`).
+    /// One request against the shared rate limit `key` (GCRA, with Redis's clock so
+    /// that instances agree): 0 when allowed, else the milliseconds until it would be.
+    pub async fn rate_check(&self, key: &str, interval_ms: u64, burst: u32) -> Result<u64, BusError> {
+        let keys = vec![format!("{}rl:{key}", self.prefix)];
+        let args = vec![interval_ms.to_string(), burst.to_string()];
+        let wait: i64 = self.client.eval(GCRA_SCRIPT, keys, args).await?;
+        Ok(u64::try_from(wait).unwrap_or(0))
+    }
+
     pub async fn ping(&self) -> Result<(), BusError> {
         let _: String = self.client.ping(None).await?;
         Ok(())

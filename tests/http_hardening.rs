@@ -1,0 +1,261 @@
+//! The HTTP edge against the real binary: security headers on every response,
+//! CORS closed unless configured, rate limits (429 + Retry-After, per client,
+//! shared across instances through Redis, X-Forwarded-For only from trusted
+//! proxies), webhook HMAC signatures and source allowlists, /metrics on its own
+//! address, and secrets that never reach the logs.
+
+mod common;
+
+use common::Server;
+use serde_json::json;
+use std::time::Duration;
+
+fn header<'a>(r: &'a reqwest::Response, name: &str) -> Option<&'a str> {
+    r.headers().get(name).and_then(|v| v.to_str().ok())
+}
+
+#[tokio::test]
+async fn every_response_carries_the_security_headers_and_cors_stays_closed() {
+    let s = Server::start(&[]).await;
+    let token = s.token("alice", false);
+    let responses = [
+        s.client.get(s.url("/health")).send().await.unwrap(),
+        s.client.get(s.url("/no/such/route")).send().await.unwrap(),
+        s.client.get(s.url("/api/records")).send().await.unwrap(),
+        s.client.get(s.url("/api/records")).bearer_auth(&token).send().await.unwrap(),
+        s.client.put(s.url("/objects/audio/nope")).body("x").send().await.unwrap(),
+    ];
+    let statuses: Vec<u16> = responses.iter().map(|r| r.status().as_u16()).collect();
+    assert_eq!(statuses[..4], [200, 404, 401, 200]);
+    for r in &responses {
+        assert_eq!(header(r, "x-frame-options"), Some("DENY"), "{}", r.url());
+        assert_eq!(header(r, "x-content-type-options"), Some("nosniff"));
+        assert_eq!(header(r, "referrer-policy"), Some("strict-origin-when-cross-origin"));
+        assert!(header(r, "content-security-policy").unwrap().contains("frame-ancestors 'none'"));
+        assert_eq!(header(r, "strict-transport-security"), None, "no HSTS over plain HTTP");
+    }
+    // No CORS unless configured: a foreign page gets no permission to read.
+    let r = s.client.get(s.url("/api/records")).bearer_auth(&token).header("origin", "https://evil.example").send().await;
+    assert_eq!(header(&r.unwrap(), "access-control-allow-origin"), None);
+    let pre = s
+        .client
+        .request(reqwest::Method::OPTIONS, s.url("/api/records"))
+        .header("origin", "https://evil.example")
+        .header("access-control-request-method", "GET")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(header(&pre, "access-control-allow-origin"), None);
+}
+
+#[tokio::test]
+async fn configured_origins_get_cors_and_https_gets_hsts() {
+    let s = Server::start(&[
+        ("ORAK_HTTP__CORS_ALLOWED_ORIGINS", "[\"https://app.example\"]"),
+        ("ORAK_SERVER__PUBLIC_URL", "https://voice.example"),
+    ])
+    .await;
+    let preflight = |origin: &'static str| {
+        s.client
+            .request(reqwest::Method::OPTIONS, s.url("/api/records"))
+            .header("origin", origin)
+            .header("access-control-request-method", "GET")
+            .header("access-control-request-headers", "authorization")
+            .send()
+    };
+    let ok = preflight("https://app.example").await.unwrap();
+    assert_eq!(ok.status(), 200);
+    assert_eq!(header(&ok, "access-control-allow-origin"), Some("https://app.example"));
+    let evil = preflight("https://evil.example").await.unwrap();
+    assert_eq!(evil.status(), 403);
+    assert_eq!(header(&evil, "access-control-allow-origin"), None);
+    let r = s.client.get(s.url("/health")).send().await.unwrap();
+    assert!(header(&r, "strict-transport-security").unwrap().starts_with("max-age=31536000"));
+}
+
+#[tokio::test]
+async fn clients_over_their_rate_get_429_with_retry_after() {
+    let s = Server::start(&[
+        ("ORAK_RATE_LIMIT__ENABLED", "true"),
+        ("ORAK_RATE_LIMIT__PER_SECOND", "2"),
+        ("ORAK_RATE_LIMIT__BURST", "5"),
+    ])
+    .await;
+    let token = s.token("alice", false);
+    let mut codes = Vec::new();
+    for i in 0..8 {
+        // Spoofed X-Forwarded-For from an untrusted peer changes nothing.
+        let r = s
+            .client
+            .get(s.url("/api/records"))
+            .bearer_auth(&token)
+            .header("x-forwarded-for", format!("198.51.100.{i}"))
+            .send()
+            .await
+            .unwrap();
+        if r.status() == 429 {
+            let wait: u64 = header(&r, "retry-after").unwrap().parse().unwrap();
+            assert!((1..=2).contains(&wait), "Retry-After {wait}");
+            let body: serde_json::Value = r.json().await.unwrap();
+            assert_eq!(body["error"]["code"], "rate_limited");
+            codes.push(429);
+        } else {
+            codes.push(r.status().as_u16());
+        }
+    }
+    assert_eq!(codes, [200, 200, 200, 200, 200, 429, 429, 429]);
+    // Probes are never limited.
+    for _ in 0..10 {
+        assert_eq!(s.client.get(s.url("/health")).send().await.unwrap().status(), 200);
+    }
+    // The budget refills: 2 per second.
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    assert_eq!(s.client.get(s.url("/api/records")).bearer_auth(&token).send().await.unwrap().status(), 200);
+    let metrics = s.client.get(s.url("/metrics")).send().await.unwrap().text().await.unwrap();
+    assert!(metrics.contains("orak_rate_limited_total{class=\"api\"} 3"), "{metrics}");
+}
+
+#[tokio::test]
+async fn behind_a_trusted_proxy_each_forwarded_client_has_its_own_budget() {
+    let s = Server::start(&[
+        ("ORAK_RATE_LIMIT__ENABLED", "true"),
+        ("ORAK_RATE_LIMIT__PER_SECOND", "1"),
+        ("ORAK_RATE_LIMIT__BURST", "2"),
+        ("ORAK_RATE_LIMIT__TRUSTED_PROXIES", "[\"127.0.0.1/32\"]"),
+    ])
+    .await;
+    let get = |client: &'static str| s.client.get(s.url("/api/records")).header("x-forwarded-for", client).send();
+    let mut a = Vec::new();
+    for _ in 0..3 {
+        a.push(get("203.0.113.1").await.unwrap().status().as_u16());
+    }
+    assert_eq!(a, [401, 401, 429], "limited before authentication");
+    assert_eq!(get("203.0.113.2").await.unwrap().status(), 401, "another client, its own budget");
+}
+
+#[tokio::test]
+async fn the_limit_holds_across_instances_through_redis() {
+    let redis = std::env::var("TEST_REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379/0".into());
+    let prefix = format!("orak-rl-{}:", &uuid::Uuid::new_v4().simple().to_string()[..10]);
+    let env = [
+        ("ORAK_REDIS__URL", redis.as_str()),
+        ("ORAK_REDIS__PREFIX", prefix.as_str()),
+        ("ORAK_RATE_LIMIT__ENABLED", "true"),
+        ("ORAK_RATE_LIMIT__PER_SECOND", "1"),
+        ("ORAK_RATE_LIMIT__BURST", "4"),
+    ];
+    let (a, b) = (Server::start(&env).await, Server::start(&env).await);
+    let mut codes = Vec::new();
+    for i in 0..6 {
+        let s = if i % 2 == 0 { &a } else { &b };
+        codes.push(s.client.get(s.url("/api/records")).send().await.unwrap().status().as_u16());
+    }
+    assert_eq!(codes, [401, 401, 401, 401, 429, 429], "one budget of 4 for both instances");
+}
+
+#[tokio::test]
+async fn webhooks_take_a_bearer_or_an_hmac_and_can_be_fenced_by_network() {
+    let body = json!({"Records": []}).to_string();
+    let s = Server::start(&[("ORAK_WEBHOOKS__SECRET", "hook-secret")]).await;
+    let post = |sig: Option<String>, bearer: Option<&'static str>| {
+        let mut r = s.client.post(s.url("/api/records/async/upload-completed")).body(body.clone());
+        if let Some(sig) = sig {
+            r = r.header("x-orak-signature", sig);
+        }
+        if let Some(b) = bearer {
+            r = r.bearer_auth(b);
+        }
+        r.send()
+    };
+    let good = orakgaraki::http::webhook_auth::sign("hook-secret", body.as_bytes());
+    let bad = orakgaraki::http::webhook_auth::sign("guess", body.as_bytes());
+    assert_eq!(post(Some(good.clone()), None).await.unwrap().status(), 200);
+    assert_eq!(post(None, Some("hook-secret")).await.unwrap().status(), 200);
+    assert_eq!(post(Some(bad), None).await.unwrap().status(), 401);
+    assert_eq!(post(None, None).await.unwrap().status(), 401);
+
+    let fenced = Server::start(&[
+        ("ORAK_WEBHOOKS__SECRET", "hook-secret"),
+        ("ORAK_WEBHOOKS__ALLOWED_CIDRS", "[\"10.0.0.0/8\"]"),
+    ])
+    .await;
+    let r = fenced
+        .client
+        .post(fenced.url("/api/records/async/upload-completed"))
+        .header("x-orak-signature", good)
+        .body(body.clone())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 403, "127.0.0.1 is outside 10.0.0.0/8");
+}
+
+#[tokio::test]
+async fn metrics_can_live_on_their_own_address() {
+    let s = Server::start(&[("ORAK_SERVER__METRICS_BIND", "127.0.0.1:0")]).await;
+    let addr = std::fs::read_to_string(s.data_dir.join("metrics.addr")).unwrap();
+    assert_eq!(s.client.get(s.url("/metrics")).send().await.unwrap().status(), 404, "not on the public address");
+    let r = s.client.get(format!("http://{addr}/metrics")).send().await.unwrap();
+    assert_eq!(r.status(), 200);
+    assert!(r.text().await.unwrap().contains("orak_"), "the metrics are there");
+}
+
+#[tokio::test]
+async fn secrets_never_reach_the_logs() {
+    let secrets = [
+        ("ORAK_AUTH__JWT_SECRET", "jwt-secret-7f3a9c"),
+        ("ORAK_WEBHOOKS__SECRET", "webhook-secret-2b8e1d"),
+        ("ORAK_S3__ACCESS_KEY_ID", "s3-key-id-5c4b3a"),
+        ("ORAK_S3__SECRET_ACCESS_KEY", "s3-secret-9d8c7b"),
+    ];
+    let s = Server::start(&secrets).await;
+    let token = s.token("alice", false);
+    // Exercise the paths that log: uploads, failures, webhooks with wrong secrets.
+    let id = s.upload_presigned(&token, "a.wav", common::sine_wav(0.3, 8_000, 220.0, 0.3)).await;
+    s.wait_terminal(&token, &id, Duration::from_secs(60)).await;
+    let _ = s.client.get(s.url("/api/records")).bearer_auth("not-a-token").send().await;
+    let _ = s.client.post(s.url("/api/records/async/upload-completed")).bearer_auth("wrong").body("{}").send().await;
+    let r = s.client.get(s.url("/api/records")).bearer_auth(&token).send().await.unwrap();
+    let body = r.text().await.unwrap();
+    let log = s.full_log();
+    assert!(log.len() > 1000, "the log has content");
+    for (_, secret) in secrets {
+        assert!(!log.contains(secret), "{secret} in the log");
+        assert!(!body.contains(secret));
+    }
+    // A password in a URL that cannot be reached is not printed in the error either.
+    let out = std::process::Command::new(common::BIN)
+        .args(["serve", "--bind", "127.0.0.1:0", "--data-dir"])
+        .arg(s.data_dir.join("second"))
+        .env("ORAK_STORAGE__DATABASE_URL", "mysql://orak:db-password-4e5f@127.0.0.1:1/orak")
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let printed = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    assert!(printed.contains("127.0.0.1:1"), "the error says where: {printed}");
+    assert!(!printed.contains("db-password-4e5f"), "{printed}");
+}
+
+#[tokio::test]
+async fn uploads_that_are_not_audio_get_415_and_leave_nothing() {
+    let s = Server::start(&[]).await;
+    let token = s.token("alice", false);
+    let pdf = b"%PDF-1.7\n%\xe2\xe3\xcf\xd3\n1 0 obj\n<< /Type /Catalog >>\nendobj\n".repeat(50);
+    let r = s.upload_multipart(&token, "song.wav", pdf.clone(), None).await;
+    assert_eq!(r.status(), 415);
+    let body: serde_json::Value = r.json().await.unwrap();
+    assert_eq!(body["error"]["code"], "unsupported_media_type");
+    let list: serde_json::Value = s.get_json(&token, "/api/records").await;
+    assert!(list["items"].as_array().unwrap().is_empty(), "no record left behind: {list}");
+
+    // Through a signed URL: refused, and the URL still takes the real recording.
+    let wav = common::sine_wav(0.3, 8_000, 220.0, 0.3);
+    let ticket = s.presign(&token, "take.wav", wav.len()).await;
+    let url = ticket["upload_url"].as_str().unwrap();
+    let mut png = b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR".to_vec();
+    png.resize(wav.len(), 0);
+    assert_eq!(s.put(url, png).await.status(), 415);
+    assert_eq!(s.put(url, wav).await.status(), 200);
+    let id = ticket["record_id"].as_str().unwrap();
+    assert_eq!(s.wait_terminal(&token, id, Duration::from_secs(60)).await["status"], "COMPLETED");
+}
