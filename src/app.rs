@@ -59,10 +59,28 @@ pub fn secret(config: &Config) -> Result<Vec<u8>, StartError> {
     }
 }
 
-/// JWT keys for this instance.
+/// JWT keys for this instance: HS256 over the secret, or RS256 over the
+/// identity provider's key files.
 pub fn jwt_keys(config: &Config) -> Result<JwtKeys, StartError> {
-    JwtKeys::hs256(&secret(config)?, &config.auth.issuer, &config.auth.audience)
-        .map_err(|e| StartError::Auth(e.to_string()))
+    let auth = &config.auth;
+    let keys = if auth.algorithm == "RS256" {
+        let read = |path: &str| -> Result<Option<Vec<u8>>, StartError> {
+            if path.is_empty() {
+                return Ok(None);
+            }
+            std::fs::read(path).map(Some).map_err(|e| StartError::Auth(format!("cannot read {path}: {e}")))
+        };
+        JwtKeys::rs256(
+            read(&auth.public_key_file)?.as_deref(),
+            read(&auth.jwks_file)?.as_deref(),
+            read(&auth.private_key_file)?.as_deref(),
+            &auth.issuer,
+            &auth.audience,
+        )
+    } else {
+        JwtKeys::hs256(&secret(config)?, &auth.issuer, &auth.audience)
+    };
+    keys.map_err(|e| StartError::Auth(e.to_string()))
 }
 
 /// The record store and object store of the configured data dir, for the
@@ -115,8 +133,7 @@ pub async fn serve(config: Config) -> Result<(), StartError> {
     std::fs::create_dir_all(&data_dir)?;
     let _lock = DataDirLock::acquire(&data_dir)?;
     let secret = secret(&config)?;
-    let jwt = JwtKeys::hs256(&secret, &config.auth.issuer, &config.auth.audience)
-        .map_err(|e| StartError::Auth(e.to_string()))?;
+    let jwt = jwt_keys(&config)?;
     let signer = UploadSigner::new(&secret);
 
     let database = open_database(&config.database_url(), config.storage.read_connections)

@@ -82,6 +82,15 @@ pub struct AuthConfig {
     /// HS256 secret for tokens and upload-URL signatures. Empty: a random secret is
     /// generated once and kept in `<data_dir>/secret.key`.
     pub jwt_secret: String,
+    /// "HS256" (tokens signed with `jwt_secret`) or "RS256" (tokens from an
+    /// identity provider, verified with `public_key_file` and/or `jwks_file`).
+    pub algorithm: String,
+    /// RS256: the provider's public key (PEM).
+    pub public_key_file: String,
+    /// RS256: the provider's keys as a JWKS document (JSON); chosen by `kid`.
+    pub jwks_file: String,
+    /// RS256: a private key (PEM) for `orakgaraki token` to sign with (testing).
+    pub private_key_file: String,
     pub issuer: String,
     pub audience: String,
     /// Lifetime of tokens printed by `orakgaraki token`, seconds.
@@ -332,6 +341,10 @@ impl Default for AuthConfig {
     fn default() -> Self {
         AuthConfig {
             jwt_secret: String::new(),
+            algorithm: "HS256".into(),
+            public_key_file: String::new(),
+            jwks_file: String::new(),
+            private_key_file: String::new(),
             issuer: "orakgaraki".into(),
             audience: "orakgaraki".into(),
             token_ttl_seconds: 7 * 24 * 3600,
@@ -432,6 +445,14 @@ impl Config {
         }
         if !(self.model.max_seconds > 0.0) {
             return Err(ConfigError::Invalid("model.max_seconds must be positive".into()));
+        }
+        match self.auth.algorithm.as_str() {
+            "HS256" => {}
+            "RS256" if !self.auth.public_key_file.is_empty() || !self.auth.jwks_file.is_empty() => {}
+            "RS256" => {
+                return Err(ConfigError::Invalid("auth.algorithm RS256 needs auth.public_key_file or auth.jwks_file".into()));
+            }
+            other => return Err(ConfigError::Invalid(format!("auth.algorithm must be HS256 or RS256, not {other:?}"))),
         }
         crate::http::security::validate(&self.http).map_err(ConfigError::Invalid)?;
         crate::http::rate_limit::parse_cidrs("rate_limit.trusted_proxies", &self.rate_limit.trusted_proxies)

@@ -199,3 +199,31 @@ async fn oversize_uploads_get_413_and_leave_nothing_behind() {
         .unwrap();
     assert_eq!(error_code(r).await, (400, "bad_request".into()));
 }
+
+#[tokio::test]
+async fn behind_an_identity_provider_rs256_tokens_are_verified_with_its_jwks() {
+    let jwt = |f: &str| format!("{}/tests/fixtures/jwt/{f}", env!("CARGO_MANIFEST_DIR"));
+    let (jwks, private) = (jwt("jwks.json"), jwt("rs256-private.pem"));
+    let s = Server::start(&[
+        ("ORAK_AUTH__ALGORITHM", "RS256"),
+        ("ORAK_AUTH__JWKS_FILE", jwks.as_str()),
+        // Lets `orakgaraki token` sign as the provider would (the JWKS has its key).
+        ("ORAK_AUTH__PRIVATE_KEY_FILE", private.as_str()),
+        ("ORAK_AUTH__ISSUER", "https://idp.example"),
+    ])
+    .await;
+    let token = s.token("carol", false);
+    // Signed RS256 without a kid: every JWKS key is tried.
+    assert_eq!(jsonwebtoken::decode_header(&token).unwrap().alg, jsonwebtoken::Algorithm::RS256);
+    let r = s.client.get(s.url("/api/records")).bearer_auth(&token).send().await.unwrap();
+    assert_eq!(r.status(), 200, "{}", r.text().await.unwrap());
+    // An HS256 token (this instance's own secret) is refused: no algorithm confusion.
+    let hs = std::process::Command::new(common::BIN)
+        .args(["token", "--user", "mallory", "--admin", "--data-dir"])
+        .arg(&s.data_dir)
+        .output()
+        .unwrap();
+    let hs = String::from_utf8(hs.stdout).unwrap();
+    let r = s.client.get(s.url("/api/records")).bearer_auth(hs.trim()).send().await.unwrap();
+    assert_eq!(r.status(), 401);
+}

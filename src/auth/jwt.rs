@@ -1,4 +1,6 @@
-//! HS256 bearer tokens with expiry, issuer and audience checks.
+//! Bearer tokens with expiry, issuer and audience checks: HS256 with a shared
+//! secret (tokens this service issues), or RS256 with an identity provider's
+//! public key or JWKS (keys chosen by the token's `kid`).
 
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use serde::{Deserialize, Serialize};
@@ -16,11 +18,18 @@ pub enum Role {
 pub struct Claims {
     /// The user's name: records belong to it.
     pub sub: String,
+    /// `user` when the token does not say (an identity provider's token may not).
+    #[serde(default = "default_role")]
     pub role: Role,
     pub iss: String,
     pub aud: String,
+    #[serde(default)]
     pub iat: i64,
     pub exp: i64,
+}
+
+fn default_role() -> Role {
+    Role::User
 }
 
 /// A token that was refused.
@@ -37,8 +46,11 @@ pub enum AuthError {
 /// Signs and verifies tokens for one issuer and audience.
 #[derive(Clone)]
 pub struct JwtKeys {
-    encoding: EncodingKey,
-    decoding: DecodingKey,
+    algorithm: Algorithm,
+    /// `None` where only an identity provider can sign (RS256 without a private key).
+    encoding: Option<EncodingKey>,
+    /// Keys by `kid`; a `None` kid matches any token.
+    decoding: Vec<(Option<String>, DecodingKey)>,
     issuer: String,
     audience: String,
 }
@@ -53,11 +65,44 @@ impl JwtKeys {
     /// Keys from a shared HS256 secret.
     pub fn hs256(secret: &[u8], issuer: &str, audience: &str) -> Result<Self, AuthError> {
         Ok(JwtKeys {
-            encoding: EncodingKey::from_secret(secret).map_err(|e| AuthError::Key(e.to_string()))?,
-            decoding: DecodingKey::from_secret(secret).map_err(|e| AuthError::Key(e.to_string()))?,
+            algorithm: Algorithm::HS256,
+            encoding: Some(EncodingKey::from_secret(secret).map_err(|e| AuthError::Key(e.to_string()))?),
+            decoding: vec![(None, DecodingKey::from_secret(secret).map_err(|e| AuthError::Key(e.to_string()))?)],
             issuer: issuer.to_owned(),
             audience: audience.to_owned(),
         })
+    }
+
+    /// RS256 keys: a PEM public key and/or a JWKS document (its RSA signing keys),
+    /// and optionally the PEM private key to issue tokens with (`orakgaraki token`).
+    pub fn rs256(
+        public_pem: Option<&[u8]>,
+        jwks_json: Option<&[u8]>,
+        private_pem: Option<&[u8]>,
+        issuer: &str,
+        audience: &str,
+    ) -> Result<Self, AuthError> {
+        let key_err = |what: &str, e: &dyn std::fmt::Display| AuthError::Key(format!("{what}: {e}"));
+        let mut decoding = Vec::new();
+        if let Some(pem) = public_pem {
+            decoding.push((None, DecodingKey::from_rsa_pem(pem).map_err(|e| key_err("public key", &e))?));
+        }
+        if let Some(json) = jwks_json {
+            let set: jsonwebtoken::jwk::JwkSet = serde_json::from_slice(json).map_err(|e| key_err("JWKS", &e))?;
+            for jwk in &set.keys {
+                if !matches!(jwk.algorithm, jsonwebtoken::jwk::AlgorithmParameters::RSA(_)) {
+                    continue;
+                }
+                let key = DecodingKey::from_jwk(jwk).map_err(|e| key_err("JWKS key", &e))?;
+                decoding.push((jwk.common.key_id.clone(), key));
+            }
+        }
+        if decoding.is_empty() {
+            return Err(AuthError::Key("RS256 needs a public key or a JWKS with an RSA key".into()));
+        }
+        let encoding =
+            private_pem.map(EncodingKey::from_rsa_pem).transpose().map_err(|e| key_err("private key", &e))?;
+        Ok(JwtKeys { algorithm: Algorithm::RS256, encoding, decoding, issuer: issuer.to_owned(), audience: audience.to_owned() })
     }
 
     /// Issues a token for `user`, valid from `now` (unix seconds) for `ttl_seconds`.
@@ -70,19 +115,33 @@ impl JwtKeys {
             iat: now,
             exp: now.saturating_add(i64::try_from(ttl_seconds).unwrap_or(i64::MAX)),
         };
-        jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &self.encoding)
-            .map_err(|e| AuthError::Key(e.to_string()))
+        let key = self.encoding.as_ref().ok_or_else(|| {
+            AuthError::Key("no signing key: tokens come from the identity provider (set auth.private_key_file to issue)".into())
+        })?;
+        jsonwebtoken::encode(&Header::new(self.algorithm), &claims, key).map_err(|e| AuthError::Key(e.to_string()))
     }
 
     /// Verifies signature, expiry, issuer and audience.
     pub fn verify(&self, token: &str) -> Result<Claims, AuthError> {
-        let mut validation = Validation::new(Algorithm::HS256);
+        let mut validation = Validation::new(self.algorithm);
         validation.set_issuer(&[&self.issuer]);
         validation.set_audience(&[&self.audience]);
         validation.set_required_spec_claims(&["exp", "iss", "aud", "sub"]);
         validation.leeway = 5;
-        let data = jsonwebtoken::decode::<Claims>(token, &self.decoding, &validation)
-            .map_err(|e| AuthError::Invalid(e.to_string()))?;
+        let header = jsonwebtoken::decode_header(token).map_err(|e| AuthError::Invalid(e.to_string()))?;
+        // The key the token names (kid), or, when it names none, each in turn.
+        let mut last = AuthError::Invalid(format!("unknown key id {:?}", header.kid));
+        let mut verified = None;
+        for (_, key) in self.decoding.iter().filter(|(kid, _)| kid.is_none() || header.kid.is_none() || *kid == header.kid) {
+            match jsonwebtoken::decode::<Claims>(token, key, &validation) {
+                Ok(data) => {
+                    verified = Some(data);
+                    break;
+                }
+                Err(e) => last = AuthError::Invalid(e.to_string()),
+            }
+        }
+        let data = verified.ok_or(last)?;
         if data.claims.sub.is_empty() {
             return Err(AuthError::Invalid("empty subject".into()));
         }
@@ -116,5 +175,38 @@ mod tests {
         let wrong_aud = JwtKeys::hs256(b"secret-one-secret-one-secret-one", "orak", "elsewhere").unwrap();
         assert!(keys.verify(&wrong_aud.issue("bob", Role::User, now(), 60).unwrap()).is_err());
         assert!(keys.verify("not.a.token").is_err());
+    }
+
+    fn fixture(name: &str) -> Vec<u8> {
+        std::fs::read(format!("{}/tests/fixtures/jwt/{name}", env!("CARGO_MANIFEST_DIR"))).unwrap()
+    }
+
+    #[test]
+    fn rs256_with_a_public_key_or_a_jwks() {
+        let private = fixture("rs256-private.pem");
+        let provider = JwtKeys::rs256(Some(&fixture("rs256-public.pem")), None, Some(&private), "idp", "orak").unwrap();
+        let token = provider.issue("carol", Role::Admin, now(), 60).unwrap();
+        assert_eq!(provider.verify(&token).unwrap().role, Role::Admin);
+
+        // The JWKS picks its key by kid.
+        let jwks = JwtKeys::rs256(None, Some(&fixture("jwks.json")), None, "idp", "orak").unwrap();
+        let mut header = Header::new(Algorithm::RS256);
+        header.kid = Some("test-key-1".into());
+        let claims = serde_json::json!({"sub": "dave", "iss": "idp", "aud": "orak", "exp": now() + 60});
+        let signed = jsonwebtoken::encode(&header, &claims, &EncodingKey::from_rsa_pem(&private).unwrap()).unwrap();
+        let c = jwks.verify(&signed).unwrap();
+        assert_eq!((c.sub.as_str(), c.role), ("dave", Role::User), "no role claim: a user");
+        header.kid = Some("another".into());
+        let unknown = jsonwebtoken::encode(&header, &claims, &EncodingKey::from_rsa_pem(&private).unwrap()).unwrap();
+        assert!(jwks.verify(&unknown).is_err());
+        assert!(jwks.issue("x", Role::User, now(), 60).is_err(), "no private key, no tokens");
+
+        // A stranger's key, an HS256 token, or the wrong audience: refused.
+        let stranger = JwtKeys::rs256(Some(&fixture("rs256-public.pem")), None, Some(&fixture("other-private.pem")), "idp", "orak").unwrap();
+        assert!(jwks.verify(&stranger.issue("eve", Role::Admin, now(), 60).unwrap()).is_err());
+        let hs = JwtKeys::hs256(b"0123456789abcdef0123456789abcdef", "idp", "orak").unwrap();
+        assert!(provider.verify(&hs.issue("eve", Role::Admin, now(), 60).unwrap()).is_err(), "no algorithm confusion");
+        let elsewhere = JwtKeys::rs256(Some(&fixture("rs256-public.pem")), None, Some(&private), "idp", "other").unwrap();
+        assert!(provider.verify(&elsewhere.issue("eve", Role::User, now(), 60).unwrap()).is_err());
     }
 }
