@@ -142,6 +142,8 @@ echo "== alert rules"
 
 echo "== build"
 cargo build --locked --all-targets
+echo "== API fuzzing (schemathesis, from /api/openapi.json)"
+bash scripts/api_fuzz.sh 15
 echo "== tests"
 # Not exec: the EXIT trap stops SeaweedFS, tansu and PostgreSQL afterwards.
 cargo nextest run --locked --no-fail-fast "$@"

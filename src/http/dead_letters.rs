@@ -9,7 +9,7 @@
 //! - `DELETE /api/admin/dead-letters/{id}`
 
 use super::auth::{Caller, admin};
-use super::{ApiError, AppState, with_state};
+use super::{ApiError, AppState, record_id_param, with_state};
 use crate::clock::now_ms;
 use crate::domain::RecordId;
 use crate::domain::dead_letter::{AuditEntry, DeadLetter, DeadLetterFilter};
@@ -34,17 +34,23 @@ pub fn routes(state: AppState) -> impl Filter<Extract = (impl Reply,), Error = w
         .and(warp::query::<AuditQuery>())
         .and(with_state(state.clone()))
         .and_then(audit);
-    let get = warp::path!("api" / "admin" / "dead-letters" / String)
+    let get = warp::path!("api" / "admin" / "dead-letters" / ..)
+        .and(record_id_param())
+        .and(warp::path::end())
         .and(warp::get())
         .and(admin(state.clone()))
         .and(with_state(state.clone()))
         .and_then(get);
-    let requeue = warp::path!("api" / "admin" / "dead-letters" / String / "requeue")
+    let requeue = warp::path!("api" / "admin" / "dead-letters" / ..)
+        .and(record_id_param())
+        .and(warp::path!("requeue"))
         .and(warp::post())
         .and(admin(state.clone()))
         .and(with_state(state.clone()))
         .and_then(requeue);
-    let discard = warp::path!("api" / "admin" / "dead-letters" / String)
+    let discard = warp::path!("api" / "admin" / "dead-letters" / ..)
+        .and(record_id_param())
+        .and(warp::path::end())
         .and(warp::delete())
         .and(admin(state.clone()))
         .and(with_state(state))

@@ -7,6 +7,7 @@ pub mod dead_letters;
 pub mod error;
 pub mod health;
 pub mod objects;
+pub mod openapi;
 pub mod rate_limit;
 pub mod recommendations;
 pub mod records;
@@ -46,6 +47,18 @@ pub fn with_state(state: AppState) -> impl Filter<Extract = (AppState,), Error =
     warp::any().map(move || state.clone())
 }
 
+/// A path segment that is a record id (passed on as given). Anything else is not
+/// this route at all, so a sibling route's own error (e.g. a bad query on
+/// `/dead-letters/audit`, a missing form on `/records/upload`) is what the caller sees.
+pub fn record_id_param() -> impl Filter<Extract = (String,), Error = warp::Rejection> + Clone {
+    warp::path::param::<String>().and_then(|s: String| async move {
+        match crate::domain::RecordId::parse(&s) {
+            Ok(_) => Ok(s),
+            Err(_) => Err(warp::reject::not_found()),
+        }
+    })
+}
+
 /// The client's address: the peer's, or behind a trusted proxy the forwarded one.
 pub fn client_ip(state: AppState) -> impl Filter<Extract = (IpAddr,), Error = warp::Rejection> + Clone {
     warp::addr::remote().and(warp::header::optional::<String>("x-forwarded-for")).map(
@@ -66,6 +79,7 @@ pub fn routes(state: AppState) -> BoxedFilter<(Response,)> {
         .or(recommendations::routes(state.clone()))
         .or(objects::routes(state.clone()))
         .or(dead_letters::routes(state.clone()))
+        .or(openapi::routes())
         .or(health::routes(state.clone(), config.server.metrics_bind.is_empty()));
     let headers = security::headers(&config.http, &config.server.public_url);
     let served = rate_limit::filter(state.clone())

@@ -2,7 +2,7 @@
 
 use super::auth::{Caller, caller};
 use super::objects::{audio_only, object_created};
-use super::{ApiError, AppState, with_state};
+use super::{ApiError, AppState, record_id_param, with_state};
 use crate::actors::ask;
 use crate::actors::upload_session::{UploadMsg, UploadRequest};
 use crate::clock::now_ms;
@@ -45,18 +45,24 @@ pub fn routes(state: AppState) -> impl Filter<Extract = (impl Reply,), Error = w
         .and(warp::query::<ListQuery>())
         .and(with_state(state.clone()))
         .and_then(list);
-    let get = warp::path!("api" / "records" / String)
+    let get = warp::path!("api" / "records" / ..)
+        .and(record_id_param())
+        .and(warp::path::end())
         .and(warp::get())
         .and(caller(state.clone()))
         .and(warp::query::<GetQuery>())
         .and(with_state(state.clone()))
         .and_then(get);
-    let delete = warp::path!("api" / "records" / String)
+    let delete = warp::path!("api" / "records" / ..)
+        .and(record_id_param())
+        .and(warp::path::end())
         .and(warp::delete())
         .and(caller(state.clone()))
         .and(with_state(state.clone()))
         .and_then(delete);
-    let patch = warp::path!("api" / "records" / String)
+    let patch = warp::path!("api" / "records" / ..)
+        .and(record_id_param())
+        .and(warp::path::end())
         .and(warp::patch())
         .and(caller(state.clone()))
         .and(json_body::<PatchRequest>())

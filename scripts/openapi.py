@@ -1,0 +1,143 @@
+# Writes src/http/openapi.json, the OpenAPI 3 description of the HTTP API that
+# the service serves at /api/openapi.json. Edit here, run `python3 scripts/openapi.py`,
+# and tests/openapi.rs plus the schemathesis run in scripts/test.sh hold it to the code.
+import json
+def ref(n): return {"$ref": f"#/components/schemas/{n}"}
+def err(desc): return {"description": desc, "content": {"application/json": {"schema": ref("Error")}}}
+def js(schema, desc="OK"): return {"description": desc, "content": {"application/json": {"schema": schema}}}
+E = {
+ "400": err("Bad input"), "401": err("No valid bearer token"), "403": err("Not allowed"),
+ "404": err("Not found (or not yours)"), "409": err("Not in a state that allows it"),
+ "411": err("Content-Length required"), "413": err("Too large"), "415": err("Not a supported audio format"),
+ "429": {"description": "Rate limited; see Retry-After", "headers": {"Retry-After": {"schema": {"type": "integer"}}}, "content": {"application/json": {"schema": ref("Error")}}},
+ "503": err("A dependency is unavailable; try again"),
+}
+def errs(*codes): return {c: E[c] for c in codes}
+bearer = [{"bearer": []}]
+rid = {"name": "id", "in": "path", "required": True, "schema": {"type": "string"}, "description": "Record id (UUID)"}
+nstr = {"type": "string", "nullable": True}
+nnum = {"type": "number", "nullable": True}
+schemas = {
+ "Error": {"type": "object", "required": ["error"], "properties": {"error": {"type": "object", "required": ["code", "message"], "properties": {"code": {"type": "string"}, "message": {"type": "string"}}}}},
+ "Status": {"type": "string", "enum": ["PENDING", "UPLOADED", "QUEUED", "PROCESSING", "COMPLETED", "RETRYING", "FAILED"]},
+ "Visibility": {"type": "string", "enum": ["private", "public"]},
+ "StatusEvent": {"type": "object", "required": ["record_id", "status", "attempt"], "properties": {
+   "record_id": {"type": "string"}, "status": ref("Status"), "attempt": {"type": "integer"}, "error": nstr}},
+ "Record": {"type": "object", "required": ["id", "status", "filename", "content_type", "visibility", "size", "created_at", "updated_at", "attempts"],
+   "properties": {"id": {"type": "string"}, "status": ref("Status"), "filename": {"type": "string"}, "content_type": {"type": "string"},
+     "visibility": ref("Visibility"), "size": {"type": "integer"}, "created_at": {"type": "string", "format": "date-time"},
+     "updated_at": {"type": "string", "format": "date-time"}, "attempts": {"type": "integer"}, "error": nstr,
+     "metadata": {"type": "object", "nullable": True, "additionalProperties": True},
+     "analysis": {"type": "object", "nullable": True, "additionalProperties": True, "description": "The measurements once COMPLETED (range, timbre, loudness, tempo, …)"}}},
+ "RecordList": {"type": "object", "required": ["items", "next_cursor"], "properties": {"items": {"type": "array", "items": ref("Record")}, "next_cursor": nstr}},
+ "Presigned": {"type": "object", "required": ["record_id", "upload_url", "method", "headers", "expires_at"], "properties": {
+   "record_id": {"type": "string"}, "upload_url": {"type": "string"}, "method": {"type": "string", "enum": ["PUT"]},
+   "headers": {"type": "object", "additionalProperties": {"type": "string"}}, "expires_at": {"type": "string", "format": "date-time"}}},
+ "Accepted": {"type": "object", "required": ["record_id", "status"], "properties": {"record_id": {"type": "string"}, "status": ref("Status")}},
+ "Stored": {"type": "object", "required": ["record_id", "status", "size", "sha256"], "properties": {"record_id": {"type": "string"}, "status": ref("Status"), "size": {"type": "integer"}, "sha256": {"type": "string"}}},
+ "Neighbour": {"type": "object", "required": ["record_id", "score", "owner", "visibility"], "properties": {
+   "record_id": {"type": "string"}, "score": {"type": "number"}, "owner": {"type": "string"}, "visibility": ref("Visibility"),
+   "analysis_summary": {"type": "object", "nullable": True, "additionalProperties": True}}},
+ "Neighbours": {"type": "object", "required": ["items"], "properties": {"record_id": {"type": "string"}, "items": {"type": "array", "items": ref("Neighbour")}}},
+ "SearchRequest": {"type": "object", "additionalProperties": False, "properties": {
+   "record_id": {"type": "string"}, "vector": {"type": "array", "items": {"type": "number"}, "minItems": 256, "maxItems": 256},
+   "k": {"type": "integer", "minimum": 1, "maximum": 100},
+   "filters": {"type": "object", "additionalProperties": False, "properties": {"scope": {"type": "string", "enum": ["visible", "mine", "public"]}, "owner": {"type": "string"}, "min_score": {"type": "number"}}}}},
+ "SongsRequest": {"type": "object", "required": ["record_id"], "additionalProperties": False, "properties": {
+   "record_id": {"type": "string"}, "top_n": {"type": "integer", "minimum": 1, "maximum": 100}, "min_popularity": {"type": "integer"}, "strict_range": {"type": "boolean"}}},
+ "Songs": {"type": "object", "required": ["record_id", "items"], "properties": {"record_id": {"type": "string"}, "items": {"type": "array", "items": {
+   "type": "object", "required": ["song_id", "song_name", "artist_name", "score", "reasons"], "properties": {
+     "song_id": {"type": "integer"}, "song_name": {"type": "string"}, "artist_name": {"type": "string"}, "score": {"type": "number"},
+     "reasons": {"type": "object", "properties": {"range_fit": nnum, "semitones_below": nnum, "semitones_above": nnum, "timbre_similarity": {"type": "number"}}}}}}}},
+ "BucketOutcome": {"type": "object", "required": ["format", "applied", "duplicates", "unknown", "missing", "ignored"], "properties": {
+   "format": {"type": "string"}, "applied": {"type": "integer"}, "duplicates": {"type": "integer"}, "unknown": {"type": "integer"}, "missing": {"type": "integer"}, "ignored": {"type": "integer"}}},
+ "Attempt": {"type": "object", "required": ["attempt", "worker", "started_at", "finished_at", "duration_ms", "outcome"], "properties": {
+   "attempt": {"type": "integer"}, "worker": {"type": "string"}, "started_at": {"type": "string"}, "finished_at": {"type": "string"},
+   "duration_ms": {"type": "integer"}, "outcome": {"type": "string"}, "error": nstr}},
+ "DeadLetter": {"type": "object", "required": ["record_id", "owner", "filename", "failed_at", "attempts"], "properties": {
+   "record_id": {"type": "string"}, "owner": {"type": "string"}, "filename": {"type": "string"}, "size": {"type": "integer", "nullable": True},
+   "content_hash": nstr, "failed_at": {"type": "string"}, "attempts": {"type": "integer"}, "error": nstr,
+   "history": {"type": "array", "items": ref("Attempt")}, "audit": {"type": "array", "items": ref("AuditEntry")}}},
+ "DeadLetters": {"type": "object", "required": ["items", "next_cursor"], "properties": {"items": {"type": "array", "items": ref("DeadLetter")}, "next_cursor": nstr}},
+ "AuditEntry": {"type": "object", "required": ["id", "record_id", "owner", "filename", "action", "admin", "at", "attempts", "history"], "properties": {
+   "id": {"type": "integer"}, "record_id": {"type": "string"}, "owner": {"type": "string"}, "filename": {"type": "string"},
+   "action": {"type": "string", "enum": ["requeue", "discard"]}, "admin": {"type": "string"}, "at": {"type": "string"},
+   "error": nstr, "attempts": {"type": "integer"}, "history": {"type": "array", "items": ref("Attempt")}}},
+}
+def op(summary, responses, *, security=bearer, params=None, body=None, tags=None):
+    if body and "application/json" in body["content"]:
+        responses = {**responses, **errs(*JSON_BODY_ERRORS)}
+    o = {"summary": summary, "responses": responses, "security": security}
+    if params: o["parameters"] = params
+    if body: o["requestBody"] = body
+    if tags: o["tags"] = tags
+    return o
+def jbody(schema): return {"required": True, "content": {"application/json": {"schema": schema}}}
+JSON_BODY_ERRORS = ("411",)
+q = lambda n, s, d="": {"name": n, "in": "query", "required": False, "schema": s, "description": d}
+paths = {
+ "/api/records/presigned-url": {"post": op("Open an upload: a signed PUT URL for the recording", {"201": js(ref("Presigned"), "Created"), **errs("400", "401", "413", "429", "503")},
+    body=jbody({"type": "object", "required": ["filename", "size"], "properties": {"filename": {"type": "string", "minLength": 1}, "content_type": {"type": "string"}, "size": {"type": "integer", "minimum": 1}}}), tags=["records"])},
+ "/api/records/upload": {"post": op("Upload in one request (multipart: `file`, optional `metadata` JSON)", {"202": js(ref("Accepted"), "Accepted"), **errs("400", "401", "413", "415", "429", "503")},
+    body={"required": True, "content": {"multipart/form-data": {"schema": {"type": "object", "required": ["file"], "properties": {"file": {"type": "string", "format": "binary"}, "metadata": {"type": "string"}}}}}}, tags=["records"])},
+ "/api/records": {"get": op("My recordings, newest first", {"200": js(ref("RecordList")), **errs("400", "401", "429", "503")},
+    params=[q("limit", {"type": "integer", "minimum": 1, "maximum": 100}), q("cursor", {"type": "string"}, "next_cursor of the previous page")], tags=["records"])},
+ "/api/records/{id}": {
+    "get": op("One recording with its analysis", {"200": js(ref("Record")), **errs("400", "401", "404", "429", "503")}, params=[rid, q("include", {"type": "string"}, "`embedding` adds the vector")], tags=["records"]),
+    "patch": op("Make a recording public or private", {"200": js(ref("Record")), **errs("400", "401", "403", "404", "429", "503")}, params=[rid],
+       body=jbody({"type": "object", "additionalProperties": False, "properties": {"visibility": ref("Visibility")}}), tags=["records"]),
+    "delete": op("Delete a recording and its audio", {"204": {"description": "Deleted"}, **errs("401", "403", "404", "429", "503")}, params=[rid], tags=["records"])},
+ "/api/processing/status/{id}": {"get": op("Live status (server-sent events: `status` events until a terminal status); `?access_token=` for EventSource",
+    {"200": {"description": "An event stream: `event: status`, data a StatusEvent", "content": {"text/event-stream": {"schema": {"type": "object", "required": ["event", "data"], "properties": {
+        "event": {"type": "string", "enum": ["status"]}, "id": {"type": "string"},
+        "data": {"type": "string", "description": "A StatusEvent as JSON"}}}}}}, **errs("401", "404", "429", "503")}, params=[rid, q("access_token", {"type": "string"})], tags=["records"])},
+ "/api/records/{id}/similar": {"get": op("Voices like this recording's", {"200": js(ref("Neighbours")), **errs("400", "401", "404", "409", "429", "503")}, params=[rid, q("k", {"type": "integer", "minimum": 1, "maximum": 100})], tags=["search"])},
+ "/api/search/similar": {"post": op("Voices like a recording's or a vector", {"200": js(ref("Neighbours")), **errs("400", "401", "404", "409", "429", "503")}, body=jbody(ref("SearchRequest")), tags=["search"])},
+ "/api/recommendations/songs": {"post": op("Songs that fit a recording's voice", {"200": js(ref("Songs")), **errs("400", "401", "404", "409", "429", "503")}, body=jbody(ref("SongsRequest")), tags=["songs"])},
+ "/api/recommendations/dislikes": {"post": op("Never recommend this song to me again", {"204": {"description": "Recorded"}, **errs("400", "401", "404", "429", "503")},
+    body=jbody({"type": "object", "required": ["song_id"], "additionalProperties": False, "properties": {"song_id": {"type": "integer"}}}), tags=["songs"])},
+ "/api/records/async/upload-completed": {"post": op("Bucket notifications (AWS S3, MinIO, EventBridge, SeaweedFS); the webhook secret as a bearer token or X-Orak-Signature HMAC",
+    {"200": js(ref("BucketOutcome")), **errs("400", "401", "403", "404", "413", "503")}, security=[{"webhook": []}, {"webhookSignature": []}],
+    body=jbody({"type": "object", "additionalProperties": True}), tags=["webhooks"])},
+ "/api/admin/dead-letters": {"get": op("Dead letters (FAILED records), most recent first", {"200": js(ref("DeadLetters")), **errs("400", "401", "403", "429", "503")},
+    params=[q("owner", {"type": "string"}), q("error", {"type": "string"}, "text the last error contains"), q("failed_after", {"type": "string", "format": "date-time"}), q("failed_before", {"type": "string", "format": "date-time"}),
+            q("limit", {"type": "integer", "minimum": 1, "maximum": 100}), q("cursor", {"type": "string"})], tags=["admin"])},
+ "/api/admin/dead-letters/audit": {"get": op("What admins did with dead letters", {"200": js({"type": "object", "required": ["items"], "properties": {"items": {"type": "array", "items": ref("AuditEntry")}}}), **errs("400", "401", "403", "429", "503")},
+    params=[q("record_id", {"type": "string"}), q("before", {"type": "integer"}), q("limit", {"type": "integer", "minimum": 1, "maximum": 100})], tags=["admin"])},
+ "/api/admin/dead-letters/{id}": {
+    "get": op("A dead letter with its attempts and audit trail", {"200": js(ref("DeadLetter")), **errs("401", "403", "404", "409", "429", "503")}, params=[rid], tags=["admin"]),
+    "delete": op("Discard a dead letter (record and audio; an audit row stays)", {"204": {"description": "Discarded"}, **errs("401", "403", "404", "409", "429", "503")}, params=[rid], tags=["admin"])},
+ "/api/admin/dead-letters/{id}/requeue": {"post": op("Requeue a dead letter with a fresh budget of attempts", {"200": js(ref("Record")), **errs("401", "403", "404", "409", "429", "503")}, params=[rid], tags=["admin"])},
+ "/objects/audio/{id}": {"put": op("The signed upload URL (embedded object store): the recording's bytes", {"200": js(ref("Stored")), **errs("400", "403", "404", "409", "413", "415", "503")}, security=[],
+    params=[rid, q("expires", {"type": "integer"}), q("size", {"type": "integer"}), q("sig", {"type": "string"})],
+    body={"required": True, "content": {"application/octet-stream": {"schema": {"type": "string", "format": "binary"}}}}, tags=["records"])},
+ "/health": {"get": op("Liveness", {"200": js({"type": "object"})}, security=[], tags=["operations"])},
+ "/ready": {"get": op("Readiness: database reachable, actors alive", {"200": js({"type": "object"}), "503": js({"type": "object"}, "Not ready")}, security=[], tags=["operations"])},
+ "/metrics": {"get": op("Prometheus metrics (absent when served on server.metrics_bind)", {"200": {"description": "Prometheus text format", "content": {"text/plain": {"schema": {"type": "string"}}}}, "404": err("Served elsewhere")}, security=[], tags=["operations"])},
+ "/api/openapi.json": {"get": op("This document", {"200": js({"type": "object"})}, security=[], tags=["operations"])},
+}
+# Operation ids, and links from the operations that create a record to those that
+# use one (schemathesis's stateful phase follows them with real record ids).
+ids = {("/api/records/{id}", "get"): "getRecord", ("/api/records/{id}", "patch"): "setVisibility",
+       ("/api/records/{id}", "delete"): "deleteRecord", ("/api/records/{id}/similar", "get"): "similarToRecord",
+       ("/api/processing/status/{id}", "get"): "statusStream", ("/api/records/presigned-url", "post"): "presign",
+       ("/api/records/upload", "post"): "uploadMultipart", ("/api/admin/dead-letters/{id}", "get"): "deadLetter"}
+for (path, method), oid in ids.items():
+    paths[path][method]["operationId"] = oid
+links = {name: {"operationId": oid, "parameters": {"id": "$response.body#/record_id"}}
+         for name, oid in [("GetRecord", "getRecord"), ("SetVisibility", "setVisibility"), ("Similar", "similarToRecord"),
+                           ("Status", "statusStream"), ("DeadLetter", "deadLetter"), ("DeleteRecord", "deleteRecord")]}
+paths["/api/records/presigned-url"]["post"]["responses"]["201"]["links"] = links
+paths["/api/records/upload"]["post"]["responses"]["202"]["links"] = links
+
+doc = {"openapi": "3.0.3",
+ "info": {"title": "orakgaraki", "version": "0.1.0", "description": "Voice analysis service: upload a recording, watch it be analysed, find similar voices and songs that fit. Errors have one shape: {\"error\": {\"code\", \"message\"}}."},
+ "servers": [{"url": "/"}],
+ "paths": paths,
+ "components": {"schemas": schemas, "securitySchemes": {
+   "bearer": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"},
+   "webhook": {"type": "http", "scheme": "bearer", "description": "[webhooks] secret"},
+   "webhookSignature": {"type": "apiKey", "in": "header", "name": "X-Orak-Signature", "description": "sha256=<hex HMAC-SHA256 of the body under the webhook secret>"}}}}
+import os
+json.dump(doc, open(os.path.join(os.path.dirname(__file__), '..', 'src', 'http', 'openapi.json'), 'w'), indent=1)
+print(len(paths), sum(len(v) for v in paths.values()))
