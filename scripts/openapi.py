@@ -87,6 +87,9 @@ paths = {
     "patch": op("Make a recording public or private", {"200": js(ref("Record")), **errs("400", "401", "403", "404", "429", "503")}, params=[rid],
        body=jbody({"type": "object", "additionalProperties": False, "properties": {"visibility": ref("Visibility")}}), tags=["records"]),
     "delete": op("Delete a recording and its audio", {"204": {"description": "Deleted"}, **errs("401", "403", "404", "429", "503")}, params=[rid], tags=["records"])},
+ "/api/records/{id}/status": {"get": op("The current status, for polling (from the Redis cache when there is one)",
+    {"200": js({"type": "object", "required": ["record_id", "status", "attempt", "cached"], "properties": {"record_id": {"type": "string"}, "status": ref("Status"),
+      "attempt": {"type": "integer"}, "error": nstr, "cached": {"type": "boolean"}}}), **errs("401", "404", "429", "503")}, params=[rid], tags=["records"])},
  "/api/processing/status/{id}": {"get": op("Live status (server-sent events: `status` events until a terminal status); `?access_token=` for EventSource",
     {"200": {"description": "An event stream: `event: status`, data a StatusEvent", "content": {"text/event-stream": {"schema": {"type": "object", "required": ["event", "data"], "properties": {
         "event": {"type": "string", "enum": ["status"]}, "id": {"type": "string"},
@@ -121,12 +124,12 @@ paths = {
 ids = {("/api/records/{id}", "get"): "getRecord", ("/api/records/{id}", "patch"): "setVisibility",
        ("/api/records/{id}", "delete"): "deleteRecord", ("/api/records/{id}/similar", "get"): "similarToRecord",
        ("/api/processing/status/{id}", "get"): "statusStream", ("/api/records/presigned-url", "post"): "presign",
-       ("/api/records/upload", "post"): "uploadMultipart", ("/api/admin/dead-letters/{id}", "get"): "deadLetter"}
+       ("/api/records/upload", "post"): "uploadMultipart", ("/api/admin/dead-letters/{id}", "get"): "deadLetter", ("/api/records/{id}/status", "get"): "pollStatus"}
 for (path, method), oid in ids.items():
     paths[path][method]["operationId"] = oid
 links = {name: {"operationId": oid, "parameters": {"id": "$response.body#/record_id"}}
          for name, oid in [("GetRecord", "getRecord"), ("SetVisibility", "setVisibility"), ("Similar", "similarToRecord"),
-                           ("Status", "statusStream"), ("DeadLetter", "deadLetter"), ("DeleteRecord", "deleteRecord")]}
+                           ("Status", "statusStream"), ("Poll", "pollStatus"), ("DeadLetter", "deadLetter"), ("DeleteRecord", "deleteRecord")]}
 paths["/api/records/presigned-url"]["post"]["responses"]["201"]["links"] = links
 paths["/api/records/upload"]["post"]["responses"]["202"]["links"] = links
 

@@ -259,3 +259,26 @@ async fn uploads_that_are_not_audio_get_415_and_leave_nothing() {
     let id = ticket["record_id"].as_str().unwrap();
     assert_eq!(s.wait_terminal(&token, id, Duration::from_secs(60)).await["status"], "COMPLETED");
 }
+
+#[tokio::test]
+async fn status_polls_are_answered_from_the_redis_cache_for_the_owner_only() {
+    let redis = std::env::var("TEST_REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379/0".into());
+    let prefix = format!("orak-st-{}:", &uuid::Uuid::new_v4().simple().to_string()[..10]);
+    let s = Server::start(&[("ORAK_REDIS__URL", redis.as_str()), ("ORAK_REDIS__PREFIX", prefix.as_str())]).await;
+    let (alice, bob, admin) = (s.token("alice", false), s.token("bob", false), s.token("root", true));
+    let id = s.upload_presigned(&alice, "a.wav", common::sine_wav(0.3, 8_000, 220.0, 0.3)).await;
+    s.wait_terminal(&alice, &id, Duration::from_secs(60)).await;
+    let path = format!("/api/records/{id}/status");
+    let first: serde_json::Value = s.get_json(&alice, &path).await;
+    assert_eq!((first["status"].as_str(), first["cached"].as_bool()), (Some("COMPLETED"), Some(false)), "{first}");
+    let second: serde_json::Value = s.get_json(&alice, &path).await;
+    assert_eq!((second["status"].as_str(), second["cached"].as_bool()), (Some("COMPLETED"), Some(true)), "{second}");
+    assert_eq!(second["attempt"], 1);
+    // The cache answers only those who may see the record.
+    assert_eq!(s.client.get(s.url(&path)).bearer_auth(&bob).send().await.unwrap().status(), 404);
+    assert_eq!(s.client.get(s.url(&path)).bearer_auth(&admin).send().await.unwrap().status(), 200);
+    assert_eq!(s.client.get(s.url(&path)).send().await.unwrap().status(), 401);
+    // Deleted: gone from the cache too.
+    assert_eq!(s.delete(&alice, &format!("/api/records/{id}")).await.status(), 204);
+    assert_eq!(s.client.get(s.url(&path)).bearer_auth(&alice).send().await.unwrap().status(), 404);
+}

@@ -67,6 +67,7 @@ async fn every_route_answers_each_kind_of_caller_as_it_should() {
     row(&s, &who, "GET", &rec, None, [401, 200, 404, 200]).await;
     row(&s, &who, "PATCH", &rec, Some(json!({"visibility": "private"})), [401, 200, 404, 200]).await;
     row(&s, &who, "GET", &format!("/api/processing/status/{a1}"), None, [401, 200, 404, 200]).await;
+    row(&s, &who, "GET", &format!("{rec}/status"), None, [401, 200, 404, 200]).await;
     row(&s, &who, "GET", &format!("{rec}/similar?k=5"), None, [401, 200, 404, 200]).await;
     row(&s, &who, "POST", "/api/search/similar", Some(json!({"record_id": a1, "k": 5})), [401, 200, 404, 200]).await;
     row(&s, &who, "POST", "/api/recommendations/songs", Some(json!({"record_id": a1})), [401, 200, 404, 200]).await;

@@ -14,6 +14,7 @@ pub mod records;
 pub mod security;
 pub mod similar;
 pub mod sse;
+pub mod status;
 pub mod webhook_auth;
 
 use crate::actors::Ctx;
@@ -80,6 +81,7 @@ pub fn routes(state: AppState) -> BoxedFilter<(Response,)> {
         .or(objects::routes(state.clone()))
         .or(dead_letters::routes(state.clone()))
         .or(openapi::routes())
+        .or(status::routes(state.clone()))
         .or(health::routes(state.clone(), config.server.metrics_bind.is_empty()));
     let headers = security::headers(&config.http, &config.server.public_url);
     let served = rate_limit::filter(state.clone())

@@ -356,6 +356,11 @@ async fn delete(id: String, caller: Caller, state: AppState) -> Result<Response,
     let record = owned_record(&state, &caller, &id).await.map_err(ApiError::reject)?;
     state.ctx.unindex_record(&record.view.id).await;
     let removed = state.ctx.store.delete(&record.view.id).await.map_err(|e| ApiError::from(e).reject())?;
+    if let Some(bus) = &state.ctx.bus {
+        if let Err(e) = bus.redis.forget(&record.view.id).await {
+            tracing::warn!(record_id = %record.view.id, error = %e, "could not drop a deleted record's cached status");
+        }
+    }
     if let Some(key) = removed {
         state.ctx.objects.delete(&key).await.map_err(|e| ApiError::from(e).reject())?;
     }

@@ -63,6 +63,9 @@ impl BusMessage {
     }
 }
 
+/// Seconds a record's owner stays cached.
+const OWNER_TTL_SECONDS: i64 = 24 * 3600;
+
 /// Transitions waiting to be published; past this the newest are dropped (and
 /// logged): streams on other instances then catch up from the database.
 const PUBLISH_QUEUE: usize = 10_000;
@@ -96,6 +99,17 @@ local over = new_tat - now - tolerance
 if over > 0 then return over end
 redis.call('SET', KEYS[1], new_tat, 'PX', new_tat - now + 1000)
 return 0
+"#;
+
+/// Caches a record's status unless the cached one is newer (a higher seq).
+const CACHE_IF_NEWER_SCRIPT: &str = r#"
+local cur = redis.call('GET', KEYS[1])
+if cur then
+  local ok, old = pcall(cjson.decode, cur)
+  if ok and tonumber(old.seq) and tonumber(old.seq) >= tonumber(ARGV[2]) then return 0 end
+end
+redis.call('SET', KEYS[1], ARGV[1], 'EX', ARGV[3])
+return 1
 "#;
 
 /// Connected clients: one for commands, one subscribed to the status channel.
@@ -145,11 +159,34 @@ impl RedisBus {
     pub async fn publish(&self, origin: &str, event: &StatusEvent) -> Result<(), BusError> {
         let payload =
             serde_json::to_string(&BusMessage::new(origin, event)).map_err(|e| BusError::Message(e.to_string()))?;
-        let _: () = self
-            .client
-            .set(self.status_key(&event.record_id), payload.as_str(), Some(Expiration::EX(self.ttl)), None, false)
-            .await?;
+        // Instances publish concurrently: the cache keeps the newest transition (by seq).
+        let keys = vec![self.status_key(&event.record_id)];
+        let args = vec![payload.clone(), event.seq.to_string(), self.ttl.to_string()];
+        let _: i64 = self.client.eval(CACHE_IF_NEWER_SCRIPT, keys, args).await?;
         let _: () = self.client.publish(self.channel.as_str(), payload).await?;
+        Ok(())
+    }
+
+    fn owner_key(&self, id: &RecordId) -> String {
+        format!("{}owner:{}", self.prefix, id.as_str())
+    }
+
+    /// Remembers who owns a record (owners never change), for status reads that
+    /// skip the database.
+    pub async fn cache_owner(&self, id: &RecordId, owner: &str) -> Result<(), BusError> {
+        let _: () =
+            self.client.set(self.owner_key(id), owner, Some(Expiration::EX(OWNER_TTL_SECONDS)), None, false).await?;
+        Ok(())
+    }
+
+    /// The cached owner of a record.
+    pub async fn cached_owner(&self, id: &RecordId) -> Result<Option<String>, BusError> {
+        Ok(self.client.get(self.owner_key(id)).await?)
+    }
+
+    /// Drops what is cached about a deleted record.
+    pub async fn forget(&self, id: &RecordId) -> Result<(), BusError> {
+        let _: i64 = self.client.del(vec![self.owner_key(id), self.status_key(id)]).await?;
         Ok(())
     }
 
