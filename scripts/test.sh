@@ -137,8 +137,8 @@ docker-compose --env-file deploy/env.example -f compose.yml config -q
 if ! need promtool; then
     apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends prometheus
 fi
-echo "== alert rules"
-(cd deploy/prometheus && promtool check rules alerts.yml && promtool test rules tests/*.yml)
+echo "== Prometheus config and alert rules"
+(cd deploy/prometheus && promtool check config prometheus.yml && promtool test rules tests/*.yml)
 
 # Known-vulnerable dependencies fail the run (cargo audit, RustSec's advisory
 # database). The database is fetched from github.com; where that cannot be reached
