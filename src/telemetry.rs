@@ -28,6 +28,10 @@ pub const QUEUE_WAIT: &str = "orak_queue_wait_seconds";
 /// Seconds an analysis attempt took (label `outcome`).
 pub const ANALYSIS_DURATION: &str = "orak_analysis_duration_seconds";
 
+/// HTTP requests answered (labels `route` template, `method`, `status`).
+pub const HTTP_REQUESTS: &str = "orak_http_requests_total";
+/// Seconds to answer an HTTP request (labels `route`, `method`).
+pub const HTTP_DURATION: &str = "orak_http_request_duration_seconds";
 /// Always 1, labelled with the version: that the process is up and what it runs.
 pub const BUILD_INFO: &str = "orak_build_info";
 /// Requests refused by the rate limiter (label `class`).
@@ -81,6 +85,8 @@ fn describe() {
     describe_counter!(DEAD_LETTERED, "Records that became dead letters");
     describe_counter!(RETRIES, "Failed attempts scheduled for a retry");
     describe_counter!(DEAD_LETTER_ACTIONS, "Dead letters requeued or discarded by an admin");
+    describe_counter!(HTTP_REQUESTS, "HTTP requests answered, by route template, method and status");
+    describe_histogram!(HTTP_DURATION, metrics::Unit::Seconds, "Time to answer an HTTP request, by route template and method");
     describe_gauge!(BUILD_INFO, "1, labelled with the running version");
     describe_counter!(RATE_LIMITED, "Requests refused by the rate limiter, by route class");
     describe_histogram!(QUEUE_WAIT, metrics::Unit::Seconds, "Time a job waited in QUEUED");

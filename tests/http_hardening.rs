@@ -195,9 +195,26 @@ async fn metrics_can_live_on_their_own_address() {
     let s = Server::start(&[("ORAK_SERVER__METRICS_BIND", "127.0.0.1:0")]).await;
     let addr = std::fs::read_to_string(s.data_dir.join("metrics.addr")).unwrap();
     assert_eq!(s.client.get(s.url("/metrics")).send().await.unwrap().status(), 404, "not on the public address");
+    let token = s.token("alice", false);
+    let missing = "/api/records/0190a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b";
+    assert_eq!(s.client.get(s.url(missing)).bearer_auth(&token).send().await.unwrap().status(), 404);
+    assert_eq!(s.client.get(s.url("/wp-login.php")).send().await.unwrap().status(), 404);
     let r = s.client.get(format!("http://{addr}/metrics")).send().await.unwrap();
     assert_eq!(r.status(), 200);
-    assert!(r.text().await.unwrap().contains("orak_"), "the metrics are there");
+    let text = r.text().await.unwrap();
+    assert!(text.contains("orak_build_info"), "the metrics are there");
+    // Requests are counted by route template (ids folded), method and status.
+    let line = |route: &str, status: &str| {
+        text.lines().any(|l| {
+            l.starts_with("orak_http_requests_total{")
+                && l.contains(&format!("route=\"{route}\""))
+                && l.contains("method=\"GET\"")
+                && l.contains(&format!("status=\"{status}\""))
+        })
+    };
+    assert!(line("/api/records/{id}", "404"), "{text}");
+    assert!(line("other", "404"), "{text}");
+    assert!(text.contains("orak_http_request_duration_seconds_bucket{"), "{text}");
 }
 
 #[tokio::test]

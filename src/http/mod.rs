@@ -11,6 +11,7 @@ pub mod openapi;
 pub mod rate_limit;
 pub mod recommendations;
 pub mod records;
+pub mod route_metrics;
 pub mod security;
 pub mod similar;
 pub mod sse;
@@ -89,6 +90,7 @@ pub fn routes(state: AppState) -> BoxedFilter<(Response,)> {
         .recover(error::recover)
         .with(warp::reply::with::headers(headers))
         .with(warp::log::custom(|info| {
+            route_metrics::record(info.method().as_str(), info.path(), info.status().as_u16(), info.elapsed());
             tracing::info!(
                 method = %info.method(),
                 path = info.path(),
