@@ -11,6 +11,12 @@ use std::time::Duration;
 
 /// Times a supervised actor was restarted (label `actor`).
 pub const ACTOR_RESTARTS: &str = "orak_actor_restarts_total";
+/// Messages an actor handled (label `actor`).
+pub const ACTOR_MESSAGES: &str = "orak_actor_messages_total";
+/// Seconds an actor took per message (label `actor`).
+pub const ACTOR_HANDLING: &str = "orak_actor_handling_seconds";
+/// Times an actor died (label `actor`).
+pub const ACTOR_FAILURES: &str = "orak_actor_failures_total";
 /// Repairs made by the batch sweeper (label `kind`).
 pub const SWEEPER_REPAIRS: &str = "orak_sweeper_repairs_total";
 /// Records in each status (label `status`), as of the last sweep.
@@ -79,6 +85,9 @@ pub fn install() -> Option<PrometheusHandle> {
 fn describe() {
     use metrics::{describe_counter, describe_gauge, describe_histogram};
     describe_counter!(ACTOR_RESTARTS, "Times a supervised actor was restarted");
+    describe_counter!(ACTOR_MESSAGES, "Messages an actor handled");
+    describe_histogram!(ACTOR_HANDLING, metrics::Unit::Seconds, "Time an actor took per message");
+    describe_counter!(ACTOR_FAILURES, "Times an actor died (panic or fatal error)");
     describe_counter!(SWEEPER_REPAIRS, "Repairs made by the batch sweeper, by kind");
     describe_gauge!(RECORDS, "Records in each status");
     describe_gauge!(DEAD_LETTERS, "FAILED records kept as dead letters");

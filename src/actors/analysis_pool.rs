@@ -96,6 +96,7 @@ impl Actor for AnalysisPool {
     }
 
     async fn handle(&self, _me: ActorRef<PoolMsg>, msg: PoolMsg, st: &mut PoolState) -> Result<(), ActorProcessingErr> {
+        let _handling = super::instrument::handling("analysis-pool");
         match msg {
             PoolMsg::Run(job) => {
                 st.backlog.push_back(job);
@@ -131,6 +132,7 @@ impl Actor for AnalysisPool {
             return Ok(());
         };
         tracing::error!(worker = %cell.get_id(), reason = %reason, held_job = slot.job.is_some(), "analysis worker died");
+        super::instrument::failed("analysis-worker");
         if let Some(job) = slot.job {
             let failure = JobFailure { message: format!("the analysis worker crashed ({reason})"), permanent: false };
             report_failure(&st.ctx, job, failure);

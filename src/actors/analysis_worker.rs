@@ -41,6 +41,7 @@ impl Actor for AnalysisWorker {
         msg: WorkerMsg,
         st: &mut WorkerState,
     ) -> Result<(), ActorProcessingErr> {
+        let _handling = super::instrument::handling("analysis-worker");
         let WorkerMsg::Run(job) = msg;
         let ctx = &st.ctx;
         let faults = &ctx.config.faults;

@@ -53,6 +53,7 @@ impl Actor for BatchSweeper {
     }
 
     async fn handle(&self, _me: ActorRef<SweeperMsg>, msg: SweeperMsg, ctx: &mut Ctx) -> Result<(), ActorProcessingErr> {
+        let _handling = super::instrument::handling("batch-sweeper");
         match msg {
             SweeperMsg::Leases => expired_leases(ctx).await,
             SweeperMsg::Batch => {

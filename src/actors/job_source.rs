@@ -52,6 +52,7 @@ impl Actor for JobSource {
         msg: JobSourceMsg,
         st: &mut JobSourceState,
     ) -> Result<(), ActorProcessingErr> {
+        let _handling = super::instrument::handling("job-source");
         if matches!(msg, JobSourceMsg::Wake) {
             st.ctx.directory.woken();
         }

@@ -23,6 +23,7 @@ pub mod batch_sweeper;
 pub mod bucket_topic;
 pub mod context;
 pub mod directory;
+pub mod instrument;
 pub mod intensity;
 pub mod job_source;
 pub mod kafka_jobs;

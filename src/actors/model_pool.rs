@@ -191,6 +191,7 @@ impl Actor for ModelPool {
         msg: ModelMsg,
         st: &mut ModelPoolState,
     ) -> Result<(), ActorProcessingErr> {
+        let _handling = super::instrument::handling("model-pool");
         match msg {
             ModelMsg::Embed { mels, n, reply } => {
                 if st.encoder.is_none() {
@@ -233,6 +234,7 @@ impl Actor for ModelPool {
         };
         let held = slot.batch.as_ref().map_or(0, |(_, p)| p.iter().map(|p| p.count).sum::<usize>());
         tracing::error!(worker = %cell.get_id(), reason = %reason, held_partials = held, "model actor died; its batch is re-queued");
+        super::instrument::failed("model-worker");
         if let Some((_, pieces)) = slot.batch {
             for p in pieces.into_iter().rev() {
                 st.queue.push_front(p);

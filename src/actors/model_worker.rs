@@ -41,6 +41,7 @@ impl Actor for ModelWorker {
         msg: ModelWorkerMsg,
         st: &mut ModelWorkerArgs,
     ) -> Result<(), ActorProcessingErr> {
+        let _handling = super::instrument::handling("model-worker");
         let ModelWorkerMsg::Run { batch, mels, n } = msg;
         if st.panics.fetch_update(Ordering::SeqCst, Ordering::SeqCst, |k| k.checked_sub(1)).is_ok() {
             panic!("injected model panic on batch {batch}");

@@ -47,6 +47,7 @@ impl Actor for OutboxRelay {
         _msg: RelayMsg,
         st: &mut RelayState,
     ) -> Result<(), ActorProcessingErr> {
+        let _handling = super::instrument::handling("outbox-relay");
         if !st.topics_ready {
             // A broker that is down at start is waited for, not fatal: rows wait in the outbox.
             match ensure_topics(&st.ctx.config.kafka).await {

@@ -33,6 +33,7 @@ impl Actor for RetryScheduler {
     }
 
     async fn handle(&self, myself: ActorRef<RetryMsg>, msg: RetryMsg, ctx: &mut Ctx) -> Result<(), ActorProcessingErr> {
+        let _handling = super::instrument::handling("retry-scheduler");
         match msg {
             RetryMsg::Failed { job, failure } => on_failure(&myself, ctx, job, failure).await,
             RetryMsg::Tick => tick(ctx).await,

@@ -51,6 +51,7 @@ impl Actor for S3Event {
         msg: S3EventMsg,
         st: &mut S3EventState,
     ) -> Result<(), ActorProcessingErr> {
+        let _handling = super::instrument::handling("s3-event");
         let ctx = &st.ctx;
         let S3EventMsg::ObjectCreated { event, reply } = msg;
         let result = apply(ctx, &event).await;

@@ -75,6 +75,7 @@ impl Actor for SseBroadcaster {
     }
 
     async fn handle(&self, _me: ActorRef<SseMsg>, msg: SseMsg, st: &mut SseState) -> Result<(), ActorProcessingErr> {
+        let _handling = super::instrument::handling("sse-broadcaster");
         match msg {
             SseMsg::Subscribe { record_id, reply } => {
                 let (tx, rx) = mpsc::channel(SUBSCRIBER_BUFFER);

@@ -163,6 +163,7 @@ impl Actor for RootSupervisor {
             return Ok(());
         }
         tracing::error!(actor = child.name(), reason = %reason, "actor died");
+        super::instrument::failed(child.name());
         let allowed = st.intensity.get_mut(&child).is_some_and(|i| i.allow(Instant::now()));
         if !allowed {
             let sup = &st.ctx.config.supervision;

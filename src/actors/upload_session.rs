@@ -56,6 +56,7 @@ impl Actor for UploadSession {
     }
 
     async fn handle(&self, _me: ActorRef<UploadMsg>, msg: UploadMsg, ctx: &mut Ctx) -> Result<(), ActorProcessingErr> {
+        let _handling = super::instrument::handling("upload-session");
         match msg {
             UploadMsg::Open { request, reply } => {
                 let _ = reply.send(open(ctx, request).await);
