@@ -38,6 +38,14 @@ pub const ANALYSIS_DURATION: &str = "orak_analysis_duration_seconds";
 pub const HTTP_REQUESTS: &str = "orak_http_requests_total";
 /// Seconds to answer an HTTP request (labels `route`, `method`).
 pub const HTTP_DURATION: &str = "orak_http_request_duration_seconds";
+/// Open SSE status streams.
+pub const SSE_CONNECTIONS: &str = "orak_sse_connections";
+/// Uploads that arrived (label `path`: `direct` through this service, `notified` by a bucket event, `found` by the sweeper).
+pub const UPLOADS: &str = "orak_uploads_total";
+/// Partials per embedding-model batch.
+pub const MODEL_BATCH: &str = "orak_model_batch_partials";
+/// Vectors in the voice-search index.
+pub const INDEX_SIZE: &str = "orak_vector_index_size";
 /// Always 1, labelled with the version: that the process is up and what it runs.
 pub const BUILD_INFO: &str = "orak_build_info";
 /// Requests refused by the rate limiter (label `class`).
@@ -55,6 +63,8 @@ pub fn install() -> Option<PrometheusHandle> {
                     Matcher::Suffix("_seconds".into()),
                     &[0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 300.0],
                 )
+                .ok()?
+                .set_buckets_for_metric(Matcher::Full(MODEL_BATCH.into()), &[1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0, 128.0, 256.0])
                 .ok()?;
             match builder.install_recorder() {
                 Ok(handle) => {
@@ -82,6 +92,18 @@ pub fn install() -> Option<PrometheusHandle> {
         .clone()
 }
 
+/// The process's own figures (CPU, memory, open files, threads), refreshed at each scrape.
+pub fn collect_process() {
+    static COLLECTOR: OnceLock<metrics_process::Collector> = OnceLock::new();
+    COLLECTOR
+        .get_or_init(|| {
+            let c = metrics_process::Collector::default();
+            c.describe();
+            c
+        })
+        .collect();
+}
+
 fn describe() {
     use metrics::{describe_counter, describe_gauge, describe_histogram};
     describe_counter!(ACTOR_RESTARTS, "Times a supervised actor was restarted");
@@ -96,6 +118,10 @@ fn describe() {
     describe_counter!(DEAD_LETTER_ACTIONS, "Dead letters requeued or discarded by an admin");
     describe_counter!(HTTP_REQUESTS, "HTTP requests answered, by route template, method and status");
     describe_histogram!(HTTP_DURATION, metrics::Unit::Seconds, "Time to answer an HTTP request, by route template and method");
+    describe_gauge!(SSE_CONNECTIONS, "Open SSE status streams");
+    describe_counter!(UPLOADS, "Uploads that arrived, by path");
+    describe_histogram!(MODEL_BATCH, "Partials per embedding-model batch");
+    describe_gauge!(INDEX_SIZE, "Vectors in the voice-search index");
     describe_gauge!(BUILD_INFO, "1, labelled with the running version");
     describe_counter!(RATE_LIMITED, "Requests refused by the rate limiter, by route class");
     describe_histogram!(QUEUE_WAIT, metrics::Unit::Seconds, "Time a job waited in QUEUED");

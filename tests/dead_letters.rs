@@ -136,6 +136,7 @@ async fn dead_letters_are_listed_inspected_requeued_and_discarded() {
             assert_eq!(sample(&m, "orak_dead_letter_actions_total{action=\"discard\"}"), Some(1.0), "{m}");
             assert_eq!(sample(&m, "orak_dead_lettered_total"), Some(2.0), "{m}");
             assert!(sample(&m, "orak_retries_total").unwrap_or(0.0) >= 1.0, "{m}");
+            assert_eq!(sample(&m, "orak_uploads_total{path=\"direct\"}"), Some(3.0), "{m}");
             break;
         }
         assert!(Instant::now() < deadline, "dead-letter gauge never reached 0:\n{m}");
@@ -182,4 +183,5 @@ async fn the_sweeper_queues_uploads_whose_event_never_came_and_removes_abandoned
     let m = metrics(&s).await;
     assert_eq!(sample(&m, "orak_sweeper_repairs_total{kind=\"missed_event\"}"), Some(1.0), "{m}");
     assert_eq!(sample(&m, "orak_sweeper_repairs_total{kind=\"expired_upload\"}"), Some(1.0), "{m}");
+    assert_eq!(sample(&m, "orak_uploads_total{path=\"found\"}"), Some(1.0), "{m}");
 }

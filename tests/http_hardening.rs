@@ -203,6 +203,9 @@ async fn metrics_can_live_on_their_own_address() {
     assert_eq!(r.status(), 200);
     let text = r.text().await.unwrap();
     assert!(text.contains("orak_build_info"), "the metrics are there");
+    for process in ["process_resident_memory_bytes", "process_cpu_seconds_total", "process_open_fds"] {
+        assert!(text.lines().any(|l| l.starts_with(process)), "{process} missing:\n{text}");
+    }
     // Requests are counted by route template (ids folded), method and status.
     let line = |route: &str, status: &str| {
         text.lines().any(|l| {

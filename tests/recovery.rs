@@ -101,6 +101,8 @@ async fn a_worker_panic_never_loses_the_job_it_held() {
     let metrics = s.client.get(s.url("/metrics")).send().await.unwrap().text().await.unwrap();
     assert!(metrics.lines().any(|l| l == "orak_actor_restarts_total{actor=\"analysis-worker\"} 1"), "{metrics}");
     assert!(metrics.lines().any(|l| l == "orak_actor_failures_total{actor=\"analysis-worker\"} 1"), "{metrics}");
+    // The SSE stream was counted while open, and is closed now.
+    assert!(metrics.lines().any(|l| l == "orak_sse_connections 0"), "{metrics}");
     // Every actor reports the messages it handled and how long each took.
     for actor in ["analysis-worker", "analysis-pool", "job-source", "s3-event", "upload-session", "retry-scheduler"] {
         let handled = format!("orak_actor_messages_total{{actor=\"{actor}\"}}");

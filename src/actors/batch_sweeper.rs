@@ -14,7 +14,7 @@
 //!     announced again (the message may have been lost with a broker) —
 //!     `kind="stuck_queued"`; without, the job source reads the table itself and
 //!     a long wait is only reported (a backlog);
-//!   - the records-by-status and dead-letter gauges are refreshed.
+//!   - the records-by-status, dead-letter and index-size gauges are refreshed.
 
 use super::Ctx;
 use super::s3_event::{ObjectCreated, S3EventMsg};
@@ -108,6 +108,7 @@ async fn missed_events(ctx: &Ctx) {
                 let event = ObjectCreated { key, size, sha256: String::new() };
                 if s3.cast(S3EventMsg::ObjectCreated { event, reply: None }).is_ok() {
                     found += 1;
+                    metrics::counter!(telemetry::UPLOADS, "path" => "found").increment(1);
                 }
             }
             Ok(None) => {}
@@ -157,6 +158,7 @@ async fn stuck_queued(ctx: &Ctx) {
 }
 
 async fn gauges(ctx: &Ctx) {
+    metrics::gauge!(telemetry::INDEX_SIZE).set(ctx.vectors.len() as f64);
     match ctx.store.count_by_status().await {
         Ok(counts) => {
             for status in RecordStatus::ALL {

@@ -91,6 +91,7 @@ impl ModelPoolState {
             }
             let batch = self.next_batch;
             self.next_batch += 1;
+            metrics::histogram!(crate::telemetry::MODEL_BATCH).record(total as f64);
             if slot.actor.cast(ModelWorkerMsg::Run { batch, mels, n: total }).is_err() {
                 // The actor is dying; its supervision event will come. Keep the work.
                 for p in pieces.into_iter().rev() {

@@ -80,7 +80,10 @@ async fn upload_completed(
         let hash = object.etag.map(|e| format!("etag:{e}")).unwrap_or_default();
         let applied = apply_object_created(&state, object.key.clone(), size, hash).await.map_err(ApiError::reject)?;
         match applied {
-            Ok(_) => out.applied += 1,
+            Ok(_) => {
+                out.applied += 1;
+                metrics::counter!(crate::telemetry::UPLOADS, "path" => "notified").increment(1);
+            }
             Err(StoreError::Conflict(_)) => out.duplicates += 1,
             Err(StoreError::NotFound) => out.unknown += 1,
             Err(e) => return Err(ApiError::from(e).reject()),

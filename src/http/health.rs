@@ -26,6 +26,7 @@ pub fn routes(
 /// `GET /metrics` in the Prometheus text format.
 pub fn metrics() -> impl Filter<Extract = (impl Reply,), Error = warp::Rejection> + Clone {
     warp::path!("metrics").and(warp::get()).map(|| {
+        crate::telemetry::collect_process();
         let body = crate::telemetry::install().map(|h| h.render()).unwrap_or_default();
         warp::reply::with_header(body, "content-type", "text/plain; version=0.0.4; charset=utf-8")
     })

@@ -131,7 +131,9 @@ pub async fn object_created(
     size: u64,
     sha256: String,
 ) -> Result<Vec<StatusEvent>, ApiError> {
-    Ok(apply_object_created(state, key, size, sha256).await??)
+    let events = apply_object_created(state, key, size, sha256).await??;
+    metrics::counter!(crate::telemetry::UPLOADS, "path" => "direct").increment(1);
+    Ok(events)
 }
 
 /// Like `object_created`, keeping the store's verdict apart from a failure to

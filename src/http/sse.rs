@@ -38,6 +38,23 @@ struct Cursor {
     rx: mpsc::Receiver<StatusEvent>,
     last_seq: i64,
     done: bool,
+    _open: OpenStream,
+}
+
+/// Counts an open stream in `orak_sse_connections` while it lives.
+struct OpenStream;
+
+impl OpenStream {
+    fn new() -> Self {
+        metrics::gauge!(crate::telemetry::SSE_CONNECTIONS).increment(1.0);
+        OpenStream
+    }
+}
+
+impl Drop for OpenStream {
+    fn drop(&mut self) {
+        metrics::gauge!(crate::telemetry::SSE_CONNECTIONS).decrement(1.0);
+    }
 }
 
 async fn status_stream(id: String, caller: Caller, state: AppState) -> Result<warp::reply::Response, warp::Rejection> {
@@ -60,7 +77,7 @@ async fn status_stream(id: String, caller: Caller, state: AppState) -> Result<wa
         error: current.view.error.clone(),
         seq: current.seq,
     };
-    let cursor = Cursor { last_seq: first.seq, first: Some(first), rx, done: false };
+    let cursor = Cursor { last_seq: first.seq, first: Some(first), rx, done: false, _open: OpenStream::new() };
     let events = stream::unfold(cursor, |mut c| async move {
         if c.done {
             return None;
