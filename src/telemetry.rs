@@ -38,6 +38,8 @@ pub const ANALYSIS_DURATION: &str = "orak_analysis_duration_seconds";
 pub const HTTP_REQUESTS: &str = "orak_http_requests_total";
 /// Seconds to answer an HTTP request (labels `route`, `method`).
 pub const HTTP_DURATION: &str = "orak_http_request_duration_seconds";
+/// 1 while the database answers the batch sweeper's queries (every sweep interval), else 0.
+pub const DATABASE_UP: &str = "orak_database_up";
 /// Open SSE status streams.
 pub const SSE_CONNECTIONS: &str = "orak_sse_connections";
 /// Uploads that arrived (label `path`: `direct` through this service, `notified` by a bucket event, `found` by the sweeper).
@@ -118,6 +120,7 @@ fn describe() {
     describe_counter!(DEAD_LETTER_ACTIONS, "Dead letters requeued or discarded by an admin");
     describe_counter!(HTTP_REQUESTS, "HTTP requests answered, by route template, method and status");
     describe_histogram!(HTTP_DURATION, metrics::Unit::Seconds, "Time to answer an HTTP request, by route template and method");
+    describe_gauge!(DATABASE_UP, "1 while the database answers, else 0");
     describe_gauge!(SSE_CONNECTIONS, "Open SSE status streams");
     describe_counter!(UPLOADS, "Uploads that arrived, by path");
     describe_histogram!(MODEL_BATCH, "Partials per embedding-model batch");

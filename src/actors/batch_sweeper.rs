@@ -78,7 +78,10 @@ fn ms(seconds: u64) -> i64 {
 }
 
 async fn expired_leases(ctx: &Ctx) {
-    match ctx.store.reclaim_leases(now_ms(), LeaseScope::Expired, ctx.config.retry.max_attempts()).await {
+    let result = ctx.store.reclaim_leases(now_ms(), LeaseScope::Expired, ctx.config.retry.max_attempts()).await;
+    // This query runs every sweep interval: it doubles as the database probe.
+    metrics::gauge!(telemetry::DATABASE_UP).set(if result.is_ok() { 1.0 } else { 0.0 });
+    match result {
         Ok(events) if !events.is_empty() => {
             let ids: Vec<String> = events.iter().map(|e| e.record_id.to_string()).collect();
             tracing::warn!(repair = "lease_expired", count = events.len(), records = ?ids, "took back expired leases");
