@@ -302,3 +302,30 @@ async fn status_polls_are_answered_from_the_redis_cache_for_the_owner_only() {
     assert_eq!(s.delete(&alice, &format!("/api/records/{id}")).await.status(), 204);
     assert_eq!(s.client.get(s.url(&path)).bearer_auth(&alice).send().await.unwrap().status(), 404);
 }
+
+#[tokio::test]
+async fn json_logs_carry_the_request_id_on_every_line() {
+    let s = Server::start(&[("ORAK_LOG__FORMAT", "json")]).await;
+    let token = s.token("alice", false);
+    let r = s.client.get(s.url("/api/records")).bearer_auth(&token).header("x-request-id", "req-42").send().await;
+    assert_eq!(r.unwrap().status(), 200);
+    let r = s.client.get(s.url("/api/records")).header("x-request-id", "no spaces allowed").send().await;
+    assert_eq!(r.unwrap().status(), 401);
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let log = s.full_log();
+    let lines: Vec<serde_json::Value> = log
+        .lines()
+        .filter(|l| l.starts_with('{'))
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON ({e}): {l}")))
+        .collect();
+    assert!(lines.len() > 5, "{log}");
+    for l in &lines {
+        assert!(l["timestamp"].is_string() && l["level"].is_string() && l["target"].is_string(), "{l}");
+    }
+    let http: Vec<&serde_json::Value> = lines.iter().filter(|l| l["message"] == "http").collect();
+    let ids: Vec<&str> = http.iter().filter_map(|l| l["span"]["request_id"].as_str()).collect();
+    assert_eq!(ids.len(), http.len(), "every request line has an id: {http:?}");
+    assert!(ids.contains(&"req-42"), "{ids:?}");
+    assert!(!ids.contains(&"no spaces allowed"), "a hostile id is replaced: {ids:?}");
+    assert!(ids.iter().any(|i| i.len() == 32 && i.bytes().all(|b| b.is_ascii_hexdigit())), "{ids:?}");
+}

@@ -99,10 +99,19 @@ pub fn routes(state: AppState) -> BoxedFilter<(Response,)> {
                 "http"
             );
         }))
-        .map(into_response);
+        .map(into_response)
+        // Every log line of a request carries its id (the caller's X-Request-Id when
+        // it sends a sane one, else a new one).
+        .with(warp::trace(|info| {
+            let given = info.request_headers().get("x-request-id").and_then(|v| v.to_str().ok());
+            let id = given
+                .filter(|v| !v.is_empty() && v.len() <= 64 && v.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-'))
+                .map_or_else(|| uuid::Uuid::new_v4().simple().to_string(), str::to_owned);
+            tracing::info_span!("request", request_id = %id)
+        }));
     match security::cors(&config.http) {
         Some(cors) => served.with(cors).map(into_response).boxed(),
-        None => served.boxed(),
+        None => served.map(into_response).boxed(),
     }
 }
 
