@@ -9,11 +9,11 @@
 //! - `DELETE /api/admin/dead-letters/{id}`
 
 use super::auth::{Caller, admin};
+use super::records::{parse_cursor, parse_limit};
 use super::{ApiError, AppState, record_id_param, with_state};
 use crate::clock::now_ms;
 use crate::domain::RecordId;
 use crate::domain::dead_letter::{AuditEntry, DeadLetter, DeadLetterFilter};
-use crate::store::ListCursor;
 use crate::telemetry;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
@@ -86,19 +86,6 @@ fn parse_time(name: &str, value: Option<&str>) -> Result<Option<i64>, ApiError> 
                 .map_err(|e| ApiError::bad_request(format!("{name} must be an RFC 3339 time: {e}")))
         })
         .transpose()
-}
-
-fn parse_limit(limit: Option<i64>) -> Result<i64, ApiError> {
-    let limit = limit.unwrap_or(20);
-    if (1..=100).contains(&limit) { Ok(limit) } else { Err(ApiError::bad_request("limit must be between 1 and 100")) }
-}
-
-fn parse_cursor(s: &str) -> Result<ListCursor, ApiError> {
-    let bad = || ApiError::bad_request("invalid cursor");
-    let (ms, id) = s.split_once('_').ok_or_else(bad)?;
-    let at = ms.parse::<i64>().map_err(|_| bad())?;
-    let id = RecordId::parse(id).map_err(|_| bad())?;
-    Ok(ListCursor { created_at: at, id: id.as_str().to_owned() })
 }
 
 fn record_id(id: &str) -> Result<RecordId, ApiError> {

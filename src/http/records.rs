@@ -326,18 +326,22 @@ struct ListResponse {
     next_cursor: Option<String>,
 }
 
-fn parse_cursor(s: &str) -> Result<ListCursor, ApiError> {
+/// A page cursor `<unix ms>_<record id>`, as listings hand out in `next_cursor`.
+pub fn parse_cursor(s: &str) -> Result<ListCursor, ApiError> {
     let (ms, id) = s.split_once('_').ok_or_else(|| ApiError::bad_request("invalid cursor"))?;
     let created_at = ms.parse::<i64>().map_err(|_| ApiError::bad_request("invalid cursor"))?;
     let id = RecordId::parse(id).map_err(|_| ApiError::bad_request("invalid cursor"))?;
     Ok(ListCursor { created_at, id: id.as_str().to_owned() })
 }
 
+/// A listing's page size: `limit` (default 20), 1 to 100.
+pub fn parse_limit(limit: Option<i64>) -> Result<i64, ApiError> {
+    let limit = limit.unwrap_or(20);
+    if (1..=100).contains(&limit) { Ok(limit) } else { Err(ApiError::bad_request("limit must be between 1 and 100")) }
+}
+
 async fn list(caller: Caller, q: ListQuery, state: AppState) -> Result<Response, warp::Rejection> {
-    let limit = q.limit.unwrap_or(20);
-    if !(1..=100).contains(&limit) {
-        return Err(ApiError::bad_request("limit must be between 1 and 100").reject());
-    }
+    let limit = parse_limit(q.limit).map_err(ApiError::reject)?;
     let cursor = q.cursor.as_deref().map(parse_cursor).transpose().map_err(ApiError::reject)?;
     let rows = state
         .ctx

@@ -62,21 +62,14 @@ async fn status_stream(id: String, caller: Caller, state: AppState) -> Result<wa
     // two reads is either in the state or in the channel, never in neither.
     visible_record(&state, &caller, &id).await.map_err(ApiError::reject)?;
     let record_id = crate::domain::RecordId::parse(&id).map_err(|_| ApiError::not_found("record").reject())?;
-    let rid = record_id.clone();
     let rx = ask(state.ctx.directory.sse(), "sse-broadcaster", Duration::from_secs(5), |reply| SseMsg::Subscribe {
-        record_id: rid,
+        record_id,
         reply,
     })
     .await
     .map_err(|e| ApiError::from(e).reject())?;
     let current = visible_record(&state, &caller, &id).await.map_err(ApiError::reject)?;
-    let first = StatusEvent {
-        record_id,
-        status: current.view.status,
-        attempt: current.view.attempts,
-        error: current.view.error.clone(),
-        seq: current.seq,
-    };
+    let first = current.status_event();
     let cursor = Cursor { last_seq: first.seq, first: Some(first), rx, done: false, _open: OpenStream::new() };
     let events = stream::unfold(cursor, |mut c| async move {
         if c.done {

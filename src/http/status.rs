@@ -47,12 +47,5 @@ async fn status(id: String, caller: Caller, state: AppState) -> Result<Response,
             tracing::debug!(error = %e, "could not cache a record's owner");
         }
     }
-    let ev = StatusEvent {
-        record_id: record.view.id.clone(),
-        status: record.view.status,
-        attempt: record.view.attempts,
-        error: record.view.error.clone(),
-        seq: record.seq,
-    };
-    Ok(body(&ev, false))
+    Ok(body(&record.status_event(), false))
 }

@@ -102,6 +102,20 @@ pub struct StoredRecord {
     pub created_at_ms: i64,
 }
 
+impl StoredRecord {
+    /// The record's current status as a status event (what a new subscriber or a
+    /// poll sees first).
+    pub fn status_event(&self) -> StatusEvent {
+        StatusEvent {
+            record_id: self.view.id.clone(),
+            status: self.view.status,
+            attempt: self.view.attempts,
+            error: self.view.error.clone(),
+            seq: self.seq,
+        }
+    }
+}
+
 /// Position in a newest-first listing: (created_at, id) of the last item seen.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ListCursor {
