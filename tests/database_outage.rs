@@ -69,7 +69,7 @@ async fn a_ten_second_database_outage_loses_and_duplicates_nothing() {
     let r = s.client.get(s.url(&format!("/api/records/{}", ids[0]))).bearer_auth(&token).send().await.unwrap();
     assert_eq!(r.status(), 503, "a read says 'try again', not 500");
     // The outage shows in /metrics (which needs no database) for the alert rule.
-    let metrics = s.client.get(s.url("/metrics")).send().await.unwrap().text().await.unwrap();
+    let metrics = s.metrics().await;
     assert!(metrics.lines().any(|l| l == "orak_database_up 0"), "{metrics}");
     tokio::time::sleep(Duration::from_secs(10).saturating_sub(cut_at.elapsed())).await;
     proxy.restore();
@@ -86,7 +86,7 @@ async fn a_ten_second_database_outage_loses_and_duplicates_nothing() {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     let recovered = restored.elapsed();
-    let metrics = s.client.get(s.url("/metrics")).send().await.unwrap().text().await.unwrap();
+    let metrics = s.metrics().await;
     assert!(metrics.lines().any(|l| l == "orak_database_up 1"), "{metrics}");
     assert_eq!(db.query_count("SELECT COUNT(*) AS n FROM records WHERE status = 'COMPLETED'").await as usize, N, "{}", s.log());
     assert_eq!(db.query_count("SELECT COUNT(*) AS n FROM analyses").await as usize, N);

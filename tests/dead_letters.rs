@@ -6,7 +6,7 @@
 
 mod common;
 
-use common::{Server, sine_wav};
+use common::{Server, sample, sine_wav};
 use serde_json::Value;
 use std::time::{Duration, Instant};
 
@@ -21,15 +21,6 @@ fn broken_wav() -> Vec<u8> {
 
 async fn admin_get(s: &Server, token: &str, path: &str) -> reqwest::Response {
     s.client.get(s.url(path)).bearer_auth(token).send().await.unwrap()
-}
-
-async fn metrics(s: &Server) -> String {
-    s.client.get(s.url("/metrics")).send().await.unwrap().text().await.unwrap()
-}
-
-/// The value of the first sample line of `metrics` that starts with `series`.
-fn sample(metrics: &str, series: &str) -> Option<f64> {
-    metrics.lines().find(|l| l.starts_with(series)).and_then(|l| l.rsplit(' ').next()).and_then(|v| v.parse().ok())
 }
 
 #[tokio::test]
@@ -130,7 +121,7 @@ async fn dead_letters_are_listed_inspected_requeued_and_discarded() {
     // The gauge follows (the sweeper refreshes it every second here) and the actions are counted.
     let deadline = Instant::now() + T;
     loop {
-        let m = metrics(&s).await;
+        let m = s.metrics().await;
         if sample(&m, "orak_dead_letters ") == Some(0.0) {
             assert_eq!(sample(&m, "orak_dead_letter_actions_total{action=\"requeue\"}"), Some(1.0), "{m}");
             assert_eq!(sample(&m, "orak_dead_letter_actions_total{action=\"discard\"}"), Some(1.0), "{m}");
@@ -180,7 +171,7 @@ async fn the_sweeper_queues_uploads_whose_event_never_came_and_removes_abandoned
     let log = s.full_log();
     assert!(log.contains("repair=\"missed_event\"") || log.contains("repair=missed_event"), "{}", s.log());
     assert!(log.contains("removed uploads that never finished"), "{}", s.log());
-    let m = metrics(&s).await;
+    let m = s.metrics().await;
     assert_eq!(sample(&m, "orak_sweeper_repairs_total{kind=\"missed_event\"}"), Some(1.0), "{m}");
     assert_eq!(sample(&m, "orak_sweeper_repairs_total{kind=\"expired_upload\"}"), Some(1.0), "{m}");
     assert_eq!(sample(&m, "orak_uploads_total{path=\"found\"}"), Some(1.0), "{m}");

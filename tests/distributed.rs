@@ -23,7 +23,7 @@ const T: Duration = Duration::from_secs(120);
 #[tokio::test]
 async fn two_instances_serve_as_one() {
     let cluster = Cluster::new(&[]).await;
-    let bucket = cluster.env.iter().find(|(k, _)| k == "ORAK_S3__BUCKET").unwrap().1.clone();
+    let bucket = cluster.bucket();
     let a = cluster.instance().await;
     let b = cluster.instance().await;
     // One secret: a token from either instance works on both.
@@ -138,7 +138,7 @@ async fn two_hundred_recordings_through_the_whole_distributed_path() {
     use futures_util::StreamExt;
     const N: usize = 200;
     let cluster = Cluster::new(&[]).await;
-    let bucket = cluster.env.iter().find(|(k, _)| k == "ORAK_S3__BUCKET").unwrap().1.clone();
+    let bucket = cluster.bucket();
     let (a, b) = (cluster.instance().await, cluster.instance().await);
     let tokens: Vec<String> = (0..4).map(|u| a.token(&format!("singer{u}"), false)).collect();
     let wav = reference("speech_60s_16k.wav");

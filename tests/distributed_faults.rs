@@ -7,7 +7,7 @@
 
 mod common;
 
-use common::cluster::{Cluster, bucket_event, presigned_put, reference, speech_window};
+use common::cluster::{Cluster, bucket_event, presigned_put, put_ticket, reference, speech_window};
 use common::services::{self, Service};
 use common::{Server, collect_sse, statuses};
 use std::time::{Duration, Instant};
@@ -17,7 +17,7 @@ const N: usize = 16;
 /// `N` short takes of the reference speech, presigned through `s`, PUT into the
 /// bucket, their bucket events sent to `s`; returns the record ids.
 async fn submit(cluster: &Cluster, s: &Server, token: &str, n: usize) -> Vec<String> {
-    let bucket = cluster.env.iter().find(|(k, _)| k == "ORAK_S3__BUCKET").unwrap().1.clone();
+    let bucket = cluster.bucket();
     let wav = reference("speech_60s_16k.wav");
     let pcm: Vec<i16> =
         hound::WavReader::new(std::io::Cursor::new(wav)).unwrap().samples().map(|x| x.unwrap()).collect();
@@ -131,7 +131,7 @@ async fn redis_stopping_mid_batch_loses_nothing_and_the_fan_out_comes_back() {
     // The fan-out is back: streams on B show every step of records uploaded through A
     // (those A's workers process reach B only through Redis).
     tokio::time::sleep(Duration::from_secs(2)).await;
-    let bucket = cluster.env.iter().find(|(k, _)| k == "ORAK_S3__BUCKET").unwrap().1.clone();
+    let bucket = cluster.bucket();
     let bytes = reference("librivox_0870.wav");
     let mut after = Vec::new();
     for u in 0..6 {
@@ -141,13 +141,7 @@ async fn redis_stopping_mid_batch_loses_nothing_and_the_fan_out_comes_back() {
         let stream = b.sse(&token, &id).await;
         assert_eq!(stream.status(), 200);
         let events = tokio::spawn(collect_sse(stream, Duration::from_secs(90)));
-        let mut req = a.client.put(ticket["upload_url"].as_str().unwrap()).body(bytes.clone());
-        for (k, v) in ticket["headers"].as_object().unwrap() {
-            if !k.eq_ignore_ascii_case("content-length") {
-                req = req.header(k.as_str(), v.as_str().unwrap());
-            }
-        }
-        assert!(req.send().await.unwrap().status().is_success());
+        put_ticket(&a, &ticket, bytes.clone()).await;
         bucket_event(&a, &bucket, &id, bytes.len()).await;
         after.push((id, events));
     }

@@ -111,7 +111,7 @@ async fn clients_over_their_rate_get_429_with_retry_after() {
     // The budget refills: 2 per second.
     tokio::time::sleep(Duration::from_millis(1100)).await;
     assert_eq!(s.client.get(s.url("/api/records")).bearer_auth(&token).send().await.unwrap().status(), 200);
-    let metrics = s.client.get(s.url("/metrics")).send().await.unwrap().text().await.unwrap();
+    let metrics = s.metrics().await;
     assert!(metrics.contains("orak_rate_limited_total{class=\"api\"} 3"), "{metrics}");
 }
 

@@ -48,14 +48,9 @@ async fn a_flood_of_a_thousand_uploads_against_two_workers_all_complete_with_bou
     assert!(list["next_cursor"].is_string());
 
     // Queue wait is reported: one observation per job.
-    let metrics = s.client.get(s.url("/metrics")).send().await.unwrap().text().await.unwrap();
+    let metrics = s.metrics().await;
     let value = |name: &str| -> f64 {
-        metrics
-            .lines()
-            .find(|l| l.starts_with(name))
-            .and_then(|l| l.rsplit(' ').next())
-            .and_then(|v| v.parse().ok())
-            .unwrap_or_else(|| panic!("{name} missing from /metrics:\n{metrics}"))
+        common::sample(&metrics, name).unwrap_or_else(|| panic!("{name} missing from /metrics:\n{metrics}"))
     };
     let (count, sum) = (value("orak_queue_wait_seconds_count"), value("orak_queue_wait_seconds_sum"));
     assert_eq!(count as usize, N, "one queue-wait observation per job");

@@ -98,7 +98,7 @@ async fn a_worker_panic_never_loses_the_job_it_held() {
     assert_eq!(s.client.get(s.url("/ready")).send().await.unwrap().status(), 200);
     assert!(s.log().contains("analysis worker died"));
     // The restart is counted for its actor.
-    let metrics = s.client.get(s.url("/metrics")).send().await.unwrap().text().await.unwrap();
+    let metrics = s.metrics().await;
     assert!(metrics.lines().any(|l| l == "orak_actor_restarts_total{actor=\"analysis-worker\"} 1"), "{metrics}");
     assert!(metrics.lines().any(|l| l == "orak_actor_failures_total{actor=\"analysis-worker\"} 1"), "{metrics}");
     // The SSE stream was counted while open, and is closed now.

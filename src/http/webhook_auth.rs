@@ -17,9 +17,14 @@ pub const SIGNATURE_HEADER: &str = "x-orak-signature";
 
 /// `sha256=<hex>` of `body` under `secret`: what a sender puts in [`SIGNATURE_HEADER`].
 pub fn sign(secret: &str, body: &[u8]) -> String {
+    format!("sha256={}", hex::encode(mac(secret, body).finalize().into_bytes()))
+}
+
+/// HMAC-SHA256 of `body` under `secret`.
+fn mac(secret: &str, body: &[u8]) -> Hmac<Sha256> {
     let mut mac = Hmac::<Sha256>::new_from_slice(secret.as_bytes()).expect("HMAC takes keys of any length");
     mac.update(body);
-    format!("sha256={}", hex::encode(mac.finalize().into_bytes()))
+    mac
 }
 
 /// Whether the request proves it knows `secret`.
@@ -31,9 +36,7 @@ fn authenticated(secret: &str, authorization: Option<&str>, signature: Option<&s
     }
     if let Some(given) = signature.and_then(|s| s.trim().strip_prefix("sha256=")) {
         let Ok(given) = hex::decode(given) else { return false };
-        let mut mac = Hmac::<Sha256>::new_from_slice(secret.as_bytes()).expect("HMAC takes keys of any length");
-        mac.update(body);
-        return mac.verify_slice(&given).is_ok();
+        return mac(secret, body).verify_slice(&given).is_ok();
     }
     false
 }

@@ -75,6 +75,11 @@ impl Cluster {
         Cluster { db, env, pg_url, pg_table }
     }
 
+    /// The test's S3 bucket.
+    pub fn bucket(&self) -> String {
+        self.env.iter().find(|(k, _)| k == "ORAK_S3__BUCKET").expect("a bucket").1.clone()
+    }
+
     /// One number from the shared pgvector table.
     pub async fn pg_count(&self, what: &str) -> i64 {
         let (client, conn) = tokio_postgres::connect(&self.pg_url, tokio_postgres::NoTls).await.expect("pgvector");
@@ -100,6 +105,12 @@ pub async fn bucket_event(s: &Server, bucket: &str, id: &str, size: usize) {
 /// Presigns on `s` and PUTs the bytes straight into the bucket (no event yet).
 pub async fn presigned_put(s: &Server, token: &str, name: &str, body: Vec<u8>) -> String {
     let ticket = s.presign(token, name, body.len()).await;
+    put_ticket(s, &ticket, body).await;
+    ticket["record_id"].as_str().unwrap().to_owned()
+}
+
+/// PUTs the bytes to a presigned ticket's URL, with the headers it names.
+pub async fn put_ticket(s: &Server, ticket: &Value, body: Vec<u8>) {
     let mut req = s.client.put(ticket["upload_url"].as_str().unwrap()).body(body);
     for (k, v) in ticket["headers"].as_object().unwrap() {
         if !k.eq_ignore_ascii_case("content-length") {
@@ -108,7 +119,6 @@ pub async fn presigned_put(s: &Server, token: &str, name: &str, body: Vec<u8>) -
     }
     let status = req.send().await.unwrap().status();
     assert!(status.is_success(), "PUT to the bucket: {status}");
-    ticket["record_id"].as_str().unwrap().to_owned()
 }
 
 pub fn item_ids(body: &Value) -> Vec<String> {

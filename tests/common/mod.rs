@@ -227,6 +227,11 @@ impl Server {
         }
     }
 
+    /// The text of `/metrics` (on the service's own address).
+    pub async fn metrics(&self) -> String {
+        self.client.get(self.url("/metrics")).send().await.unwrap().text().await.unwrap()
+    }
+
     /// Opens the SSE stream; returns the response (check the status first).
     pub async fn sse(&self, token: &str, id: &str) -> reqwest::Response {
         self.client.get(self.url(&format!("/api/processing/status/{id}"))).bearer_auth(token).send().await.unwrap()
@@ -285,6 +290,11 @@ pub async fn collect_sse(resp: reqwest::Response, timeout: Duration) -> Vec<Valu
         }
     }
     events
+}
+
+/// The value of the first sample line of a `/metrics` text that starts with `series`.
+pub fn sample(metrics: &str, series: &str) -> Option<f64> {
+    metrics.lines().find(|l| l.starts_with(series)).and_then(|l| l.rsplit(' ').next()).and_then(|v| v.parse().ok())
 }
 
 pub fn statuses(events: &[Value]) -> Vec<String> {
