@@ -6,10 +6,10 @@
 
 mod common;
 
-use common::mysql::{TestMysql, server_url};
-use common::proxy::CuttableProxy;
 use common::Server;
 use common::cluster::{reference, speech_window};
+use common::mysql::{TestMysql, server_url};
+use common::proxy::CuttableProxy;
 use serde_json::Value;
 use std::collections::HashSet;
 use std::net::{SocketAddr, ToSocketAddrs};
@@ -88,7 +88,12 @@ async fn a_ten_second_database_outage_loses_and_duplicates_nothing() {
     let recovered = restored.elapsed();
     let metrics = s.metrics().await;
     assert!(metrics.lines().any(|l| l == "orak_database_up 1"), "{metrics}");
-    assert_eq!(db.query_count("SELECT COUNT(*) AS n FROM records WHERE status = 'COMPLETED'").await as usize, N, "{}", s.log());
+    assert_eq!(
+        db.query_count("SELECT COUNT(*) AS n FROM records WHERE status = 'COMPLETED'").await as usize,
+        N,
+        "{}",
+        s.log()
+    );
     assert_eq!(db.query_count("SELECT COUNT(*) AS n FROM analyses").await as usize, N);
     assert_eq!(db.query_count("SELECT COUNT(*) AS n FROM attempts WHERE outcome = 'completed'").await as usize, N);
     assert_eq!(db.query_count("SELECT COUNT(*) AS n FROM embeddings").await as usize, N);

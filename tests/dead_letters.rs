@@ -57,8 +57,7 @@ async fn dead_letters_are_listed_inspected_requeued_and_discarded() {
     let ids: Vec<&str> = all["items"].as_array().unwrap().iter().map(|d| d["record_id"].as_str().unwrap()).collect();
     assert_eq!(ids.len(), 2, "{all}");
     assert!(ids.contains(&flaky.as_str()) && ids.contains(&broken.as_str()));
-    let injected: Value =
-        admin_get(&s, &admin, "/api/admin/dead-letters?error=injected").await.json().await.unwrap();
+    let injected: Value = admin_get(&s, &admin, "/api/admin/dead-letters?error=injected").await.json().await.unwrap();
     assert_eq!(injected["items"].as_array().unwrap().len(), 1, "{injected}");
     assert_eq!(injected["items"][0]["record_id"], flaky.as_str());
     let bobs: Value = admin_get(&s, &admin, "/api/admin/dead-letters?owner=bob").await.json().await.unwrap();
@@ -73,8 +72,7 @@ async fn dead_letters_are_listed_inspected_requeued_and_discarded() {
     assert_eq!(admin_get(&s, &admin, "/api/admin/dead-letters?failed_after=yesterday").await.status(), 400);
 
     // The whole history: every attempt with its error and timings.
-    let detail: Value =
-        admin_get(&s, &admin, &format!("/api/admin/dead-letters/{flaky}")).await.json().await.unwrap();
+    let detail: Value = admin_get(&s, &admin, &format!("/api/admin/dead-letters/{flaky}")).await.json().await.unwrap();
     let history = detail["history"].as_array().unwrap();
     let outcomes: Vec<&str> = history.iter().map(|a| a["outcome"].as_str().unwrap()).collect();
     assert_eq!(outcomes, ["retrying", "failed"], "{detail}");
@@ -110,10 +108,16 @@ async fn dead_letters_are_listed_inspected_requeued_and_discarded() {
     let audit: Value = admin_get(&s, &admin, "/api/admin/dead-letters/audit").await.json().await.unwrap();
     let entries = audit["items"].as_array().unwrap();
     assert_eq!(entries.len(), 2, "{audit}");
-    assert_eq!((entries[0]["action"].as_str(), entries[0]["record_id"].as_str()), (Some("discard"), Some(broken.as_str())));
+    assert_eq!(
+        (entries[0]["action"].as_str(), entries[0]["record_id"].as_str()),
+        (Some("discard"), Some(broken.as_str()))
+    );
     assert_eq!(entries[0]["admin"], "root");
     assert_eq!(entries[0]["history"].as_array().unwrap().len(), 1);
-    assert_eq!((entries[1]["action"].as_str(), entries[1]["record_id"].as_str()), (Some("requeue"), Some(flaky.as_str())));
+    assert_eq!(
+        (entries[1]["action"].as_str(), entries[1]["record_id"].as_str()),
+        (Some("requeue"), Some(flaky.as_str()))
+    );
     assert_eq!(entries[1]["history"].as_array().unwrap().len(), 2);
     let left: Value = admin_get(&s, &admin, "/api/admin/dead-letters").await.json().await.unwrap();
     assert!(left["items"].as_array().unwrap().is_empty(), "{left}");

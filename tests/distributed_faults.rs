@@ -97,7 +97,8 @@ async fn a_kafka_broker_restart_that_loses_every_message_loses_no_recording() {
     broker.start();
     let restarted = Instant::now();
     let took = assert_exactly_once(&cluster, N, restarted, &[&s]).await;
-    let reannounced = s.full_log().matches("repair=\"stuck_queued\"").count() + s.full_log().matches("repair=stuck_queued").count();
+    let reannounced =
+        s.full_log().matches("repair=\"stuck_queued\"").count() + s.full_log().matches("repair=stuck_queued").count();
     eprintln!("kafka restart: jobs={N} lost=0 duplicated=0 recovered_in={took:.1}s sweeps_reannouncing={reannounced}");
     assert_eq!(ids.len(), N);
 }
@@ -156,7 +157,10 @@ async fn redis_stopping_mid_batch_loses_nothing_and_the_fan_out_comes_back() {
     }
     let by_a = cluster
         .db
-        .query_count(&format!("SELECT COUNT(*) AS n FROM attempts WHERE worker = '{}'", common::cluster::instance_id(&a)))
+        .query_count(&format!(
+            "SELECT COUNT(*) AS n FROM attempts WHERE worker = '{}'",
+            common::cluster::instance_id(&a)
+        ))
         .await;
     eprintln!("after the outage A processed {by_a} records; their steps reached B through Redis");
     assert_eq!(ids.len(), N);
@@ -195,6 +199,8 @@ async fn the_object_store_stopping_mid_batch_loses_nothing() {
     store.start();
     let took = assert_exactly_once(&cluster, N, stopped, &[&s]).await;
     let retried = cluster.db.query_count("SELECT COUNT(*) AS n FROM attempts WHERE outcome = 'retrying'").await;
-    eprintln!("object store outage: jobs={N} outage=8s lost=0 duplicated=0 retried_attempts={retried} done_in={took:.1}s after the stop");
+    eprintln!(
+        "object store outage: jobs={N} outage=8s lost=0 duplicated=0 retried_attempts={retried} done_in={took:.1}s after the stop"
+    );
     assert_eq!(ids.len(), N);
 }

@@ -35,7 +35,8 @@ async fn every_response_carries_the_security_headers_and_cors_stays_closed() {
         assert_eq!(header(r, "strict-transport-security"), None, "no HSTS over plain HTTP");
     }
     // No CORS unless configured: a foreign page gets no permission to read.
-    let r = s.client.get(s.url("/api/records")).bearer_auth(&token).header("origin", "https://evil.example").send().await;
+    let r =
+        s.client.get(s.url("/api/records")).bearer_auth(&token).header("origin", "https://evil.example").send().await;
     assert_eq!(header(&r.unwrap(), "access-control-allow-origin"), None);
     let pre = s
         .client

@@ -102,7 +102,13 @@ impl JwtKeys {
         }
         let encoding =
             private_pem.map(EncodingKey::from_rsa_pem).transpose().map_err(|e| key_err("private key", &e))?;
-        Ok(JwtKeys { algorithm: Algorithm::RS256, encoding, decoding, issuer: issuer.to_owned(), audience: audience.to_owned() })
+        Ok(JwtKeys {
+            algorithm: Algorithm::RS256,
+            encoding,
+            decoding,
+            issuer: issuer.to_owned(),
+            audience: audience.to_owned(),
+        })
     }
 
     /// Issues a token for `user`, valid from `now` (unix seconds) for `ttl_seconds`.
@@ -116,7 +122,9 @@ impl JwtKeys {
             exp: now.saturating_add(i64::try_from(ttl_seconds).unwrap_or(i64::MAX)),
         };
         let key = self.encoding.as_ref().ok_or_else(|| {
-            AuthError::Key("no signing key: tokens come from the identity provider (set auth.private_key_file to issue)".into())
+            AuthError::Key(
+                "no signing key: tokens come from the identity provider (set auth.private_key_file to issue)".into(),
+            )
         })?;
         jsonwebtoken::encode(&Header::new(self.algorithm), &claims, key).map_err(|e| AuthError::Key(e.to_string()))
     }
@@ -132,7 +140,9 @@ impl JwtKeys {
         // The key the token names (kid), or, when it names none, each in turn.
         let mut last = AuthError::Invalid(format!("unknown key id {:?}", header.kid));
         let mut verified = None;
-        for (_, key) in self.decoding.iter().filter(|(kid, _)| kid.is_none() || header.kid.is_none() || *kid == header.kid) {
+        for (_, key) in
+            self.decoding.iter().filter(|(kid, _)| kid.is_none() || header.kid.is_none() || *kid == header.kid)
+        {
             match jsonwebtoken::decode::<Claims>(token, key, &validation) {
                 Ok(data) => {
                     verified = Some(data);
@@ -202,11 +212,19 @@ mod tests {
         assert!(jwks.issue("x", Role::User, now(), 60).is_err(), "no private key, no tokens");
 
         // A stranger's key, an HS256 token, or the wrong audience: refused.
-        let stranger = JwtKeys::rs256(Some(&fixture("rs256-public.pem")), None, Some(&fixture("other-private.pem")), "idp", "orak").unwrap();
+        let stranger = JwtKeys::rs256(
+            Some(&fixture("rs256-public.pem")),
+            None,
+            Some(&fixture("other-private.pem")),
+            "idp",
+            "orak",
+        )
+        .unwrap();
         assert!(jwks.verify(&stranger.issue("eve", Role::Admin, now(), 60).unwrap()).is_err());
         let hs = JwtKeys::hs256(b"0123456789abcdef0123456789abcdef", "idp", "orak").unwrap();
         assert!(provider.verify(&hs.issue("eve", Role::Admin, now(), 60).unwrap()).is_err(), "no algorithm confusion");
-        let elsewhere = JwtKeys::rs256(Some(&fixture("rs256-public.pem")), None, Some(&private), "idp", "other").unwrap();
+        let elsewhere =
+            JwtKeys::rs256(Some(&fixture("rs256-public.pem")), None, Some(&private), "idp", "other").unwrap();
         assert!(provider.verify(&elsewhere.issue("eve", Role::User, now(), 60).unwrap()).is_err());
     }
 }

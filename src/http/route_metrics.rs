@@ -14,9 +14,7 @@ fn templates() -> &'static [(String, Vec<String>)] {
         let doc: serde_json::Value = serde_json::from_str(super::openapi::DOCUMENT).unwrap_or_default();
         doc["paths"]
             .as_object()
-            .map(|paths| {
-                paths.keys().map(|p| (p.clone(), p.split('/').map(str::to_owned).collect())).collect()
-            })
+            .map(|paths| paths.keys().map(|p| (p.clone(), p.split('/').map(str::to_owned).collect())).collect())
             .unwrap_or_default()
     })
 }

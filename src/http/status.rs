@@ -33,7 +33,8 @@ async fn status(id: String, caller: Caller, state: AppState) -> Result<Response,
     let rid = RecordId::parse(&id).map_err(|_| ApiError::not_found("record").reject())?;
     if let Some(bus) = &state.ctx.bus {
         // Both or neither: the owner decides who may see the cached status.
-        if let (Ok(Some(owner)), Ok(Some(ev))) = (bus.redis.cached_owner(&rid).await, bus.redis.cached_status(&rid).await)
+        if let (Ok(Some(owner)), Ok(Some(ev))) =
+            (bus.redis.cached_owner(&rid).await, bus.redis.cached_status(&rid).await)
         {
             if caller.may_see(&owner) {
                 return Ok(body(&ev, true));

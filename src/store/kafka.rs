@@ -96,7 +96,9 @@ impl JobProducer {
     /// producer's id and sequence): the producer can send nothing more and must be
     /// replaced.
     pub fn fatal_error(&self) -> Option<String> {
-        rdkafka::producer::Producer::client(&self.producer).fatal_error().map(|(code, reason)| format!("{code:?}: {reason}"))
+        rdkafka::producer::Producer::client(&self.producer)
+            .fatal_error()
+            .map(|(code, reason)| format!("{code:?}: {reason}"))
     }
 
     /// Sends one message and waits until the broker has it.

@@ -149,4 +149,3 @@ pub fn speech_window(pcm: &[i16], start: f64, seconds: f64) -> Vec<u8> {
     w.finalize().unwrap();
     out.into_inner()
 }
-
