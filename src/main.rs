@@ -105,15 +105,19 @@ fn load(common: &Common, bind: Option<String>) -> anyhow::Result<Config> {
     Ok(Config::load(&CliOverrides { config_file: common.config.clone(), data_dir: common.data_dir.clone(), bind })?)
 }
 
-fn init_tracing(config: &Config) {
+/// Logs: human-readable lines on stderr (colours in a terminal); with `[log] format
+/// = "json"`, the server writes JSON lines on stdout (for a log shipper: timestamp,
+/// level, target, the event's fields, and the spans' — request_id, actor, …).
+/// Other commands keep stdout for their output.
+fn init_tracing(config: &Config, serving: bool) {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(&config.log.level));
     let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_ansi(ansi);
-    if config.log.format == "json" {
-        builder.json().flatten_event(true).init();
-    } else {
-        builder.init();
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_ansi(ansi);
+    match (config.log.format == "json", serving) {
+        (true, true) => builder.json().flatten_event(true).with_writer(std::io::stdout).init(),
+        (true, false) => builder.json().flatten_event(true).with_writer(std::io::stderr).init(),
+        (false, _) => builder.with_writer(std::io::stderr).init(),
     }
 }
 
@@ -123,7 +127,7 @@ fn main() -> anyhow::Result<()> {
     match command {
         Command::Serve { common, bind } => {
             let config = load(&common, bind)?;
-            init_tracing(&config);
+            init_tracing(&config, true);
             let rt = tokio::runtime::Runtime::new().context("starting the runtime")?;
             rt.block_on(orakgaraki::app::serve(config))?;
         }
@@ -199,7 +203,7 @@ fn main() -> anyhow::Result<()> {
         }
         Command::Reembed { common } => {
             let config = load(&common, None)?;
-            init_tracing(&config);
+            init_tracing(&config, false);
             let rt = tokio::runtime::Runtime::new().context("starting the runtime")?;
             let stats = rt.block_on(async {
                 let (store, objects) = orakgaraki::app::open_stores(&config).await?;
@@ -256,7 +260,7 @@ fn main() -> anyhow::Result<()> {
         }
         Command::Migrate { common } => {
             let config = load(&common, None)?;
-            init_tracing(&config);
+            init_tracing(&config, false);
             std::fs::create_dir_all(&config.storage.data_dir)?;
             let rt = tokio::runtime::Runtime::new().context("starting the runtime")?;
             // Opening a database runs its pending migrations.

@@ -23,6 +23,10 @@ pub enum PoolMsg {
     Done(ActorId),
 }
 
+impl super::instrument::Mailbox for PoolMsg {
+    const ACTOR: &'static str = "analysis-pool";
+}
+
 pub struct AnalysisPool;
 
 struct Slot {
@@ -51,7 +55,7 @@ impl PoolState {
                 return;
             };
             slot.job = Some(job.clone());
-            if slot.actor.cast(WorkerMsg::Run(job.clone())).is_err() {
+            if super::instrument::tell(&slot.actor, WorkerMsg::Run(job.clone())).is_err() {
                 // The worker is dying; its supervision event will come. Keep the job.
                 slot.job = None;
                 self.backlog.push_front(job);
@@ -95,28 +99,36 @@ impl Actor for AnalysisPool {
         Ok(())
     }
 
-    async fn handle(&self, _me: ActorRef<PoolMsg>, msg: PoolMsg, st: &mut PoolState) -> Result<(), ActorProcessingErr> {
-        let _handling = super::instrument::handling("analysis-pool");
-        match msg {
-            PoolMsg::Run(job) => {
-                st.backlog.push_back(job);
-                st.dispatch();
-            }
-            PoolMsg::FreeSlots(reply) => {
-                let _ = reply.send(st.idle().saturating_sub(st.backlog.len()));
-            }
-            PoolMsg::Busy(reply) => {
-                let _ = reply.send(st.slots.values().filter(|s| s.job.is_some()).count() + st.backlog.len());
-            }
-            PoolMsg::Done(worker) => {
-                if let Some(slot) = st.slots.get_mut(&worker) {
-                    slot.job = None;
+    async fn handle(
+        &self,
+        myself: ActorRef<PoolMsg>,
+        msg: PoolMsg,
+        st: &mut PoolState,
+    ) -> Result<(), ActorProcessingErr> {
+        super::instrument::handling(&myself)
+            .run(async move {
+                match msg {
+                    PoolMsg::Run(job) => {
+                        st.backlog.push_back(job);
+                        st.dispatch();
+                    }
+                    PoolMsg::FreeSlots(reply) => {
+                        let _ = reply.send(st.idle().saturating_sub(st.backlog.len()));
+                    }
+                    PoolMsg::Busy(reply) => {
+                        let _ = reply.send(st.slots.values().filter(|s| s.job.is_some()).count() + st.backlog.len());
+                    }
+                    PoolMsg::Done(worker) => {
+                        if let Some(slot) = st.slots.get_mut(&worker) {
+                            slot.job = None;
+                        }
+                        st.dispatch();
+                        st.ctx.directory.wake_job_source();
+                    }
                 }
-                st.dispatch();
-                st.ctx.directory.wake_job_source();
-            }
-        }
-        Ok(())
+                Ok(())
+            })
+            .await
     }
 
     async fn handle_supervisor_evt(

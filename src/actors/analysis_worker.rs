@@ -15,6 +15,10 @@ pub enum WorkerMsg {
     Run(Job),
 }
 
+impl super::instrument::Mailbox for WorkerMsg {
+    const ACTOR: &'static str = "analysis-worker";
+}
+
 pub struct AnalysisWorker;
 
 pub struct WorkerState {
@@ -41,7 +45,7 @@ impl Actor for AnalysisWorker {
         msg: WorkerMsg,
         st: &mut WorkerState,
     ) -> Result<(), ActorProcessingErr> {
-        let _handling = super::instrument::handling("analysis-worker");
+        super::instrument::handling(&myself).run(async move {
         let WorkerMsg::Run(job) = msg;
         let ctx = &st.ctx;
         let faults = &ctx.config.faults;
@@ -105,15 +109,20 @@ impl Actor for AnalysisWorker {
             tracing::warn!(record_id = %job.record_id, attempt = job.attempt, permanent = failure.permanent, error = %failure.message, "analysis failed");
             report_failure(ctx, job, failure);
         }
-        let _ = st.pool.cast(PoolMsg::Done(myself.get_id()));
+        let _ = super::instrument::tell(&st.pool, PoolMsg::Done(myself.get_id()));
         Ok(())
+        }).await
     }
 }
 
 /// Stores a finished analysis. When the database is unreachable the result is
 /// kept and the write tried again (backing off up to 5 s) while the lease lasts,
 /// rather than throwing the work away.
-async fn store_result(ctx: &Ctx, job: &Job, analysis: &Analysis) -> Result<Option<crate::domain::StatusEvent>, StoreError> {
+async fn store_result(
+    ctx: &Ctx,
+    job: &Job,
+    analysis: &Analysis,
+) -> Result<Option<crate::domain::StatusEvent>, StoreError> {
     let lease_end = job.claimed_at + ctx.config.pipeline.lease_ms();
     let mut pause = Duration::from_millis(250);
     loop {
@@ -133,7 +142,7 @@ async fn store_result(ctx: &Ctx, job: &Job, analysis: &Analysis) -> Result<Optio
 pub fn report_failure(ctx: &Ctx, job: Job, failure: JobFailure) {
     match ctx.directory.retry() {
         Some(retry) => {
-            if retry.cast(RetryMsg::Failed { job, failure }).is_err() {
+            if super::instrument::tell(&retry, RetryMsg::Failed { job, failure }).is_err() {
                 tracing::warn!("retry scheduler unreachable; the lease will expire and the job be reclaimed");
             }
         }

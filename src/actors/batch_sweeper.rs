@@ -35,6 +35,10 @@ pub enum SweeperMsg {
     Batch,
 }
 
+impl super::instrument::Mailbox for SweeperMsg {
+    const ACTOR: &'static str = "batch-sweeper";
+}
+
 pub struct BatchSweeper;
 
 impl Actor for BatchSweeper {
@@ -43,27 +47,37 @@ impl Actor for BatchSweeper {
     type Arguments = Ctx;
 
     async fn pre_start(&self, myself: ActorRef<SweeperMsg>, ctx: Ctx) -> Result<Ctx, ActorProcessingErr> {
-        myself.send_interval(Duration::from_millis(ctx.config.pipeline.sweep_interval_ms.max(10)), || {
+        super::instrument::every(&myself, Duration::from_millis(ctx.config.pipeline.sweep_interval_ms.max(10)), || {
             SweeperMsg::Leases
         });
-        myself.send_interval(Duration::from_secs(ctx.config.sweeper.interval_seconds.max(1)), || SweeperMsg::Batch);
+        super::instrument::every(&myself, Duration::from_secs(ctx.config.sweeper.interval_seconds.max(1)), || {
+            SweeperMsg::Batch
+        });
         // A first batch soon after start: what fell through while the service was down.
-        myself.send_after(Duration::from_secs(1), || SweeperMsg::Batch);
+        super::instrument::after(&myself, Duration::from_secs(1), || SweeperMsg::Batch);
         Ok(ctx)
     }
 
-    async fn handle(&self, _me: ActorRef<SweeperMsg>, msg: SweeperMsg, ctx: &mut Ctx) -> Result<(), ActorProcessingErr> {
-        let _handling = super::instrument::handling("batch-sweeper");
-        match msg {
-            SweeperMsg::Leases => expired_leases(ctx).await,
-            SweeperMsg::Batch => {
-                missed_events(ctx).await;
-                expired_uploads(ctx).await;
-                stuck_queued(ctx).await;
-                gauges(ctx).await;
-            }
-        }
-        Ok(())
+    async fn handle(
+        &self,
+        myself: ActorRef<SweeperMsg>,
+        msg: SweeperMsg,
+        ctx: &mut Ctx,
+    ) -> Result<(), ActorProcessingErr> {
+        super::instrument::handling(&myself)
+            .run(async move {
+                match msg {
+                    SweeperMsg::Leases => expired_leases(ctx).await,
+                    SweeperMsg::Batch => {
+                        missed_events(ctx).await;
+                        expired_uploads(ctx).await;
+                        stuck_queued(ctx).await;
+                        gauges(ctx).await;
+                    }
+                }
+                Ok(())
+            })
+            .await
     }
 }
 
@@ -109,13 +123,15 @@ async fn missed_events(ctx: &Ctx) {
                 };
                 tracing::warn!(repair = "missed_event", record_id = %id, key, size, "the object arrived but its event never came; queuing it");
                 let event = ObjectCreated { key, size, sha256: String::new() };
-                if s3.cast(S3EventMsg::ObjectCreated { event, reply: None }).is_ok() {
+                if super::instrument::tell(&s3, S3EventMsg::ObjectCreated { event, reply: None }).is_ok() {
                     found += 1;
                     metrics::counter!(telemetry::UPLOADS, "path" => "found").increment(1);
                 }
             }
             Ok(None) => {}
-            Err(e) => return tracing::warn!(error = %e, "object store unreachable; missed uploads wait for the next sweep"),
+            Err(e) => {
+                return tracing::warn!(error = %e, "object store unreachable; missed uploads wait for the next sweep");
+            }
         }
     }
     repaired("missed_event", found);
@@ -152,7 +168,7 @@ async fn stuck_queued(ctx: &Ctx) {
             tracing::warn!(repair = "stuck_queued", count = ids.len(), oldest = %ids[0], "records waited in QUEUED past the threshold; announced again");
             repaired("stuck_queued", ids.len());
             if let Some(relay) = ctx.directory.relay() {
-                let _ = relay.cast(super::outbox_relay::RelayMsg::Wake);
+                let _ = super::instrument::tell(&relay, super::outbox_relay::RelayMsg::Wake);
             }
         }
         Ok(_) => {}

@@ -10,7 +10,7 @@ use crate::domain::StatusEvent;
 use crate::domain::{RecordId, RecordStatus};
 use crate::store::redis::{BusSender, RedisBus};
 use crate::store::vectors::{VectorError, VectorKey, VectorSource, VectorStore};
-use crate::store::{CatalogStore, DeadLetterStore, ObjectStore, RecordStore, StoreError};
+use crate::store::{AlertStore, CatalogStore, DeadLetterStore, ObjectStore, RecordStore, StoreError};
 use std::sync::Arc;
 
 /// Shared by the whole tree (cheap to clone).
@@ -20,6 +20,7 @@ pub struct Ctx {
     pub store: Arc<dyn RecordStore>,
     pub catalog: Arc<dyn CatalogStore>,
     pub dead_letters: Arc<dyn DeadLetterStore>,
+    pub alerts: Arc<dyn AlertStore>,
     pub objects: Arc<dyn ObjectStore>,
     /// The voice-search index and the database side it is rebuilt from.
     pub vectors: Arc<dyn VectorStore>,
@@ -88,17 +89,17 @@ impl Ctx {
                 // An outbox row was written with it (Kafka mode).
                 RecordStatus::Queued | RecordStatus::Completed | RecordStatus::Failed => {
                     if let Some(relay) = self.directory.relay() {
-                        let _ = relay.cast(RelayMsg::Wake);
+                        let _ = super::instrument::tell(&relay, RelayMsg::Wake);
                     }
                 }
                 _ => {}
             }
             let finished = matches!(ev.status, RecordStatus::Completed | RecordStatus::Retrying | RecordStatus::Failed);
             if let Some(js) = self.directory.job_source().filter(|_| finished) {
-                let _ = js.cast(JobSourceMsg::Finished(ev.record_id.clone()));
+                let _ = super::instrument::tell(&js, JobSourceMsg::Finished(ev.record_id.clone()));
             }
             if let Some(sse) = &sse {
-                let _ = sse.cast(SseMsg::Publish(ev));
+                let _ = super::instrument::tell(sse, SseMsg::Publish(ev));
             }
         }
     }

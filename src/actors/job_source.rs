@@ -19,6 +19,10 @@ pub enum JobSourceMsg {
     Finished(RecordId),
 }
 
+impl super::instrument::Mailbox for JobSourceMsg {
+    const ACTOR: &'static str = "job-source";
+}
+
 pub struct JobSource;
 
 pub struct JobSourceState {
@@ -33,8 +37,9 @@ impl Actor for JobSource {
     type Arguments = Ctx;
 
     async fn pre_start(&self, myself: ActorRef<JobSourceMsg>, ctx: Ctx) -> Result<JobSourceState, ActorProcessingErr> {
-        myself
-            .send_interval(Duration::from_millis(ctx.config.pipeline.poll_interval_ms.max(10)), || JobSourceMsg::Tick);
+        super::instrument::every(&myself, Duration::from_millis(ctx.config.pipeline.poll_interval_ms.max(10)), || {
+            JobSourceMsg::Tick
+        });
         let kafka = if ctx.config.kafka.brokers.is_empty() { None } else { Some(KafkaJobs::start(&ctx)?) };
         Ok(JobSourceState { ctx, kafka })
     }
@@ -48,29 +53,32 @@ impl Actor for JobSource {
 
     async fn handle(
         &self,
-        _me: ActorRef<JobSourceMsg>,
+        myself: ActorRef<JobSourceMsg>,
         msg: JobSourceMsg,
         st: &mut JobSourceState,
     ) -> Result<(), ActorProcessingErr> {
-        let _handling = super::instrument::handling("job-source");
-        if matches!(msg, JobSourceMsg::Wake) {
-            st.ctx.directory.woken();
-        }
-        let Some(kafka) = &st.kafka else {
-            if !matches!(msg, JobSourceMsg::Finished(_)) {
-                fill(&st.ctx).await;
-            }
-            return Ok(());
-        };
-        match msg {
-            JobSourceMsg::Wake => kafka.wake(),
-            JobSourceMsg::Tick => kafka.expire(st.ctx.config.pipeline.lease_ms()),
-            JobSourceMsg::Finished(id) => {
-                kafka.finished(&id);
-                kafka.wake();
-            }
-        }
-        Ok(())
+        super::instrument::handling(&myself)
+            .run(async move {
+                if matches!(msg, JobSourceMsg::Wake) {
+                    st.ctx.directory.woken();
+                }
+                let Some(kafka) = &st.kafka else {
+                    if !matches!(msg, JobSourceMsg::Finished(_)) {
+                        fill(&st.ctx).await;
+                    }
+                    return Ok(());
+                };
+                match msg {
+                    JobSourceMsg::Wake => kafka.wake(),
+                    JobSourceMsg::Tick => kafka.expire(st.ctx.config.pipeline.lease_ms()),
+                    JobSourceMsg::Finished(id) => {
+                        kafka.finished(&id);
+                        kafka.wake();
+                    }
+                }
+                Ok(())
+            })
+            .await
     }
 }
 
@@ -103,7 +111,7 @@ async fn fill(ctx: &Ctx) {
         for (job, event) in claimed {
             ctx.publish([event]);
             // If the pool died just now, the lease expires and the job is reclaimed.
-            if pool.cast(PoolMsg::Run(job)).is_err() {
+            if super::instrument::tell(&pool, PoolMsg::Run(job)).is_err() {
                 tracing::warn!("the pool went away while jobs were handed over; their leases will expire");
                 return;
             }

@@ -132,7 +132,11 @@ async fn run(ctx: Ctx, consumer: Arc<StreamConsumer>, tracker: Arc<Mutex<OffsetT
             Ok(Some((job, event))) => {
                 lock(&tracker).start(part, offset, Some(id.as_str()), now);
                 ctx.publish([event]);
-                let handed = ctx.directory.pool().map(|p| p.cast(PoolMsg::Run(job)).is_ok()).unwrap_or(false);
+                let handed = ctx
+                    .directory
+                    .pool()
+                    .map(|p| super::instrument::tell(&p, PoolMsg::Run(job)).is_ok())
+                    .unwrap_or(false);
                 if !handed {
                     tracing::warn!(record_id = %id, "the pool went away; the lease will expire and the job return");
                 }

@@ -25,6 +25,10 @@ pub enum ModelMsg {
     BatchDone { worker: ActorId, batch: u64, result: Result<Vec<f32>, String> },
 }
 
+impl super::instrument::Mailbox for ModelMsg {
+    const ACTOR: &'static str = "model-pool";
+}
+
 pub struct ModelPool;
 
 /// A run of partials of one request.
@@ -92,7 +96,7 @@ impl ModelPoolState {
             let batch = self.next_batch;
             self.next_batch += 1;
             metrics::histogram!(crate::telemetry::MODEL_BATCH).record(total as f64);
-            if slot.actor.cast(ModelWorkerMsg::Run { batch, mels, n: total }).is_err() {
+            if super::instrument::tell(&slot.actor, ModelWorkerMsg::Run { batch, mels, n: total }).is_err() {
                 // The actor is dying; its supervision event will come. Keep the work.
                 for p in pieces.into_iter().rev() {
                     self.queue.push_front(p);
@@ -188,37 +192,41 @@ impl Actor for ModelPool {
 
     async fn handle(
         &self,
-        _me: ActorRef<ModelMsg>,
+        myself: ActorRef<ModelMsg>,
         msg: ModelMsg,
         st: &mut ModelPoolState,
     ) -> Result<(), ActorProcessingErr> {
-        let _handling = super::instrument::handling("model-pool");
-        match msg {
-            ModelMsg::Embed { mels, n, reply } => {
-                if st.encoder.is_none() {
-                    let _ = reply.send(Err("voice embeddings are disabled".into()));
-                    return Ok(());
+        super::instrument::handling(&myself)
+            .run(async move {
+                match msg {
+                    ModelMsg::Embed { mels, n, reply } => {
+                        if st.encoder.is_none() {
+                            let _ = reply.send(Err("voice embeddings are disabled".into()));
+                            return Ok(());
+                        }
+                        if n == 0 || mels.len() != n * PARTIAL_LEN {
+                            let _ = reply.send(Err(format!("expected {n} partials of {PARTIAL_LEN} mel values")));
+                            return Ok(());
+                        }
+                        let id = st.next_request;
+                        st.next_request += 1;
+                        st.requests
+                            .insert(id, Request { mels, out: vec![0.0; n * EMBEDDING_DIM], remaining: n, reply });
+                        st.queue.push_back(Piece { request: id, start: 0, count: n });
+                        st.dispatch();
+                    }
+                    ModelMsg::BatchDone { worker, batch, result } => {
+                        let Some(slot) = st.slots.get_mut(&worker) else { return Ok(()) };
+                        match slot.batch.take() {
+                            Some((b, pieces)) if b == batch => st.finish_batch(pieces, result),
+                            other => slot.batch = other,
+                        }
+                        st.dispatch();
+                    }
                 }
-                if n == 0 || mels.len() != n * PARTIAL_LEN {
-                    let _ = reply.send(Err(format!("expected {n} partials of {PARTIAL_LEN} mel values")));
-                    return Ok(());
-                }
-                let id = st.next_request;
-                st.next_request += 1;
-                st.requests.insert(id, Request { mels, out: vec![0.0; n * EMBEDDING_DIM], remaining: n, reply });
-                st.queue.push_back(Piece { request: id, start: 0, count: n });
-                st.dispatch();
-            }
-            ModelMsg::BatchDone { worker, batch, result } => {
-                let Some(slot) = st.slots.get_mut(&worker) else { return Ok(()) };
-                match slot.batch.take() {
-                    Some((b, pieces)) if b == batch => st.finish_batch(pieces, result),
-                    other => slot.batch = other,
-                }
-                st.dispatch();
-            }
-        }
-        Ok(())
+                Ok(())
+            })
+            .await
     }
 
     async fn handle_supervisor_evt(

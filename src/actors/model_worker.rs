@@ -13,6 +13,10 @@ pub enum ModelWorkerMsg {
     Run { batch: u64, mels: Vec<f32>, n: usize },
 }
 
+impl super::instrument::Mailbox for ModelWorkerMsg {
+    const ACTOR: &'static str = "model-worker";
+}
+
 pub struct ModelWorker;
 
 pub struct ModelWorkerArgs {
@@ -41,20 +45,24 @@ impl Actor for ModelWorker {
         msg: ModelWorkerMsg,
         st: &mut ModelWorkerArgs,
     ) -> Result<(), ActorProcessingErr> {
-        let _handling = super::instrument::handling("model-worker");
-        let ModelWorkerMsg::Run { batch, mels, n } = msg;
-        if st.panics.fetch_update(Ordering::SeqCst, Ordering::SeqCst, |k| k.checked_sub(1)).is_ok() {
-            panic!("injected model panic on batch {batch}");
-        }
-        let encoder = st.encoder.clone();
-        let started = std::time::Instant::now();
-        let result = match tokio::task::spawn_blocking(move || embed_partials(&encoder, &mels, n, n)).await {
-            Ok(r) => r.map_err(|e| e.to_string()),
-            // The forward pass panicked: fail this actor so the pool re-queues the batch.
-            Err(join) => return Err(format!("model forward pass crashed: {join}").into()),
-        };
-        tracing::debug!(batch, partials = n, ms = started.elapsed().as_millis() as u64, "model batch");
-        let _ = st.pool.cast(ModelMsg::BatchDone { worker: myself.get_id(), batch, result });
-        Ok(())
+        super::instrument::handling(&myself)
+            .run(async move {
+                let ModelWorkerMsg::Run { batch, mels, n } = msg;
+                if st.panics.fetch_update(Ordering::SeqCst, Ordering::SeqCst, |k| k.checked_sub(1)).is_ok() {
+                    panic!("injected model panic on batch {batch}");
+                }
+                let encoder = st.encoder.clone();
+                let started = std::time::Instant::now();
+                let result = match tokio::task::spawn_blocking(move || embed_partials(&encoder, &mels, n, n)).await {
+                    Ok(r) => r.map_err(|e| e.to_string()),
+                    // The forward pass panicked: fail this actor so the pool re-queues the batch.
+                    Err(join) => return Err(format!("model forward pass crashed: {join}").into()),
+                };
+                tracing::debug!(batch, partials = n, ms = started.elapsed().as_millis() as u64, "model batch");
+                let _ =
+                    super::instrument::tell(&st.pool, ModelMsg::BatchDone { worker: myself.get_id(), batch, result });
+                Ok(())
+            })
+            .await
     }
 }

@@ -19,6 +19,10 @@ pub enum RelayMsg {
     Tick,
 }
 
+impl super::instrument::Mailbox for RelayMsg {
+    const ACTOR: &'static str = "outbox-relay";
+}
+
 pub struct OutboxRelay;
 
 pub struct RelayState {
@@ -36,39 +40,45 @@ impl Actor for OutboxRelay {
     async fn pre_start(&self, myself: ActorRef<RelayMsg>, ctx: Ctx) -> Result<RelayState, ActorProcessingErr> {
         let cfg = &ctx.config.kafka;
         let producer = Arc::new(JobProducer::new(cfg, &format!("orakgaraki-{}", ctx.instance_id))?);
-        myself.send_interval(Duration::from_millis(cfg.outbox_interval_ms.max(10)), || RelayMsg::Tick);
+        super::instrument::every(&myself, Duration::from_millis(cfg.outbox_interval_ms.max(10)), || RelayMsg::Tick);
         let topics_ready = !cfg.create_topics;
         Ok(RelayState { ctx, producer, topics_ready })
     }
 
     async fn handle(
         &self,
-        _me: ActorRef<RelayMsg>,
+        myself: ActorRef<RelayMsg>,
         _msg: RelayMsg,
         st: &mut RelayState,
     ) -> Result<(), ActorProcessingErr> {
-        let _handling = super::instrument::handling("outbox-relay");
-        if !st.topics_ready {
-            // A broker that is down at start is waited for, not fatal: rows wait in the outbox.
-            match ensure_topics(&st.ctx.config.kafka).await {
-                Ok(()) => st.topics_ready = true,
-                Err(e) => {
-                    tracing::warn!(error = %e, "Kafka is not reachable yet; outbox rows wait");
-                    return Ok(());
+        super::instrument::handling(&myself)
+            .run(async move {
+                if !st.topics_ready {
+                    // A broker that is down at start is waited for, not fatal: rows wait in the outbox.
+                    match ensure_topics(&st.ctx.config.kafka).await {
+                        Ok(()) => st.topics_ready = true,
+                        Err(e) => {
+                            tracing::warn!(error = %e, "Kafka is not reachable yet; outbox rows wait");
+                            return Ok(());
+                        }
+                    }
                 }
-            }
-        }
-        if !drain(st).await {
-            // The broker may have come back without the topics (a restarted broker
-            // that kept nothing) and without this idempotent producer's id and
-            // sequence numbers, which it then never accepts again: start afresh.
-            st.topics_ready = !st.ctx.config.kafka.create_topics;
-            let fatal = st.producer.fatal_error();
-            tracing::warn!(fatal = fatal.as_deref().unwrap_or("no"), "replacing the Kafka producer after a failed round");
-            let client_id = format!("orakgaraki-{}", st.ctx.instance_id);
-            st.producer = Arc::new(JobProducer::new(&st.ctx.config.kafka, &client_id)?);
-        }
-        Ok(())
+                if !drain(st).await {
+                    // The broker may have come back without the topics (a restarted broker
+                    // that kept nothing) and without this idempotent producer's id and
+                    // sequence numbers, which it then never accepts again: start afresh.
+                    st.topics_ready = !st.ctx.config.kafka.create_topics;
+                    let fatal = st.producer.fatal_error();
+                    tracing::warn!(
+                        fatal = fatal.as_deref().unwrap_or("no"),
+                        "replacing the Kafka producer after a failed round"
+                    );
+                    let client_id = format!("orakgaraki-{}", st.ctx.instance_id);
+                    st.producer = Arc::new(JobProducer::new(&st.ctx.config.kafka, &client_id)?);
+                }
+                Ok(())
+            })
+            .await
     }
 }
 

@@ -20,6 +20,10 @@ pub enum RetryMsg {
     Tick,
 }
 
+impl super::instrument::Mailbox for RetryMsg {
+    const ACTOR: &'static str = "retry-scheduler";
+}
+
 pub struct RetryScheduler;
 
 impl Actor for RetryScheduler {
@@ -28,17 +32,22 @@ impl Actor for RetryScheduler {
     type Arguments = Ctx;
 
     async fn pre_start(&self, myself: ActorRef<RetryMsg>, ctx: Ctx) -> Result<Ctx, ActorProcessingErr> {
-        myself.send_interval(Duration::from_millis(ctx.config.pipeline.sweep_interval_ms.max(10)), || RetryMsg::Tick);
+        super::instrument::every(&myself, Duration::from_millis(ctx.config.pipeline.sweep_interval_ms.max(10)), || {
+            RetryMsg::Tick
+        });
         Ok(ctx)
     }
 
     async fn handle(&self, myself: ActorRef<RetryMsg>, msg: RetryMsg, ctx: &mut Ctx) -> Result<(), ActorProcessingErr> {
-        let _handling = super::instrument::handling("retry-scheduler");
-        match msg {
-            RetryMsg::Failed { job, failure } => on_failure(&myself, ctx, job, failure).await,
-            RetryMsg::Tick => tick(ctx).await,
-        }
-        Ok(())
+        super::instrument::handling(&myself)
+            .run(async move {
+                match msg {
+                    RetryMsg::Failed { job, failure } => on_failure(&myself, ctx, job, failure).await,
+                    RetryMsg::Tick => tick(ctx).await,
+                }
+                Ok(())
+            })
+            .await
     }
 }
 
@@ -58,7 +67,7 @@ async fn on_failure(myself: &ActorRef<RetryMsg>, ctx: &Ctx, job: Job, failure: J
                 RetryDecision::RetryAfter(d) => {
                     metrics::counter!(telemetry::RETRIES).increment(1);
                     tracing::info!(record_id = %job.record_id, attempt = job.attempt, delay_ms = d.as_millis() as u64, "retry scheduled");
-                    myself.send_after(d, || RetryMsg::Tick);
+                    super::instrument::after(myself, d, || RetryMsg::Tick);
                 }
                 RetryDecision::GiveUp => {
                     metrics::counter!(telemetry::DEAD_LETTERED).increment(1);
@@ -74,7 +83,7 @@ async fn on_failure(myself: &ActorRef<RetryMsg>, ctx: &Ctx, job: Job, failure: J
             // The database is unreachable: keep the failure and write it once it is
             // back, while the lease lasts (after that the sweeper reclaims the job).
             tracing::warn!(record_id = %job.record_id, error = %e, "could not record a failure; trying again in a second");
-            myself.send_after(Duration::from_secs(1), move || RetryMsg::Failed { job, failure });
+            super::instrument::after(myself, Duration::from_secs(1), move || RetryMsg::Failed { job, failure });
         }
         Err(e) => {
             tracing::error!(record_id = %job.record_id, error = %e, "could not record a failure; the expired lease will be reclaimed")

@@ -20,6 +20,10 @@ pub enum S3EventMsg {
     ObjectCreated { event: ObjectCreated, reply: Option<RpcReplyPort<Result<Vec<StatusEvent>, StoreError>>> },
 }
 
+impl super::instrument::Mailbox for S3EventMsg {
+    const ACTOR: &'static str = "s3-event";
+}
+
 pub struct S3Event;
 
 pub struct S3EventState {
@@ -47,28 +51,31 @@ impl Actor for S3Event {
 
     async fn handle(
         &self,
-        _me: ActorRef<S3EventMsg>,
+        myself: ActorRef<S3EventMsg>,
         msg: S3EventMsg,
         st: &mut S3EventState,
     ) -> Result<(), ActorProcessingErr> {
-        let _handling = super::instrument::handling("s3-event");
-        let ctx = &st.ctx;
-        let S3EventMsg::ObjectCreated { event, reply } = msg;
-        let result = apply(ctx, &event).await;
-        match &result {
-            Ok(events) => {
-                tracing::info!(key = %event.key, size = event.size, "object created; record queued");
-                ctx.publish(events.iter().cloned());
-                ctx.directory.wake_job_source();
-            }
-            Err(e) => {
-                tracing::warn!(key = %event.key, error = %e, "object-created event not applied")
-            }
-        }
-        if let Some(reply) = reply {
-            let _ = reply.send(result);
-        }
-        Ok(())
+        super::instrument::handling(&myself)
+            .run(async move {
+                let ctx = &st.ctx;
+                let S3EventMsg::ObjectCreated { event, reply } = msg;
+                let result = apply(ctx, &event).await;
+                match &result {
+                    Ok(events) => {
+                        tracing::info!(key = %event.key, size = event.size, "object created; record queued");
+                        ctx.publish(events.iter().cloned());
+                        ctx.directory.wake_job_source();
+                    }
+                    Err(e) => {
+                        tracing::warn!(key = %event.key, error = %e, "object-created event not applied")
+                    }
+                }
+                if let Some(reply) = reply {
+                    let _ = reply.send(result);
+                }
+                Ok(())
+            })
+            .await
     }
 }
 

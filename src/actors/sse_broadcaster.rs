@@ -27,6 +27,10 @@ pub enum SseMsg {
     Sweep,
 }
 
+impl super::instrument::Mailbox for SseMsg {
+    const ACTOR: &'static str = "sse-broadcaster";
+}
+
 pub struct SseBroadcaster;
 
 pub struct SseState {
@@ -49,7 +53,7 @@ fn start_relay(myself: ActorRef<SseMsg>, ctx: Ctx) -> Option<tokio::task::JoinHa
                 // it now, not at the next sync (a shared index already has it).
                 ctx.index_record(&ev.record_id).await;
             }
-            if myself.cast(SseMsg::Publish(ev)).is_err() {
+            if super::instrument::tell(&myself, SseMsg::Publish(ev)).is_err() {
                 break;
             }
         }
@@ -62,7 +66,7 @@ impl Actor for SseBroadcaster {
     type Arguments = Ctx;
 
     async fn pre_start(&self, myself: ActorRef<SseMsg>, ctx: Ctx) -> Result<SseState, ActorProcessingErr> {
-        myself.send_interval(Duration::from_secs(10), || SseMsg::Sweep);
+        super::instrument::every(&myself, Duration::from_secs(10), || SseMsg::Sweep);
         let relay = start_relay(myself, ctx);
         Ok(SseState { subscribers: HashMap::new(), relay })
     }
@@ -74,30 +78,33 @@ impl Actor for SseBroadcaster {
         Ok(())
     }
 
-    async fn handle(&self, _me: ActorRef<SseMsg>, msg: SseMsg, st: &mut SseState) -> Result<(), ActorProcessingErr> {
-        let _handling = super::instrument::handling("sse-broadcaster");
-        match msg {
-            SseMsg::Subscribe { record_id, reply } => {
-                let (tx, rx) = mpsc::channel(SUBSCRIBER_BUFFER);
-                st.subscribers.entry(record_id).or_default().push(tx);
-                let _ = reply.send(rx);
-            }
-            SseMsg::Publish(ev) => {
-                if let Some(subs) = st.subscribers.get_mut(&ev.record_id) {
-                    subs.retain(|tx| tx.try_send(ev.clone()).is_ok());
-                    if subs.is_empty() || ev.status.is_terminal() {
-                        // After a terminal status the streams close; nothing more will come.
-                        st.subscribers.remove(&ev.record_id);
+    async fn handle(&self, myself: ActorRef<SseMsg>, msg: SseMsg, st: &mut SseState) -> Result<(), ActorProcessingErr> {
+        super::instrument::handling(&myself)
+            .run(async move {
+                match msg {
+                    SseMsg::Subscribe { record_id, reply } => {
+                        let (tx, rx) = mpsc::channel(SUBSCRIBER_BUFFER);
+                        st.subscribers.entry(record_id).or_default().push(tx);
+                        let _ = reply.send(rx);
+                    }
+                    SseMsg::Publish(ev) => {
+                        if let Some(subs) = st.subscribers.get_mut(&ev.record_id) {
+                            subs.retain(|tx| tx.try_send(ev.clone()).is_ok());
+                            if subs.is_empty() || ev.status.is_terminal() {
+                                // After a terminal status the streams close; nothing more will come.
+                                st.subscribers.remove(&ev.record_id);
+                            }
+                        }
+                    }
+                    SseMsg::Sweep => {
+                        st.subscribers.retain(|_, subs| {
+                            subs.retain(|tx| !tx.is_closed());
+                            !subs.is_empty()
+                        });
                     }
                 }
-            }
-            SseMsg::Sweep => {
-                st.subscribers.retain(|_, subs| {
-                    subs.retain(|tx| !tx.is_closed());
-                    !subs.is_empty()
-                });
-            }
-        }
-        Ok(())
+                Ok(())
+            })
+            .await
     }
 }

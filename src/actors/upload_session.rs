@@ -38,10 +38,11 @@ pub enum UploadError {
 }
 
 pub enum UploadMsg {
-    Open {
-        request: UploadRequest,
-        reply: RpcReplyPort<Result<UploadTicket, UploadError>>,
-    },
+    Open { request: UploadRequest, reply: RpcReplyPort<Result<UploadTicket, UploadError>> },
+}
+
+impl super::instrument::Mailbox for UploadMsg {
+    const ACTOR: &'static str = "upload-session";
 }
 
 pub struct UploadSession;
@@ -55,14 +56,22 @@ impl Actor for UploadSession {
         Ok(ctx)
     }
 
-    async fn handle(&self, _me: ActorRef<UploadMsg>, msg: UploadMsg, ctx: &mut Ctx) -> Result<(), ActorProcessingErr> {
-        let _handling = super::instrument::handling("upload-session");
-        match msg {
-            UploadMsg::Open { request, reply } => {
-                let _ = reply.send(open(ctx, request).await);
-            }
-        }
-        Ok(())
+    async fn handle(
+        &self,
+        myself: ActorRef<UploadMsg>,
+        msg: UploadMsg,
+        ctx: &mut Ctx,
+    ) -> Result<(), ActorProcessingErr> {
+        super::instrument::handling(&myself)
+            .run(async move {
+                match msg {
+                    UploadMsg::Open { request, reply } => {
+                        let _ = reply.send(open(ctx, request).await);
+                    }
+                }
+                Ok(())
+            })
+            .await
     }
 }
 

@@ -5,8 +5,8 @@
 pub mod cluster;
 pub mod mysql;
 pub mod proxy;
-pub mod services;
 pub mod records;
+pub mod services;
 
 use serde_json::Value;
 use std::io::Cursor;
@@ -53,7 +53,8 @@ impl Server {
             .env("ORAK_RATE_LIMIT__ENABLED", "false")
             .current_dir(dir)
             .stdin(Stdio::null())
-            .stdout(Stdio::null())
+            // JSON logs go to stdout, text logs to stderr: both into the log file.
+            .stdout(log.try_clone().unwrap())
             .stderr(log);
         for (k, v) in env {
             cmd.env(k, v);
