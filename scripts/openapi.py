@@ -59,6 +59,12 @@ schemas = {
    "content_hash": nstr, "failed_at": {"type": "string"}, "attempts": {"type": "integer"}, "error": nstr,
    "history": {"type": "array", "items": ref("Attempt")}, "audit": {"type": "array", "items": ref("AuditEntry")}}},
  "DeadLetters": {"type": "object", "required": ["items", "next_cursor"], "properties": {"items": {"type": "array", "items": ref("DeadLetter")}, "next_cursor": nstr}},
+ "Alert": {"type": "object", "required": ["id", "fingerprint", "name", "severity", "status", "labels", "annotations", "starts_at", "received_at", "updated_at", "changes"], "properties": {
+   "id": {"type": "integer"}, "fingerprint": {"type": "string"}, "name": {"type": "string"}, "severity": {"type": "string"},
+   "status": {"type": "string", "enum": ["firing", "resolved"]}, "labels": {"type": "object", "additionalProperties": {"type": "string"}},
+   "annotations": {"type": "object", "additionalProperties": {"type": "string"}}, "starts_at": {"type": "string"}, "ends_at": nstr,
+   "generator_url": {"type": "string"}, "received_at": {"type": "string"}, "updated_at": {"type": "string"},
+   "changes": {"type": "array", "items": {"type": "object", "required": ["status", "at"], "properties": {"status": {"type": "string", "enum": ["firing", "resolved"]}, "at": {"type": "string"}}}}}},
  "AuditEntry": {"type": "object", "required": ["id", "record_id", "owner", "filename", "action", "admin", "at", "attempts", "history"], "properties": {
    "id": {"type": "integer"}, "record_id": {"type": "string"}, "owner": {"type": "string"}, "filename": {"type": "string"},
    "action": {"type": "string", "enum": ["requeue", "discard"]}, "admin": {"type": "string"}, "at": {"type": "string"},
@@ -111,6 +117,15 @@ paths = {
     "get": op("A dead letter with its attempts and audit trail", {"200": js(ref("DeadLetter")), **errs("401", "403", "404", "409", "429", "503")}, params=[rid], tags=["admin"]),
     "delete": op("Discard a dead letter (record and audio; an audit row stays)", {"204": {"description": "Discarded"}, **errs("401", "403", "404", "409", "429", "503")}, params=[rid], tags=["admin"])},
  "/api/admin/dead-letters/{id}/requeue": {"post": op("Requeue a dead letter with a fresh budget of attempts", {"200": js(ref("Record")), **errs("401", "403", "404", "409", "429", "503")}, params=[rid], tags=["admin"])},
+ "/api/webhook/alertmanager": {"post": op("Alertmanager's webhook (payload version 4); the webhook secret as a bearer token or X-Orak-Signature HMAC",
+    {"200": js({"type": "object", "required": ["received", "changed", "repeated"], "properties": {"received": {"type": "integer"}, "changed": {"type": "integer"}, "repeated": {"type": "integer"}}}),
+     **errs("400", "401", "403", "404", "413", "503")}, security=[{"webhook": []}, {"webhookSignature": []}],
+    body=jbody({"type": "object", "required": ["version", "alerts"], "additionalProperties": True, "properties": {"version": {"type": "string"}, "alerts": {"type": "array", "items": {"type": "object"}}}}), tags=["webhooks"])},
+ "/api/admin/alerts": {"get": op("Alerts received from Alertmanager, newest first, with their status changes", {"200": js({"type": "object", "required": ["items", "next_before"], "properties": {"items": {"type": "array", "items": ref("Alert")}, "next_before": {"type": "integer", "nullable": True}}}), **errs("400", "401", "403", "429", "503")},
+    params=[q("status", {"type": "string", "enum": ["firing", "resolved"]}), q("before", {"type": "integer"}, "next_before of the previous page"), q("limit", {"type": "integer", "minimum": 1, "maximum": 100})], tags=["admin"])},
+ "/api/admin/alerts/stream": {"get": op("Live alerts (server-sent events: `alert` events, the most recent first); `?access_token=` for EventSource",
+    {"200": {"description": "An event stream: `event: alert`, data an Alert", "content": {"text/event-stream": {"schema": {"type": "object", "required": ["event", "data"], "properties": {
+        "event": {"type": "string", "enum": ["alert"]}, "data": {"type": "string", "description": "An Alert as JSON"}}}}}}, **errs("401", "403", "429", "503")}, params=[q("access_token", {"type": "string"})], tags=["admin"])},
  "/objects/audio/{id}": {"put": op("The signed upload URL (embedded object store): the recording's bytes", {"200": js(ref("Stored")), **errs("400", "403", "404", "409", "413", "415", "503")}, security=[],
     params=[rid, q("expires", {"type": "integer"}), q("size", {"type": "integer"}), q("sig", {"type": "string"})],
     body={"required": True, "content": {"application/octet-stream": {"schema": {"type": "string", "format": "binary"}}}}, tags=["records"])},

@@ -132,13 +132,17 @@ fi
 echo "== compose.yml"
 docker-compose --env-file deploy/env.example -f compose.yml config -q
 
-# Alert rules have unit tests: promtool from Debian's prometheus package (the
-# package's own service is not started).
-if ! need promtool; then
-    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends prometheus
+# Alert rules have unit tests: promtool from Debian's prometheus package. The
+# alert tests fire a real Alertmanager into the service, and the dashboard test
+# reads host metrics from a real node-exporter (the packages' own services are not
+# used; the tests start their own on free ports).
+if ! need promtool || [ ! -x /usr/bin/prometheus-alertmanager ] || [ ! -x /usr/bin/prometheus-node-exporter ]; then
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+        prometheus prometheus-alertmanager prometheus-node-exporter
 fi
 echo "== Prometheus config and alert rules"
 (cd deploy/prometheus && promtool check config prometheus.yml && promtool test rules tests/*.yml)
+amtool check-config deploy/alertmanager/alertmanager.yml
 
 # Known-vulnerable dependencies fail the run (cargo audit, RustSec's advisory
 # database). The database is fetched from github.com; where that cannot be reached

@@ -173,10 +173,11 @@ pub async fn serve(config: Config) -> Result<(), StartError> {
     let bus = if config.redis.url.is_empty() {
         None
     } else {
-        let redis = Arc::new(RedisBus::connect(&config.redis).await.map_err(|source| StartError::Redis {
-            url: crate::config::redact_url(&config.redis.url),
-            source,
-        })?);
+        let redis = Arc::new(
+            RedisBus::connect(&config.redis)
+                .await
+                .map_err(|source| StartError::Redis { url: crate::config::redact_url(&config.redis.url), source })?,
+        );
         tracing::info!(prefix = %config.redis.prefix, "connected to Redis: status events are shared with other instances");
         Some(Bus { sender: redis.publisher(&instance_id), redis })
     };
@@ -185,6 +186,7 @@ pub async fn serve(config: Config) -> Result<(), StartError> {
         store: store.clone(),
         catalog: store.clone(),
         dead_letters: store.clone(),
+        alerts: store.clone(),
         vectors: vectors.clone(),
         vector_source: store,
         objects,

@@ -24,6 +24,7 @@ pub struct Config {
     pub catalog: CatalogConfig,
     pub vectors: VectorsConfig,
     pub webhooks: WebhooksConfig,
+    pub alerts: AlertsConfig,
     pub s3: crate::store::s3::S3Config,
     pub redis: crate::store::redis::RedisConfig,
     pub kafka: crate::store::kafka::KafkaConfig,
@@ -290,6 +291,44 @@ pub struct WebhooksConfig {
     pub allowed_cidrs: Vec<String>,
 }
 
+/// Alertmanager's webhook (`POST /api/webhook/alertmanager`, authenticated like
+/// the other webhooks by `[webhooks] secret`) and where alerts are forwarded.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct AlertsConfig {
+    /// A Mattermost (or Slack-compatible) incoming-webhook URL each new alert or
+    /// status change is posted to; empty: not forwarded.
+    pub mattermost_url: String,
+    /// The name the messages are posted under.
+    pub mattermost_username: String,
+    /// Tries per message before it is given up (logged and counted).
+    pub forward_attempts: u32,
+    /// First retry delay; doubled each try, up to `forward_backoff_cap_ms`.
+    pub forward_backoff_ms: u64,
+    pub forward_backoff_cap_ms: u64,
+    /// Seconds one forward may take.
+    pub forward_timeout_seconds: u64,
+    /// Messages waiting to be forwarded at most; beyond, new ones are dropped (counted).
+    pub forward_queue: usize,
+    /// Alerts a new admin stream is sent first (the most recent ones).
+    pub stream_backlog: i64,
+}
+
+impl Default for AlertsConfig {
+    fn default() -> Self {
+        AlertsConfig {
+            mattermost_url: String::new(),
+            mattermost_username: "orakgaraki".into(),
+            forward_attempts: 8,
+            forward_backoff_ms: 1000,
+            forward_backoff_cap_ms: 60_000,
+            forward_timeout_seconds: 10,
+            forward_queue: 1000,
+            stream_backlog: 20,
+        }
+    }
+}
+
 /// Fault injection for tests; all off by default.
 #[derive(Debug, Clone, Serialize, Deserialize, Default)]
 #[serde(default, deny_unknown_fields)]
@@ -450,7 +489,9 @@ impl Config {
             "HS256" => {}
             "RS256" if !self.auth.public_key_file.is_empty() || !self.auth.jwks_file.is_empty() => {}
             "RS256" => {
-                return Err(ConfigError::Invalid("auth.algorithm RS256 needs auth.public_key_file or auth.jwks_file".into()));
+                return Err(ConfigError::Invalid(
+                    "auth.algorithm RS256 needs auth.public_key_file or auth.jwks_file".into(),
+                ));
             }
             other => return Err(ConfigError::Invalid(format!("auth.algorithm must be HS256 or RS256, not {other:?}"))),
         }

@@ -52,6 +52,16 @@ pub const INDEX_SIZE: &str = "orak_vector_index_size";
 pub const BUILD_INFO: &str = "orak_build_info";
 /// Requests refused by the rate limiter (label `class`).
 pub const RATE_LIMITED: &str = "orak_rate_limited_total";
+/// Messages sent to an actor (label `actor`); with the handled count, its mailbox depth.
+pub const ACTOR_SENT: &str = "orak_actor_messages_sent_total";
+/// Messages waiting in an actor's mailbox (label `actor`; summed over a pool's workers).
+pub const ACTOR_MAILBOX: &str = "orak_actor_mailbox_depth";
+/// Alerts Alertmanager reported that were news (label `status`: firing, resolved).
+pub const ALERTS_RECEIVED: &str = "orak_alerts_received_total";
+/// Alert messages forwarded to chat, by outcome (sent, retried, given_up, dropped).
+pub const ALERT_FORWARDS: &str = "orak_alert_forwards_total";
+/// Open admin alert streams.
+pub const ALERT_STREAMS: &str = "orak_alert_streams";
 
 static HANDLE: OnceLock<Option<PrometheusHandle>> = OnceLock::new();
 
@@ -66,11 +76,15 @@ pub fn install() -> Option<PrometheusHandle> {
                     &[0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 300.0],
                 )
                 .ok()?
-                .set_buckets_for_metric(Matcher::Full(MODEL_BATCH.into()), &[1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0, 128.0, 256.0])
+                .set_buckets_for_metric(
+                    Matcher::Full(MODEL_BATCH.into()),
+                    &[1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0, 128.0, 256.0],
+                )
                 .ok()?;
             match builder.install_recorder() {
                 Ok(handle) => {
                     describe();
+                    register_known_series();
                     metrics::gauge!(BUILD_INFO, "version" => env!("CARGO_PKG_VERSION")).set(1.0);
                     let upkeep = handle.clone();
                     // Without the exporter's own HTTP listener, upkeep is ours to run.
@@ -106,6 +120,55 @@ pub fn collect_process() {
         .collect();
 }
 
+/// Every actor that reports metrics (labels of the per-actor series).
+pub const ACTORS: [&str; 12] = [
+    "sse-broadcaster",
+    "retry-scheduler",
+    "model-pool",
+    "model-worker",
+    "analysis-pool",
+    "analysis-worker",
+    "job-source",
+    "s3-event",
+    "upload-session",
+    "outbox-relay",
+    "batch-sweeper",
+    "alert-webhook",
+];
+
+/// Creates the counters and gauges whose label values are known in advance, at
+/// zero: a dashboard panel or alert over a counter that has not moved yet shows 0
+/// (and `rate()` works from the first scrape) instead of "no data".
+fn register_known_series() {
+    for actor in ACTORS {
+        metrics::counter!(ACTOR_RESTARTS, "actor" => actor).absolute(0);
+        metrics::counter!(ACTOR_FAILURES, "actor" => actor).absolute(0);
+    }
+    for kind in ["lease_expired", "missed_event", "expired_upload", "stuck_queued"] {
+        metrics::counter!(SWEEPER_REPAIRS, "kind" => kind).absolute(0);
+    }
+    for path in ["direct", "notified", "found"] {
+        metrics::counter!(UPLOADS, "path" => path).absolute(0);
+    }
+    for action in ["requeue", "discard"] {
+        metrics::counter!(DEAD_LETTER_ACTIONS, "action" => action).absolute(0);
+    }
+    for class in ["api", "upload"] {
+        metrics::counter!(RATE_LIMITED, "class" => class).absolute(0);
+    }
+    for status in ["firing", "resolved"] {
+        metrics::counter!(ALERTS_RECEIVED, "status" => status).absolute(0);
+    }
+    for outcome in ["sent", "retried", "given_up", "dropped"] {
+        metrics::counter!(ALERT_FORWARDS, "outcome" => outcome).absolute(0);
+    }
+    metrics::counter!(RETRIES).absolute(0);
+    metrics::counter!(DEAD_LETTERED).absolute(0);
+    metrics::gauge!(SSE_CONNECTIONS).set(0.0);
+    metrics::gauge!(ALERT_STREAMS).set(0.0);
+    metrics::gauge!(DEAD_LETTERS).set(0.0);
+}
+
 fn describe() {
     use metrics::{describe_counter, describe_gauge, describe_histogram};
     describe_counter!(ACTOR_RESTARTS, "Times a supervised actor was restarted");
@@ -119,7 +182,11 @@ fn describe() {
     describe_counter!(RETRIES, "Failed attempts scheduled for a retry");
     describe_counter!(DEAD_LETTER_ACTIONS, "Dead letters requeued or discarded by an admin");
     describe_counter!(HTTP_REQUESTS, "HTTP requests answered, by route template, method and status");
-    describe_histogram!(HTTP_DURATION, metrics::Unit::Seconds, "Time to answer an HTTP request, by route template and method");
+    describe_histogram!(
+        HTTP_DURATION,
+        metrics::Unit::Seconds,
+        "Time to answer an HTTP request, by route template and method"
+    );
     describe_gauge!(DATABASE_UP, "1 while the database answers, else 0");
     describe_gauge!(SSE_CONNECTIONS, "Open SSE status streams");
     describe_counter!(UPLOADS, "Uploads that arrived, by path");
@@ -127,6 +194,11 @@ fn describe() {
     describe_gauge!(INDEX_SIZE, "Vectors in the voice-search index");
     describe_gauge!(BUILD_INFO, "1, labelled with the running version");
     describe_counter!(RATE_LIMITED, "Requests refused by the rate limiter, by route class");
+    describe_counter!(ACTOR_SENT, "Messages sent to an actor");
+    describe_gauge!(ACTOR_MAILBOX, "Messages waiting in an actor's mailbox (sent minus handled)");
+    describe_counter!(ALERTS_RECEIVED, "New alerts and alert status changes received from Alertmanager");
+    describe_counter!(ALERT_FORWARDS, "Alert messages forwarded to chat, by outcome");
+    describe_gauge!(ALERT_STREAMS, "Open admin alert streams");
     describe_histogram!(QUEUE_WAIT, metrics::Unit::Seconds, "Time a job waited in QUEUED");
     describe_histogram!(ANALYSIS_DURATION, metrics::Unit::Seconds, "Time an analysis attempt took, by outcome");
 }

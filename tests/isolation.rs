@@ -98,9 +98,12 @@ async fn every_route_answers_each_kind_of_caller_as_it_should() {
     row(&s, &who, "GET", &format!("/api/admin/dead-letters/{a1}"), None, [401, 403, 403, 409]).await;
     row(&s, &who, "POST", &format!("/api/admin/dead-letters/{a1}/requeue"), None, [401, 403, 403, 409]).await;
     row(&s, &who, "DELETE", &format!("/api/admin/dead-letters/{a1}"), None, [401, 403, 403, 409]).await;
+    row(&s, &who, "GET", "/api/admin/alerts", None, [401, 403, 403, 200]).await;
     // Webhooks take their secret, never a user's token.
     let note = json!({"Records": []});
     row(&s, &who, "POST", "/api/records/async/upload-completed", Some(note), [401, 401, 401, 401]).await;
+    let alert = json!({"version": "4", "alerts": []});
+    row(&s, &who, "POST", "/api/webhook/alertmanager", Some(alert), [401, 401, 401, 401]).await;
     // Uploads take a signed URL, never a bearer token.
     row(&s, &who, "PUT", &format!("/objects/audio/{a1}"), None, [403, 403, 403, 403]).await;
 

@@ -6,8 +6,9 @@ mod common;
 
 use common::mysql::TestMysql;
 use common::records::{pending, queued};
-use orakgaraki::domain::{Analysis, FailureOutcome, RecordId, RecordStatus};
+use orakgaraki::domain::alert::{AlertStatus, IncomingAlert};
 use orakgaraki::domain::dead_letter::{DeadLetterAction, DeadLetterFilter};
+use orakgaraki::domain::{Analysis, FailureOutcome, RecordId, RecordStatus};
 use orakgaraki::store::{Database, LeaseScope, MysqlStore, NewRecord, RecordStore, SqliteStore, StoreError};
 use std::sync::Arc;
 
@@ -48,7 +49,48 @@ on_both!(
     owners_are_compared_exactly,
     dead_letters_requeue_with_a_fresh_budget_and_discard_with_an_audit,
     the_sweeper_finds_unfinished_uploads_and_long_waits,
+    alerts_keep_their_status_changes_and_ignore_repeats,
 );
+
+fn alert(fingerprint: &str, status: AlertStatus, starts_at: i64) -> IncomingAlert {
+    IncomingAlert {
+        fingerprint: fingerprint.into(),
+        status,
+        name: "DeadLettersGrowing".into(),
+        severity: "warning".into(),
+        labels: [("alertname".to_owned(), "DeadLettersGrowing".to_owned()), ("instance".to_owned(), "app1:9464".to_owned())].into(),
+        annotations: [("summary".to_owned(), "\u{c624}\u{b958} — 3 new dead letters".to_owned())].into(),
+        starts_at,
+        ends_at: (status == AlertStatus::Resolved).then_some(starts_at + 60_000),
+        generator_url: "http://prometheus:9090/graph".into(),
+    }
+}
+
+async fn alerts_keep_their_status_changes_and_ignore_repeats(s: &dyn Database) {
+    let t0 = 1_796_032_800_000;
+    let first = s.record_alert(&alert("fp1", AlertStatus::Firing, t0), t0 + 10).await.unwrap().expect("new");
+    assert_eq!(first.status, AlertStatus::Firing);
+    assert_eq!(first.annotations["summary"], "\u{c624}\u{b958} — 3 new dead letters", "text round-trips (utf8mb4)");
+    assert!(s.record_alert(&alert("fp1", AlertStatus::Firing, t0), t0 + 20).await.unwrap().is_none(), "a repeat");
+    let resolved = s.record_alert(&alert("fp1", AlertStatus::Resolved, t0), t0 + 30).await.unwrap().expect("a change");
+    assert_eq!(resolved.id, first.id);
+    assert_eq!(resolved.ends_at.as_deref(), Some("2026-11-30T10:01:00.000Z"));
+    let changes: Vec<AlertStatus> = resolved.changes.iter().map(|c| c.status).collect();
+    assert_eq!(changes, [AlertStatus::Firing, AlertStatus::Resolved]);
+    assert!(s.record_alert(&alert("fp1", AlertStatus::Firing, t0), t0 + 40).await.unwrap().is_none(), "late firing");
+    // The same rule firing again later is a new alert.
+    let again = s.record_alert(&alert("fp1", AlertStatus::Firing, t0 + 3_600_000), t0 + 50).await.unwrap().expect("new");
+    assert!(again.id > first.id);
+    let other = s.record_alert(&alert("fp2", AlertStatus::Firing, t0), t0 + 60).await.unwrap().expect("new");
+
+    let all = s.alerts(None, None, 10).await.unwrap();
+    assert_eq!(all.iter().map(|a| a.id).collect::<Vec<_>>(), [other.id, again.id, first.id], "newest first");
+    assert_eq!(all[2].changes.len(), 2);
+    let firing = s.alerts(Some(AlertStatus::Firing), None, 10).await.unwrap();
+    assert_eq!(firing.len(), 2);
+    let page = s.alerts(None, Some(again.id), 10).await.unwrap();
+    assert_eq!(page.iter().map(|a| a.id).collect::<Vec<_>>(), [first.id]);
+}
 
 async fn a_reclaimed_lease_fences_off_the_old_worker(s: &dyn RecordStore) {
     let id = queued(s, "u", 1).await;
@@ -112,7 +154,10 @@ async fn dead_letters_requeue_with_a_fresh_budget_and_discard_with_an_audit(s: &
     assert_eq!((job.attempt, job.retry_attempt), (4, 2));
     s.complete(&job, &analysis(), 13).await.unwrap().unwrap();
     // A COMPLETED record is neither requeued nor discarded.
-    assert!(matches!(s.requeue_dead_letter(&id, "admin", 14).await, Err(StoreError::NotDeadLetter(RecordStatus::Completed))));
+    assert!(matches!(
+        s.requeue_dead_letter(&id, "admin", 14).await,
+        Err(StoreError::NotDeadLetter(RecordStatus::Completed))
+    ));
     assert!(matches!(s.discard_dead_letter(&id, "admin", 14).await, Err(StoreError::NotDeadLetter(_))));
 
     // A permanent failure, discarded: gone, with an audit row that keeps its history.
@@ -124,7 +169,10 @@ async fn dead_letters_requeue_with_a_fresh_budget_and_discard_with_an_audit(s: &
     assert!(s.get(&other).await.unwrap().is_none());
     assert!(matches!(s.discard_dead_letter(&other, "admin2", 24).await, Err(StoreError::NotFound)));
     let audit = s.dead_letter_audit(None, None, 10).await.unwrap();
-    assert_eq!(audit.iter().map(|a| a.action).collect::<Vec<_>>(), [DeadLetterAction::Discard, DeadLetterAction::Requeue]);
+    assert_eq!(
+        audit.iter().map(|a| a.action).collect::<Vec<_>>(),
+        [DeadLetterAction::Discard, DeadLetterAction::Requeue]
+    );
     assert_eq!((audit[0].admin.as_str(), audit[0].owner.as_str(), audit[0].history.len()), ("admin2", "v", 1));
     assert_eq!(audit[1].history.len(), 2);
     assert_eq!(s.dead_letter_audit(Some(id.as_str()), None, 10).await.unwrap().len(), 1);

@@ -1,6 +1,7 @@
 //! Where the running actors are. The supervisors update it on every (re)start, so
 //! handlers and actors always reach the current incarnation of a child.
 
+use super::alert_webhook::AlertMsg;
 use super::analysis_pool::PoolMsg;
 use super::batch_sweeper::SweeperMsg;
 use super::job_source::JobSourceMsg;
@@ -25,6 +26,7 @@ pub struct Directory {
     sse: RwLock<Option<ActorRef<SseMsg>>>,
     relay: RwLock<Option<ActorRef<RelayMsg>>>,
     sweeper: RwLock<Option<ActorRef<SweeperMsg>>>,
+    alerts: RwLock<Option<ActorRef<AlertMsg>>>,
     /// False once the tree gave up (restart intensity exceeded) or is shutting down.
     alive: AtomicBool,
     /// Set while a wake-up of the job source is in its mailbox, to coalesce wake-ups.
@@ -60,6 +62,7 @@ impl Directory {
     slot!(sse, set_sse, sse, SseMsg);
     slot!(relay, set_relay, relay, RelayMsg);
     slot!(sweeper, set_sweeper, sweeper, SweeperMsg);
+    slot!(alerts, set_alerts, alerts, AlertMsg);
 
     /// Whether the supervision tree is up.
     pub fn alive(&self) -> bool {
@@ -75,7 +78,7 @@ impl Directory {
         if !self.wake_pending.swap(true, Ordering::SeqCst) {
             match self.job_source() {
                 Some(js) => {
-                    if js.cast(JobSourceMsg::Wake).is_err() {
+                    if super::instrument::tell(&js, JobSourceMsg::Wake).is_err() {
                         self.wake_pending.store(false, Ordering::SeqCst);
                     }
                 }

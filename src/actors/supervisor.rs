@@ -3,6 +3,7 @@
 //! tree and marks it dead so `/ready` answers 503 instead of the service spinning
 //! silently.
 
+use super::alert_webhook::AlertWebhook;
 use super::analysis_pool::{AnalysisPool, PoolMsg};
 use super::batch_sweeper::BatchSweeper;
 use super::intensity::Intensity;
@@ -31,10 +32,11 @@ pub enum Child {
     UploadSession,
     OutboxRelay,
     BatchSweeper,
+    AlertWebhook,
 }
 
 impl Child {
-    pub const ALL: [Child; 9] = [
+    pub const ALL: [Child; 10] = [
         Child::SseBroadcaster,
         Child::RetryScheduler,
         Child::ModelPool,
@@ -44,6 +46,7 @@ impl Child {
         Child::UploadSession,
         Child::OutboxRelay,
         Child::BatchSweeper,
+        Child::AlertWebhook,
     ];
 
     /// The children this configuration runs (the outbox relay only with Kafka).
@@ -63,6 +66,7 @@ impl Child {
             Child::UploadSession => "upload-session",
             Child::OutboxRelay => "outbox-relay",
             Child::BatchSweeper => "batch-sweeper",
+            Child::AlertWebhook => "alert-webhook",
         }
     }
 }
@@ -99,6 +103,7 @@ async fn spawn_child(child: Child, ctx: &Ctx, sup: ActorCell) -> Result<ActorId,
         Child::UploadSession => spawn_into!(UploadSession, ctx, sup, set_upload_session),
         Child::OutboxRelay => spawn_into!(OutboxRelay, ctx, sup, set_relay),
         Child::BatchSweeper => spawn_into!(BatchSweeper, ctx, sup, set_sweeper),
+        Child::AlertWebhook => spawn_into!(AlertWebhook, ctx, sup, set_alerts),
     };
     tracing::info!(actor = child.name(), id = %id, "actor started");
     Ok(id)
@@ -116,6 +121,7 @@ fn clear_child(child: Child, ctx: &Ctx) {
         Child::UploadSession => d.set_upload_session(None),
         Child::OutboxRelay => d.set_relay(None),
         Child::BatchSweeper => d.set_sweeper(None),
+        Child::AlertWebhook => d.set_alerts(None),
     }
 }
 

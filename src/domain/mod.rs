@@ -3,6 +3,7 @@
 //! Pure types and rules only — no I/O, no clocks, no randomness. Everything here
 //! can be unit-tested without a runtime.
 
+pub mod alert;
 pub mod analysis;
 pub mod bucket_event;
 pub mod catalog;

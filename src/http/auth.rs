@@ -68,7 +68,14 @@ pub fn caller_or_query(state: AppState) -> impl Filter<Extract = (Caller,), Erro
 /// Requires a valid bearer token with the admin role: 401 without a valid token,
 /// 403 for a user's.
 pub fn admin(state: AppState) -> impl Filter<Extract = (Caller,), Error = warp::Rejection> + Clone {
-    caller(state).and_then(|c: Caller| async move {
-        if c.role == Role::Admin { Ok(c) } else { Err(ApiError::forbidden("admins only").reject()) }
-    })
+    caller(state).and_then(require_admin)
+}
+
+/// Like [`admin`], also accepting `?access_token=` (for EventSource streams).
+pub fn admin_or_query(state: AppState) -> impl Filter<Extract = (Caller,), Error = warp::Rejection> + Clone {
+    caller_or_query(state).and_then(require_admin)
+}
+
+async fn require_admin(c: Caller) -> Result<Caller, warp::Rejection> {
+    if c.role == Role::Admin { Ok(c) } else { Err(ApiError::forbidden("admins only").reject()) }
 }

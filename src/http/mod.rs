@@ -1,6 +1,7 @@
 //! The HTTP API (warp): routes, handlers, authentication and the SSE stream.
 //! Handlers only translate HTTP to calls on actors and stores, and back.
 
+pub mod alerts;
 pub mod auth;
 pub mod bucket_events;
 pub mod dead_letters;
@@ -81,6 +82,7 @@ pub fn routes(state: AppState) -> BoxedFilter<(Response,)> {
         .or(recommendations::routes(state.clone()))
         .or(objects::routes(state.clone()))
         .or(dead_letters::routes(state.clone()))
+        .or(alerts::routes(state.clone()))
         .or(openapi::routes())
         .or(status::routes(state.clone()))
         .or(health::routes(state.clone(), config.server.metrics_bind.is_empty()));

@@ -1,6 +1,6 @@
-//! Authentication of incoming webhooks (bucket notifications now, Alertmanager
-//! later): a shared secret, sent either as `Authorization: Bearer <secret>` or as
-//! an HMAC-SHA256 of the body, `X-Orak-Signature: sha256=<hex>`, both compared in
+//! Authentication of incoming webhooks (bucket notifications, Alertmanager): a
+//! shared secret, sent either as `Authorization: Bearer <secret>` or as an
+//! HMAC-SHA256 of the body, `X-Orak-Signature: sha256=<hex>`, both compared in
 //! constant time; and, as in the seed, an optional allowlist of source networks
 //! (`[webhooks] allowed_cidrs`). Replays are harmless by design (each handler
 //! applies an event at most once), so no nonce is kept.
@@ -56,7 +56,9 @@ pub fn verify(
         return Err(ApiError::forbidden("this source may not send webhooks"));
     }
     if !authenticated(secret, authorization, signature, body) {
-        return Err(ApiError::unauthorized("missing or wrong webhook secret (Bearer, or X-Orak-Signature: sha256=HMAC of the body)"));
+        return Err(ApiError::unauthorized(
+            "missing or wrong webhook secret (Bearer, or X-Orak-Signature: sha256=HMAC of the body)",
+        ));
     }
     Ok(())
 }

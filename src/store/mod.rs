@@ -2,6 +2,7 @@
 //! files kept in the data dir. Each outside system sits behind a small trait with
 //! one implementation per backend, so actors and handlers never name a backend.
 
+pub mod alerts;
 pub mod db;
 pub mod dead_letters;
 pub mod kafka;
@@ -17,8 +18,9 @@ use crate::domain::{
 };
 use async_trait::async_trait;
 
-pub use dead_letters::DeadLetterStore;
+pub use alerts::AlertStore;
 pub use db::{Database, MysqlStore, OpenDatabase, SqliteStore, open_database};
+pub use dead_letters::DeadLetterStore;
 pub use objects::{LocalObjects, ObjectError, ObjectStore, PresignedPut, PutOutcome};
 
 /// A failed database operation.

@@ -118,6 +118,8 @@ pub struct RedisBus {
     subscriber: SubscriberClient,
     resubscriber: tokio::task::JoinHandle<()>,
     channel: String,
+    /// Alerts received by any instance, for every instance's admin streams.
+    alert_channel: String,
     prefix: String,
     ttl: i64,
 }
@@ -141,11 +143,14 @@ impl RedisBus {
         let resubscriber = subscriber.manage_subscriptions();
         let channel = format!("{}status", cfg.prefix);
         subscriber.subscribe(channel.as_str()).await?;
+        let alert_channel = format!("{}alerts", cfg.prefix);
+        subscriber.subscribe(alert_channel.as_str()).await?;
         Ok(RedisBus {
             client,
             subscriber,
             resubscriber,
             channel,
+            alert_channel,
             prefix: cfg.prefix.clone(),
             ttl: i64::try_from(cfg.status_ttl_seconds.max(1)).unwrap_or(60),
         })
@@ -229,6 +234,46 @@ impl RedisBus {
                         }
                     }
                     other => tracing::warn!(error = ?other.map(|r| r.err()), "skipped a bad status message"),
+                }
+            }
+        });
+        rx
+    }
+
+    /// Tells every instance about an alert change (`payload`: JSON, with its origin).
+    pub async fn publish_alert(&self, origin: &str, payload: &serde_json::Value) -> Result<(), BusError> {
+        let msg = serde_json::json!({ "origin": origin, "alert": payload }).to_string();
+        let _: () = self.client.publish(self.alert_channel.as_str(), msg).await?;
+        Ok(())
+    }
+
+    /// Alert changes other instances published (`(origin, alert JSON)`), until the
+    /// receiver is dropped.
+    pub fn alert_messages(&self) -> mpsc::Receiver<(String, serde_json::Value)> {
+        let (tx, rx) = mpsc::channel(256);
+        let mut raw = self.subscriber.message_rx();
+        let channel = self.alert_channel.clone();
+        tokio::spawn(async move {
+            loop {
+                let msg = match raw.recv().await {
+                    Ok(m) => m,
+                    Err(tokio::sync::broadcast::error::RecvError::Lagged(n)) => {
+                        tracing::warn!(skipped = n, "alert channel lagged; admins see the rest in the list");
+                        continue;
+                    }
+                    Err(tokio::sync::broadcast::error::RecvError::Closed) => break,
+                };
+                if *msg.channel != *channel {
+                    continue;
+                }
+                let parsed = msg.value.as_string().and_then(|s| serde_json::from_str::<serde_json::Value>(&s).ok());
+                let Some(mut v) = parsed else {
+                    tracing::warn!("skipped a bad alert message");
+                    continue;
+                };
+                let origin = v.get("origin").and_then(|o| o.as_str()).unwrap_or_default().to_owned();
+                if tx.send((origin, v["alert"].take())).await.is_err() {
+                    break;
                 }
             }
         });

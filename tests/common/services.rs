@@ -76,7 +76,8 @@ impl Drop for Service {
 /// A Redis server on its own port, without persistence.
 pub fn redis() -> Service {
     let port = free_port();
-    let args = ["--port", &port.to_string(), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", "{dir}"];
+    let args =
+        ["--port", &port.to_string(), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", "{dir}"];
     Service::new("redis", "redis-server".into(), args.iter().map(|s| s.to_string()).collect(), vec![], port)
 }
 
@@ -121,4 +122,40 @@ pub fn seaweed(access_key: &str, secret_key: &str) -> Service {
         ("AWS_SECRET_ACCESS_KEY".to_owned(), secret_key.to_owned()),
     ];
     Service::new("seaweedfs", "weed".into(), args, env, s3)
+}
+
+/// The program `name` from `env_var`, else the first of `candidates` that exists.
+fn program(env_var: &str, candidates: &[&str]) -> PathBuf {
+    if let Ok(p) = std::env::var(env_var) {
+        return p.into();
+    }
+    let found = candidates.iter().map(PathBuf::from).find(|p| p.exists());
+    found.unwrap_or_else(|| {
+        panic!("none of {candidates:?} is installed (`bash scripts/test.sh` installs it; or set {env_var})")
+    })
+}
+
+/// A real Alertmanager (Debian's prometheus-alertmanager) with `config` (YAML) and
+/// no clustering; its API at `http://127.0.0.1:{port}`.
+pub fn alertmanager(config: &str) -> Service {
+    let bin = program("TEST_ALERTMANAGER_BIN", &["/usr/bin/prometheus-alertmanager", "/usr/local/bin/alertmanager"]);
+    let port = free_port();
+    let args = vec![
+        "--config.file={dir}/alertmanager.yml".into(),
+        "--storage.path={dir}/data".into(),
+        format!("--web.listen-address=127.0.0.1:{port}"),
+        "--cluster.listen-address=".into(),
+    ];
+    let s = Service::new("alertmanager", bin, args, vec![], port);
+    std::fs::write(s._dir.path().join("alertmanager.yml"), config).unwrap();
+    s
+}
+
+/// A real node-exporter (Debian's prometheus-node-exporter), for the host metrics
+/// the dashboards chart.
+pub fn node_exporter() -> Service {
+    let bin = program("TEST_NODE_EXPORTER_BIN", &["/usr/bin/prometheus-node-exporter", "/usr/local/bin/node_exporter"]);
+    let port = free_port();
+    let args = vec![format!("--web.listen-address=127.0.0.1:{port}")];
+    Service::new("node-exporter", bin, args, vec![], port)
 }

@@ -1,8 +1,9 @@
 //! The record database through diesel + diesel-async: SQLite in the embedded mode
 //! (`sqlite.rs`), MySQL/MariaDB in the distributed one (`mysql.rs`). The queries
-//! are written once (`records.rs`, `catalog.rs`, `vector_source.rs`) and
+//! are written once (`records.rs`, `catalog.rs`, `vector_source.rs`, `alerts.rs`) and
 //! instantiated for each backend's store; `schema.rs` and `models.rs` are shared.
 
+mod alerts;
 mod catalog;
 mod dead_letters;
 mod models;
@@ -16,7 +17,7 @@ pub use mysql::MysqlStore;
 pub use sqlite::SqliteStore;
 
 use crate::store::vectors::VectorSource;
-use crate::store::{CatalogStore, DeadLetterStore, RecordStore, StoreError};
+use crate::store::{AlertStore, CatalogStore, DeadLetterStore, RecordStore, StoreError};
 use diesel_async::pooled_connection::{AsyncDieselConnectionManager, ManagerConfig};
 use diesel_async::{AsyncConnection, SimpleAsyncConnection};
 use futures_util::FutureExt;
@@ -42,8 +43,8 @@ where
 
 /// Everything the service keeps in its database: records, the song catalog and
 /// the embeddings the vector index reads.
-pub trait Database: RecordStore + DeadLetterStore + CatalogStore + VectorSource {}
-impl<T: RecordStore + DeadLetterStore + CatalogStore + VectorSource> Database for T {}
+pub trait Database: RecordStore + DeadLetterStore + CatalogStore + VectorSource + AlertStore {}
+impl<T: RecordStore + DeadLetterStore + CatalogStore + VectorSource + AlertStore> Database for T {}
 
 /// An open database and whether other instances may share it.
 pub struct OpenDatabase {

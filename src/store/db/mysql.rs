@@ -7,6 +7,7 @@
 //! neither waits for the other. Sessions run at READ COMMITTED, so a transaction
 //! sees rows other instances committed after it began.
 
+use super::alerts::alert_store_impl;
 use super::catalog::catalog_store_impl;
 use super::records::record_store_impl;
 use super::vector_source::vector_source_impl;
@@ -108,3 +109,4 @@ record_store_impl!(
 );
 catalog_store_impl!(MysqlStore);
 vector_source_impl!(MysqlStore);
+alert_store_impl!(MysqlStore);

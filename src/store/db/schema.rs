@@ -111,8 +111,46 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    alerts (id) {
+        id -> BigInt,
+        fingerprint -> Text,
+        starts_at -> BigInt,
+        name -> Text,
+        severity -> Text,
+        status -> Text,
+        labels -> Text,
+        annotations -> Text,
+        ends_at -> Nullable<BigInt>,
+        generator_url -> Text,
+        received_at -> BigInt,
+        updated_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    alert_changes (id) {
+        id -> BigInt,
+        alert_id -> BigInt,
+        status -> Text,
+        at -> BigInt,
+    }
+}
+
+diesel::joinable!(alert_changes -> alerts (alert_id));
 diesel::joinable!(analyses -> records (record_id));
 diesel::joinable!(song_dislikes -> songs (song_id));
 diesel::joinable!(embeddings -> records (record_id));
 diesel::joinable!(attempts -> records (record_id));
-diesel::allow_tables_to_appear_in_same_query!(records, analyses, attempts, embeddings, songs, song_dislikes, outbox, dead_letter_audit);
+diesel::allow_tables_to_appear_in_same_query!(
+    records,
+    analyses,
+    attempts,
+    embeddings,
+    songs,
+    song_dislikes,
+    outbox,
+    dead_letter_audit,
+    alerts,
+    alert_changes
+);

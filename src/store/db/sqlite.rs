@@ -5,6 +5,7 @@
 //! connection (no `SQLITE_BUSY` between our own transactions) and reads through a
 //! separate pool that WAL mode lets run beside it.
 
+use super::alerts::alert_store_impl;
 use super::catalog::catalog_store_impl;
 use super::records::record_store_impl;
 use super::vector_source::vector_source_impl;
@@ -91,3 +92,4 @@ impl SqliteStore {
 record_store_impl!(SqliteStore, Conn, diesel::sqlite::Sqlite, row_lock = {}, claim_lock = {});
 catalog_store_impl!(SqliteStore);
 vector_source_impl!(SqliteStore);
+alert_store_impl!(SqliteStore);

@@ -1,0 +1,2 @@
+DROP TABLE alert_changes;
+DROP TABLE alerts;
