@@ -156,10 +156,24 @@ else
     echo "NOT RUN: github.com (RustSec's advisory database) is unreachable from this machine"
 fi
 
+# The web UI test drives Debian's Chromium with playwright-core (npm, pinned in
+# tests/ui/package-lock.json); fonts-nanum so Korean song names render in its
+# screenshots, which are kept in $TEST_UI_ARTIFACTS.
+if [ ! -x /usr/bin/chromium ] || ! fc-list 2>/dev/null | grep -qi nanum; then
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium fonts-nanum
+fi
+if ! need node; then
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nodejs npm
+fi
+if [ ! -d tests/ui/node_modules/playwright-core ]; then
+    npm ci --prefix tests/ui --no-audit --no-fund --loglevel=error
+fi
+export TEST_UI_ARTIFACTS="${TEST_UI_ARTIFACTS:-$CARGO_TARGET_DIR/ui-artifacts}"
+
 echo "== build"
 cargo build --locked --all-targets
 echo "== API fuzzing (schemathesis, from /api/openapi.json)"
 bash scripts/api_fuzz.sh 15
-echo "== tests"
+echo "== tests (web UI screenshots go to $TEST_UI_ARTIFACTS)"
 # Not exec: the EXIT trap stops SeaweedFS, tansu and PostgreSQL afterwards.
 cargo nextest run --locked --no-fail-fast "$@"

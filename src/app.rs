@@ -140,6 +140,7 @@ pub async fn serve(config: Config) -> Result<(), StartError> {
         .await
         .map_err(|source| StartError::Database { url: config.database_url_redacted(), source })?;
     let store = database.db;
+    let database_shared = database.shared;
     if !config.kafka.brokers.is_empty() {
         // Jobs travel through Kafka: every change that announces one writes an outbox row.
         store.enable_outbox();
@@ -202,6 +203,12 @@ pub async fn serve(config: Config) -> Result<(), StartError> {
     let limiter = RateLimiter::new(&ctx.config.rate_limit, bus.as_ref().map(|b| b.redis.clone()))
         .map_err(|e| StartError::Io(std::io::Error::new(std::io::ErrorKind::InvalidInput, e)))?
         .map(Arc::new);
+    let dev_sign_in = ctx.config.auth.dev_sign_in && !database_shared && jwt.can_issue();
+    if dev_sign_in {
+        tracing::warn!("sign-in by name is on ([auth] dev_sign_in): anyone who reaches this instance can get a token");
+    } else if ctx.config.auth.dev_sign_in && database_shared {
+        tracing::info!("sign-in by name is off: the database is shared (distributed mode)");
+    }
     let state = AppState {
         ctx: ctx.clone(),
         jwt: Arc::new(jwt),
@@ -209,6 +216,7 @@ pub async fn serve(config: Config) -> Result<(), StartError> {
         limiter,
         trusted_proxies: cidrs("rate_limit.trusted_proxies", &ctx.config.rate_limit.trusted_proxies)?.into(),
         webhook_sources: cidrs("webhooks.allowed_cidrs", &ctx.config.webhooks.allowed_cidrs)?.into(),
+        dev_sign_in,
     };
     // /metrics on its own (internal) address, when configured.
     let metrics_server = if ctx.config.server.metrics_bind.is_empty() {

@@ -96,6 +96,9 @@ pub struct AuthConfig {
     pub audience: String,
     /// Lifetime of tokens printed by `orakgaraki token`, seconds.
     pub token_ttl_seconds: u64,
+    /// The web page's "sign in as NAME" (`POST /api/dev/token`), for the
+    /// single-machine mode. Always off with a shared (MySQL) database.
+    pub dev_sign_in: bool,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -387,6 +390,7 @@ impl Default for AuthConfig {
             issuer: "orakgaraki".into(),
             audience: "orakgaraki".into(),
             token_ttl_seconds: 7 * 24 * 3600,
+            dev_sign_in: true,
         }
     }
 }

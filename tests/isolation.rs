@@ -68,12 +68,15 @@ async fn every_route_answers_each_kind_of_caller_as_it_should() {
     row(&s, &who, "PATCH", &rec, Some(json!({"visibility": "private"})), [401, 200, 404, 200]).await;
     row(&s, &who, "GET", &format!("/api/processing/status/{a1}"), None, [401, 200, 404, 200]).await;
     row(&s, &who, "GET", &format!("{rec}/status"), None, [401, 200, 404, 200]).await;
+    row(&s, &who, "GET", &format!("/api/audio/{a1}"), None, [401, 200, 404, 200]).await;
     row(&s, &who, "GET", &format!("{rec}/similar?k=5"), None, [401, 200, 404, 200]).await;
     row(&s, &who, "POST", "/api/search/similar", Some(json!({"record_id": a1, "k": 5})), [401, 200, 404, 200]).await;
     row(&s, &who, "POST", "/api/recommendations/songs", Some(json!({"record_id": a1})), [401, 200, 404, 200]).await;
     // Bob's public one: readable by others, changed only by him (or an admin).
     let pub_rec = format!("/api/records/{b1}");
     row(&s, &who, "GET", &pub_rec, None, [401, 200, 200, 200]).await;
+    // Its audio plays for anyone signed in (the owner here is Bob: column 2).
+    row(&s, &who, "GET", &format!("/api/audio/{b1}"), None, [401, 200, 200, 200]).await;
     row(&s, &who, "PATCH", &pub_rec, Some(public.clone()), [401, 403, 200, 200]).await;
     // Collections and creation: anyone signed in, each for themselves.
     row(&s, &who, "GET", "/api/records", None, [401, 200, 200, 200]).await;

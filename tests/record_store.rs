@@ -58,7 +58,11 @@ fn alert(fingerprint: &str, status: AlertStatus, starts_at: i64) -> IncomingAler
         status,
         name: "DeadLettersGrowing".into(),
         severity: "warning".into(),
-        labels: [("alertname".to_owned(), "DeadLettersGrowing".to_owned()), ("instance".to_owned(), "app1:9464".to_owned())].into(),
+        labels: [
+            ("alertname".to_owned(), "DeadLettersGrowing".to_owned()),
+            ("instance".to_owned(), "app1:9464".to_owned()),
+        ]
+        .into(),
         annotations: [("summary".to_owned(), "\u{c624}\u{b958} — 3 new dead letters".to_owned())].into(),
         starts_at,
         ends_at: (status == AlertStatus::Resolved).then_some(starts_at + 60_000),
@@ -79,7 +83,8 @@ async fn alerts_keep_their_status_changes_and_ignore_repeats(s: &dyn Database) {
     assert_eq!(changes, [AlertStatus::Firing, AlertStatus::Resolved]);
     assert!(s.record_alert(&alert("fp1", AlertStatus::Firing, t0), t0 + 40).await.unwrap().is_none(), "late firing");
     // The same rule firing again later is a new alert.
-    let again = s.record_alert(&alert("fp1", AlertStatus::Firing, t0 + 3_600_000), t0 + 50).await.unwrap().expect("new");
+    let again =
+        s.record_alert(&alert("fp1", AlertStatus::Firing, t0 + 3_600_000), t0 + 50).await.unwrap().expect("new");
     assert!(again.id > first.id);
     let other = s.record_alert(&alert("fp2", AlertStatus::Firing, t0), t0 + 60).await.unwrap().expect("new");
 

@@ -111,6 +111,12 @@ impl JwtKeys {
         })
     }
 
+    /// Whether this service can sign tokens itself (not with RS256 keys from a
+    /// provider alone).
+    pub fn can_issue(&self) -> bool {
+        self.encoding.is_some()
+    }
+
     /// Issues a token for `user`, valid from `now` (unix seconds) for `ttl_seconds`.
     pub fn issue(&self, user: &str, role: Role, now: i64, ttl_seconds: u64) -> Result<String, AuthError> {
         let claims = Claims {

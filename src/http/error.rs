@@ -121,6 +121,7 @@ impl From<ObjectError> for ApiError {
             ObjectError::Body(m) => ApiError::bad_request(format!("the upload was interrupted: {m}")),
             ObjectError::NotFound(_) => ApiError::not_found("object"),
             ObjectError::BadKey(_) => ApiError::bad_request("invalid object key"),
+            ObjectError::NoDirectUrl => ApiError::not_found("object URL"),
             ObjectError::Io(_) | ObjectError::Remote(_) => {
                 tracing::error!(error = %e, "object storage error");
                 ApiError::unavailable("object storage is unavailable; try again")

@@ -2,6 +2,7 @@
 //! Handlers only translate HTTP to calls on actors and stores, and back.
 
 pub mod alerts;
+pub mod audio;
 pub mod auth;
 pub mod bucket_events;
 pub mod dead_letters;
@@ -14,9 +15,11 @@ pub mod recommendations;
 pub mod records;
 pub mod route_metrics;
 pub mod security;
+pub mod session;
 pub mod similar;
 pub mod sse;
 pub mod status;
+pub mod web;
 pub mod webhook_auth;
 
 use crate::actors::Ctx;
@@ -43,6 +46,8 @@ pub struct AppState {
     pub trusted_proxies: Arc<[IpNet]>,
     /// Where webhooks may come from; empty: anywhere.
     pub webhook_sources: Arc<[IpNet]>,
+    /// Whether `POST /api/dev/token` gives out tokens (embedded mode only).
+    pub dev_sign_in: bool,
 }
 
 /// Passes the state into a handler.
@@ -83,10 +88,13 @@ pub fn routes(state: AppState) -> BoxedFilter<(Response,)> {
         .or(objects::routes(state.clone()))
         .or(dead_letters::routes(state.clone()))
         .or(alerts::routes(state.clone()))
+        .or(session::routes(state.clone()))
+        .or(audio::routes(state.clone()))
+        .or(web::routes())
         .or(openapi::routes())
         .or(status::routes(state.clone()))
         .or(health::routes(state.clone(), config.server.metrics_bind.is_empty()));
-    let headers = security::headers(&config.http, &config.server.public_url);
+    let headers = security::headers(&config.http, &config.server.public_url, &security::object_store_origins(&config));
     let served = rate_limit::filter(state.clone())
         .and(api)
         .recover(error::recover)

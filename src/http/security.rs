@@ -22,8 +22,32 @@ impl Default for HttpConfig {
     }
 }
 
-/// The headers every response carries.
-pub fn headers(cfg: &HttpConfig, public_url: &str) -> HeaderMap {
+/// Origins besides the service's own that its web page must reach: the S3
+/// endpoint the browser uploads to (presigned PUT) and plays audio from
+/// (presigned GET), when the audio lives in S3.
+pub fn object_store_origins(config: &crate::config::Config) -> Vec<String> {
+    if config.storage.objects != "s3" {
+        return Vec::new();
+    }
+    let s3 = &config.s3;
+    let endpoint = if s3.public_endpoint.is_empty() { &s3.endpoint } else { &s3.public_endpoint };
+    if endpoint.is_empty() {
+        return vec!["https://*.amazonaws.com".into()];
+    }
+    // scheme://host[:port] of the endpoint.
+    let origin = match endpoint.find("://") {
+        Some(i) => match endpoint[i + 3..].find('/') {
+            Some(j) => &endpoint[..i + 3 + j],
+            None => endpoint.as_str(),
+        },
+        None => endpoint.as_str(),
+    };
+    vec![origin.to_owned()]
+}
+
+/// The headers every response carries. `extra_origins` may be fetched from and
+/// played from by the service's own pages (see [`object_store_origins`]).
+pub fn headers(cfg: &HttpConfig, public_url: &str, extra_origins: &[String]) -> HeaderMap {
     let mut h = HeaderMap::new();
     let mut set = |name: &'static str, value: String| {
         if let Ok(v) = HeaderValue::from_str(&value) {
@@ -33,10 +57,13 @@ pub fn headers(cfg: &HttpConfig, public_url: &str) -> HeaderMap {
     set("x-frame-options", "DENY".into());
     set("x-content-type-options", "nosniff".into());
     set("referrer-policy", "strict-origin-when-cross-origin".into());
+    let extra: String = extra_origins.iter().map(|o| format!(" {o}")).collect();
     set(
         "content-security-policy",
-        "default-src 'self'; img-src 'self' data: blob:; media-src 'self' blob:; frame-ancestors 'none'; base-uri 'none'; form-action 'self'"
-            .into(),
+        format!(
+            "default-src 'self'; img-src 'self' data: blob:; media-src 'self' blob:{extra}; connect-src 'self'{extra}; \
+             frame-ancestors 'none'; base-uri 'none'; form-action 'self'"
+        ),
     );
     if public_url.starts_with("https://") && cfg.hsts_seconds > 0 {
         set("strict-transport-security", format!("max-age={}; includeSubDomains", cfg.hsts_seconds));

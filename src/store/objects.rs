@@ -25,6 +25,9 @@ pub enum ObjectError {
     NotFound(String),
     #[error("invalid object key: {0}")]
     BadKey(String),
+    /// The store has no URLs of its own for downloads.
+    #[error("this object store serves no direct download URLs")]
+    NoDirectUrl,
     #[error("object storage I/O error: {0}")]
     Io(#[from] std::io::Error),
     /// The remote object store refused or failed a request.
@@ -88,6 +91,10 @@ pub trait ObjectStore: Send + Sync + 'static {
     async fn size(&self, key: &str) -> Result<Option<u64>, ObjectError>;
     /// Removes the object; a missing object is not an error.
     async fn delete(&self, key: &str) -> Result<(), ObjectError>;
+    /// A URL from which a client downloads the object until `expires` (unix
+    /// seconds), for stores that can sign one; the embedded store's files are
+    /// served by the HTTP layer instead (`NoDirectUrl`).
+    async fn presign_get(&self, key: &str, expires: i64) -> Result<String, ObjectError>;
 }
 
 /// Server-made object keys only (`audio/<uuid>`): anything that could climb out
@@ -204,6 +211,10 @@ impl ObjectStore for LocalObjects {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
             Err(e) => Err(e.into()),
         }
+    }
+
+    async fn presign_get(&self, _key: &str, _expires: i64) -> Result<String, ObjectError> {
+        Err(ObjectError::NoDirectUrl)
     }
 }
 

@@ -336,4 +336,20 @@ impl ObjectStore for S3Objects {
             .map_err(failed(format!("delete {key}")))?;
         Ok(())
     }
+
+    async fn presign_get(&self, key: &str, expires: i64) -> Result<String, ObjectError> {
+        check_key(key)?;
+        let ttl = (expires - crate::clock::now_ms() / 1000).max(1);
+        let config = PresigningConfig::expires_in(Duration::from_secs(ttl.unsigned_abs()))
+            .map_err(|e| ObjectError::Remote(format!("presign: {e}")))?;
+        let req = self
+            .presigner
+            .get_object()
+            .bucket(&self.bucket)
+            .key(key)
+            .presigned(config)
+            .await
+            .map_err(failed(format!("presign get {key}")))?;
+        Ok(req.uri().to_owned())
+    }
 }
