@@ -32,7 +32,15 @@ async fn the_web_ui_works_end_to_end_in_chromium() {
     let artifacts = std::env::var("TEST_UI_ARTIFACTS")
         .map(PathBuf::from)
         .unwrap_or_else(|_| PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("ui-artifacts"));
-    let s = Server::start(&[("ORAK_WEBHOOKS__SECRET", "ui-hook-secret")]).await;
+    // Recordings named "doomed…" fail every attempt, with no retries: dead letters
+    // for the admin page.
+    let s = Server::start(&[
+        ("ORAK_WEBHOOKS__SECRET", "ui-hook-secret"),
+        ("ORAK_FAULTS__TRANSIENT_FAILURE_FILENAME", "doomed"),
+        ("ORAK_FAULTS__TRANSIENT_FAILURES", "1000"),
+        ("ORAK_RETRY__MAX_RETRIES", "0"),
+    ])
+    .await;
     let audio = root.join("../shared/reference/audio/librivox_0870.wav");
     let base = s.base.clone();
     let out = tokio::task::spawn_blocking(move || {

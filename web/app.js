@@ -374,7 +374,7 @@ function recordView(view) {
 function uploadPanel(id) {
   const job = uploads.get(id);
   uploads.delete(id);
-  if (!job) return null;
+  if (!job) return { node: null, start: () => {} };
   const progress = el("progress", { id: "upload-progress", max: 100, value: 0, "aria-label": "Upload progress" });
   const text = el("p", { class: "muted", id: "upload-progress-text" }, `Uploading ${job.file.name}…`);
   const error = el("p", { class: "error", role: "alert", id: "upload-error" });
@@ -405,8 +405,14 @@ function uploadPanel(id) {
   };
   window.addEventListener("beforeunload", leaving);
   cleanup.push(() => window.removeEventListener("beforeunload", leaving));
-  send();
-  return el("div", { id: "upload-panel" }, progress, text, error, retry);
+  let started = false;
+  const start = () => {
+    if (!started) {
+      started = true;
+      send();
+    }
+  };
+  return { node: el("div", { id: "upload-panel" }, progress, text, error, retry), start };
 }
 
 /** PUTs the file to the presigned URL, reporting bytes sent. */
@@ -449,7 +455,11 @@ function resultView(view, id) {
   const statusError = el("p", { class: "error", role: "alert", id: "status-error" });
   const result = el("div", { id: "result" });
   const upload = uploadPanel(id);
-  view.append(title, el("section", { class: "card", "aria-labelledby": "st-h" }, el("h2", { id: "st-h" }, "Status"), upload, steps, statusError), result);
+  view.append(title, el("section", { class: "card", "aria-labelledby": "st-h" }, el("h2", { id: "st-h" }, "Status"), upload.node, steps, statusError), result);
+  // The bytes go once the stream is listening, so every step is seen as it happens
+  // (or after a few seconds anyway, if the stream cannot connect).
+  const fallback = setTimeout(upload.start, 5000);
+  cleanup.push(() => clearTimeout(fallback));
 
   const seen = [];
   function mark(ev) {
@@ -485,6 +495,7 @@ function resultView(view, id) {
   source.addEventListener("status", (e) => {
     const ev = JSON.parse(e.data);
     mark(ev);
+    upload.start();
     if (ev.status === "COMPLETED" || ev.status === "FAILED") {
       finished = true;
       source.close();
@@ -942,7 +953,7 @@ function adminView(view) {
           el("td", {}, d.owner),
           el("td", {}, when(d.failed_at), el("br"), el("small", { class: "muted" }, `${d.attempts} attempts`)),
           el("td", { class: "error" }, d.error || ""),
-          el("td", { class: "row" }, act("Requeue", "secondary", "POST", `/api/admin/dead-letters/${d.record_id}/requeue`, "Requeued."), act("Discard", "danger", "DELETE", `/api/admin/dead-letters/${d.record_id}`, "Discarded.")),
+          el("td", {}, el("div", { class: "row" }, act("Requeue", "secondary", "POST", `/api/admin/dead-letters/${d.record_id}/requeue`, "Requeued."), act("Discard", "danger", "DELETE", `/api/admin/dead-letters/${d.record_id}`, "Discarded."))),
         ),
       );
     }

@@ -13,7 +13,7 @@
 // CHROMIUM (default /usr/bin/chromium).
 
 import { chromium } from "playwright-core";
-import { mkdirSync } from "node:fs";
+import { mkdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 
 const base = process.env.ORAK_BASE;
@@ -99,6 +99,34 @@ async function noSideways(page, where) {
 async function waitDone(page) {
   await page.waitForFunction(() => /COMPLETED|FAILED/.test(document.querySelector("#steps")?.dataset.seen || ""), null, { timeout: 180_000 });
   return page.$eval("#steps", (s) => s.dataset.seen.split(" "));
+}
+
+/** Waits (through the API) until a record reaches `status`. */
+async function waitStatus(token, id, status) {
+  const deadline = Date.now() + 120_000;
+  while (Date.now() < deadline) {
+    const r = await (await fetch(`${base}/api/records/${id}`, { headers: { Authorization: `Bearer ${token}` } })).json();
+    if (r.status === status) return r;
+    await new Promise((ok) => setTimeout(ok, 200));
+  }
+  throw new Error(`record ${id} never became ${status}`);
+}
+
+/** Uploads the reference recording as "doomed.wav" and waits for it to fail. */
+async function deadLetter(token) {
+  const bytes = readFileSync(audio);
+  const auth = { Authorization: `Bearer ${token}` };
+  const ticket = await (
+    await fetch(`${base}/api/records/presigned-url`, {
+      method: "POST",
+      headers: { ...auth, "Content-Type": "application/json" },
+      body: JSON.stringify({ filename: "doomed.wav", size: bytes.length, content_type: "audio/wav" }),
+    })
+  ).json();
+  const put = await fetch(ticket.upload_url, { method: "PUT", headers: ticket.headers, body: bytes });
+  check(put.ok, `upload of the doomed recording (${put.status})`);
+  await waitStatus(token, ticket.record_id, "FAILED");
+  return ticket.record_id;
 }
 
 const desktop = await browser.newContext({ viewport: { width: 1280, height: 900 } });
@@ -252,8 +280,30 @@ await step("admin: dead letters and the live alert stream", async () => {
   await p.check("#signin-admin");
   await p.click("#signin-submit");
   await p.waitForSelector("#nav-admin:not([hidden])");
+  const adminToken = await p.evaluate(() => localStorage.getItem("orak.token"));
+  // A recording that fails every attempt becomes a dead letter (the service runs
+  // with a fault hook for files named "doomed…" and no retries).
+  const doomed = await deadLetter(adminToken);
   await p.click("#nav-admin");
-  await p.waitForSelector("#dead-letters tbody tr");
+  const row = `#dead-letters tr[data-record-id="${doomed}"]`;
+  await p.waitForSelector(row);
+  check((await p.textContent(row)).includes("doomed.wav"), "the dead letter is listed with its file");
+  await labelled(p, "admin");
+  await p.screenshot({ path: join(out, "08-admin-dead-letter.png"), fullPage: true });
+  // Requeue: a fresh attempt (recorded in the audit trail), which fails again here.
+  await p.click(`${row} button:has-text("Requeue")`);
+  await p.waitForFunction(() => document.querySelector("#toast").textContent.includes("Requeued"));
+  const audit = await (await fetch(`${base}/api/admin/dead-letters/audit?record_id=${doomed}`, { headers: { Authorization: `Bearer ${adminToken}` } })).json();
+  check(audit.items.some((a) => a.action === "requeue" && a.admin === "ops"), `the requeue is audited: ${JSON.stringify(audit)}`);
+  const again = await waitStatus(adminToken, doomed, "FAILED");
+  check(again.attempts >= 2, `it was attempted again (${again.attempts} attempts)`);
+  await p.reload();
+  await p.waitForSelector(row);
+  // Discard: gone for good.
+  await p.click(`${row} button:has-text("Discard")`);
+  await p.waitForSelector(row, { state: "detached" });
+  const gone = await fetch(`${base}/api/records/${doomed}`, { headers: { Authorization: `Bearer ${adminToken}` } });
+  check(gone.status === 404, `a discarded dead letter is deleted (${gone.status})`);
   await p.waitForSelector("#alert-list");
   // Alertmanager's webhook, as Alertmanager would call it.
   const r = await fetch(`${base}/api/webhook/alertmanager`, {
@@ -267,8 +317,7 @@ await step("admin: dead letters and the live alert stream", async () => {
   });
   check(r.status === 200, `the webhook took the alert (${r.status})`);
   await p.waitForFunction(() => document.querySelector("#alert-list").textContent.includes("UiTestAlert"), null, { timeout: 15_000 });
-  await labelled(p, "admin");
-  await p.screenshot({ path: join(out, "08-admin.png"), fullPage: true });
+  await p.screenshot({ path: join(out, "09-admin-alert.png"), fullPage: true });
   await admin.close();
 });
 
