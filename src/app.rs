@@ -217,6 +217,9 @@ pub async fn serve(config: Config) -> Result<(), StartError> {
         trusted_proxies: cidrs("rate_limit.trusted_proxies", &ctx.config.rate_limit.trusted_proxies)?.into(),
         webhook_sources: cidrs("webhooks.allowed_cidrs", &ctx.config.webhooks.allowed_cidrs)?.into(),
         dev_sign_in,
+        // Every change to a record passes through this process only without a shared database.
+        record_cache: (!database_shared && ctx.config.http.record_cache_entries > 0)
+            .then(|| Arc::new(crate::http::record_cache::RecordCache::new(ctx.config.http.record_cache_entries))),
     };
     // /metrics on its own (internal) address, when configured.
     let metrics_server = if ctx.config.server.metrics_bind.is_empty() {

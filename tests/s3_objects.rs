@@ -170,7 +170,8 @@ async fn the_service_runs_on_s3() {
 
     // Playback: a redirect to a presigned GET of the very bytes; CSP lets the page reach the store.
     let no_redirects = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
-    let r = no_redirects.get(s.url(&format!("/api/audio/{id}"))).query(&[("access_token", &token)]).send().await.unwrap();
+    let r =
+        no_redirects.get(s.url(&format!("/api/audio/{id}"))).query(&[("access_token", &token)]).send().await.unwrap();
     assert_eq!(r.status(), 307);
     let csp = r.headers()["content-security-policy"].to_str().unwrap().to_owned();
     assert!(csp.contains(&format!("connect-src 'self' {endpoint}")), "{csp}");
@@ -180,7 +181,8 @@ async fn the_service_runs_on_s3() {
     assert_eq!(played.status(), 200);
     assert_eq!(played.bytes().await.unwrap().as_ref(), wav.as_slice());
     let other = s.token("stranger", false);
-    let r = no_redirects.get(s.url(&format!("/api/audio/{id}"))).query(&[("access_token", &other)]).send().await.unwrap();
+    let r =
+        no_redirects.get(s.url(&format!("/api/audio/{id}"))).query(&[("access_token", &other)]).send().await.unwrap();
     assert_eq!(r.status(), 404, "a private recording's URL is not handed to others");
 
     // Deleting a record deletes its object from the bucket.

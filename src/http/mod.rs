@@ -12,6 +12,7 @@ pub mod objects;
 pub mod openapi;
 pub mod rate_limit;
 pub mod recommendations;
+pub mod record_cache;
 pub mod records;
 pub mod route_metrics;
 pub mod security;
@@ -48,6 +49,8 @@ pub struct AppState {
     pub webhook_sources: Arc<[IpNet]>,
     /// Whether `POST /api/dev/token` gives out tokens (embedded mode only).
     pub dev_sign_in: bool,
+    /// COMPLETED records' JSON for `GET /api/records/{id}` (embedded mode only).
+    pub record_cache: Option<Arc<record_cache::RecordCache>>,
 }
 
 /// Passes the state into a handler.

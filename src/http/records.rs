@@ -295,8 +295,11 @@ struct GetQuery {
 }
 
 async fn get(id: String, caller: Caller, q: GetQuery, state: AppState) -> Result<Response, warp::Rejection> {
-    let mut record = readable_record(&state, &caller, &id).await.map_err(ApiError::reject)?;
     let include = q.include.as_deref().unwrap_or("");
+    if let (Some(cache), true) = (&state.record_cache, include.is_empty()) {
+        return cached_get(cache, &id, &caller, &state).await;
+    }
+    let mut record = readable_record(&state, &caller, &id).await.map_err(ApiError::reject)?;
     for extra in include.split(',').map(str::trim).filter(|s| !s.is_empty()) {
         match extra {
             "embedding" => {
@@ -311,6 +314,39 @@ async fn get(id: String, caller: Caller, q: GetQuery, state: AppState) -> Result
         }
     }
     Ok(warp::reply::json(&record.view).into_response())
+}
+
+/// `GET /api/records/{id}` through the cache: a COMPLETED record's JSON is kept
+/// (with its owner and visibility, checked on every read).
+async fn cached_get(
+    cache: &super::record_cache::RecordCache,
+    id: &str,
+    caller: &Caller,
+    state: &AppState,
+) -> Result<Response, warp::Rejection> {
+    use super::record_cache::Cached;
+    let json = |body: bytes::Bytes| {
+        let mut r = Response::new(body.into());
+        r.headers_mut()
+            .insert(warp::http::header::CONTENT_TYPE, warp::http::HeaderValue::from_static("application/json"));
+        r
+    };
+    if let Some(hit) = cache.get(id) {
+        return if caller.may_see(&hit.owner) || hit.public {
+            Ok(json(hit.body.clone()))
+        } else {
+            Err(ApiError::not_found("record").reject())
+        };
+    }
+    let seen = cache.generation();
+    let record = readable_record(state, caller, id).await.map_err(ApiError::reject)?;
+    let body =
+        bytes::Bytes::from(serde_json::to_vec(&record.view).map_err(|e| ApiError::internal(e.to_string()).reject())?);
+    if record.view.status == crate::domain::RecordStatus::Completed {
+        let public = record.view.visibility.is_public();
+        cache.insert(record.view.id.as_str(), seen, Cached { owner: record.owner, public, body: body.clone() });
+    }
+    Ok(json(body))
 }
 
 #[derive(Deserialize)]
@@ -360,6 +396,9 @@ async fn delete(id: String, caller: Caller, state: AppState) -> Result<Response,
     let record = owned_record(&state, &caller, &id).await.map_err(ApiError::reject)?;
     state.ctx.unindex_record(&record.view.id).await;
     let removed = state.ctx.store.delete(&record.view.id).await.map_err(|e| ApiError::from(e).reject())?;
+    if let Some(cache) = &state.record_cache {
+        cache.invalidate(record.view.id.as_str());
+    }
     if let Some(bus) = &state.ctx.bus {
         if let Err(e) = bus.redis.forget(&record.view.id).await {
             tracing::warn!(record_id = %record.view.id, error = %e, "could not drop a deleted record's cached status");
@@ -391,6 +430,9 @@ async fn patch(id: String, caller: Caller, req: PatchRequest, state: AppState) -
         .set_visibility(&record.view.id, visibility, now_ms())
         .await
         .map_err(|e| ApiError::from(e).reject())?;
+    if let Some(cache) = &state.record_cache {
+        cache.invalidate(record.view.id.as_str());
+    }
     state.ctx.reindex_visibility(&record.view.id, visibility.is_public()).await;
     tracing::info!(record_id = %record.view.id, by = %caller.user, visibility = visibility.as_str(), "visibility changed");
     let updated = readable_record(&state, &caller, &id).await.map_err(ApiError::reject)?;

@@ -14,11 +14,14 @@ pub struct HttpConfig {
     pub cors_allowed_origins: Vec<String>,
     /// `Strict-Transport-Security` max-age, sent when `server.public_url` is https.
     pub hsts_seconds: u64,
+    /// COMPLETED records kept as JSON for `GET /api/records/{id}` (embedded mode
+    /// only; 0: none).
+    pub record_cache_entries: usize,
 }
 
 impl Default for HttpConfig {
     fn default() -> Self {
-        HttpConfig { cors_allowed_origins: Vec::new(), hsts_seconds: 31_536_000 }
+        HttpConfig { cors_allowed_origins: Vec::new(), hsts_seconds: 31_536_000, record_cache_entries: 10_000 }
     }
 }
 

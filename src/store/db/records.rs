@@ -246,9 +246,13 @@ impl RecordStore for $store {
                 analyses::analysis.nullable(),
                 (embeddings::model.nullable(), embeddings::version.nullable()),
             ))
-            .first(&mut *conn)
-            .await
-            .optional()?;
+            // At most one row (a primary key and two one-to-one joins), so no
+            // `LIMIT ?`: SQLite re-prepares a statement whose LIMIT is a bound
+            // parameter on every execution, which made this hot read 14 % parsing.
+            .load(&mut *conn)
+            .await?
+            .into_iter()
+            .next();
         found.map(|(row, analysis, tag)| row.into_stored(analysis, tag)).transpose()
     }
 
