@@ -293,6 +293,12 @@ struct Trip {
     refused: Option<String>,
 }
 
+impl Trip {
+    fn refused(why: String) -> Trip {
+        Trip { refused: Some(why), ..Trip::default() }
+    }
+}
+
 /// Uploads one recording and follows it to COMPLETED on `watch`'s status stream.
 /// `multipart`: through the service (POST /api/records/upload) instead of the
 /// presigned PUT — the distributed mode's bucket has no notifications here.
@@ -307,7 +313,6 @@ async fn upload_and_watch(
     if multipart {
         return multipart_and_watch(base, token, body, client, watch).await;
     }
-    let mut trip = Trip::default();
     let t0 = Instant::now();
     let r = client
         .post(format!("{base}/api/records/presigned-url"))
@@ -315,50 +320,42 @@ async fn upload_and_watch(
         .json(&serde_json::json!({"filename": "load.wav", "size": body.len(), "content_type": "audio/wav"}))
         .send()
         .await;
-    let ticket: Value = match r {
-        Ok(r) if r.status().is_success() => r.json().await.unwrap(),
-        Ok(r) => {
-            trip.refused = Some(r.status().as_u16().to_string());
-            return trip;
-        }
-        Err(e) => {
-            trip.refused = Some(e.to_string());
-            return trip;
-        }
+    let ticket: Value = match success(r) {
+        Ok(r) => r.json().await.unwrap(),
+        Err(why) => return Trip::refused(why),
     };
     let id = ticket["record_id"].as_str().unwrap().to_owned();
     // Subscribe before the bytes go, so every step is seen (on `watch`, another
     // instance in the distributed mode).
-    let stream = client.get(format!("{watch}/api/processing/status/{id}")).bearer_auth(&token).send().await;
-    let stream = match stream {
-        Ok(s) if s.status().is_success() => s,
-        Ok(s) => {
-            trip.refused = Some(s.status().as_u16().to_string());
-            return trip;
-        }
-        Err(e) => {
-            trip.refused = Some(e.to_string());
-            return trip;
-        }
-    };
-    let mut put = client.put(ticket["upload_url"].as_str().unwrap()).body(body.as_ref().clone());
+    let stream =
+        match success(client.get(format!("{watch}/api/processing/status/{id}")).bearer_auth(&token).send().await) {
+            Ok(s) => s,
+            Err(why) => return Trip::refused(why),
+        };
+    if let Err(why) = success(put_ticket(&client, &ticket, body.as_ref().clone()).send().await) {
+        return Trip::refused(why);
+    }
+    follow(stream, t0, None, Trip::default()).await
+}
+
+/// The response if it succeeded; otherwise why not (its status, or the error).
+fn success(r: Result<reqwest::Response, reqwest::Error>) -> Result<reqwest::Response, String> {
+    match r {
+        Ok(r) if r.status().is_success() => Ok(r),
+        Ok(r) => Err(r.status().as_u16().to_string()),
+        Err(e) => Err(e.to_string()),
+    }
+}
+
+/// The PUT a presign answer describes, with `body`.
+fn put_ticket(client: &reqwest::Client, ticket: &Value, body: impl Into<reqwest::Body>) -> reqwest::RequestBuilder {
+    let mut put = client.put(ticket["upload_url"].as_str().unwrap_or_default()).body(body);
     if let Some(h) = ticket["headers"].as_object() {
         for (k, v) in h {
             put = put.header(k, v.as_str().unwrap_or_default());
         }
     }
-    match put.send().await {
-        Ok(r) if r.status().is_success() => {}
-        Ok(r) => {
-            trip.refused = Some(r.status().as_u16().to_string());
-            return trip;
-        }
-        Err(e) => {
-            trip.refused = Some(e.to_string());
-            return trip;
-        }
-    }
-    follow(stream, t0, None, trip).await
+    put
 }
 
 static MULTIPART: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
@@ -370,31 +367,21 @@ async fn multipart_and_watch(
     client: reqwest::Client,
     watch: String,
 ) -> Trip {
-    let mut trip = Trip::default();
     let t0 = Instant::now();
     let part =
         reqwest::multipart::Part::bytes(body.as_ref().clone()).file_name("load.wav").mime_str("audio/wav").unwrap();
     let form = reqwest::multipart::Form::new().part("file", part);
     let r = client.post(format!("{base}/api/records/upload")).bearer_auth(&token).multipart(form).send().await;
-    let id = match r {
-        Ok(r) if r.status().is_success() => r.json::<Value>().await.unwrap()["record_id"].as_str().unwrap().to_owned(),
-        Ok(r) => {
-            trip.refused = Some(r.status().as_u16().to_string());
-            return trip;
-        }
-        Err(e) => {
-            trip.refused = Some(e.to_string());
-            return trip;
-        }
+    let id = match success(r) {
+        Ok(r) => r.json::<Value>().await.unwrap()["record_id"].as_str().unwrap().to_owned(),
+        Err(why) => return Trip::refused(why),
     };
-    let stream = match client.get(format!("{watch}/api/processing/status/{id}")).bearer_auth(&token).send().await {
-        Ok(s) if s.status().is_success() => s,
-        other => {
-            trip.refused = Some(format!("{:?}", other.map(|s| s.status())));
-            return trip;
-        }
-    };
-    follow(stream, t0, Some(Instant::now()), trip).await
+    let stream =
+        match success(client.get(format!("{watch}/api/processing/status/{id}")).bearer_auth(&token).send().await) {
+            Ok(s) => s,
+            Err(why) => return Trip::refused(why),
+        };
+    follow(stream, t0, Some(Instant::now()), Trip::default()).await
 }
 
 /// Reads a status stream until COMPLETED or FAILED, filling in `trip`.
@@ -744,13 +731,7 @@ async fn sse(args: &Args) {
     // it counts as 0).
     let mut changed_at = vec![None; records];
     for (rec, t) in tickets.iter().enumerate() {
-        let mut put = s.client.put(t["upload_url"].as_str().unwrap()).body(body.as_ref().clone());
-        if let Some(h) = t["headers"].as_object() {
-            for (k, v) in h {
-                put = put.header(k, v.as_str().unwrap_or_default());
-            }
-        }
-        let r = put.send().await.unwrap();
+        let r = put_ticket(&s.client, t, body.as_ref().clone()).send().await.unwrap();
         assert!(r.status().is_success());
         changed_at[rec] = Some(Instant::now());
         tokio::time::sleep(Duration::from_millis(20)).await;
@@ -842,13 +823,7 @@ async fn upload(args: &Args) {
                 .json()
                 .await
                 .unwrap();
-            let mut put =
-                client.put(t["upload_url"].as_str().unwrap()).body(reqwest::Body::wrap_stream(big_wav_stream(total)));
-            if let Some(h) = t["headers"].as_object() {
-                for (k, v) in h {
-                    put = put.header(k, v.as_str().unwrap_or_default());
-                }
-            }
+            let put = put_ticket(&client, &t, reqwest::Body::wrap_stream(big_wav_stream(total)));
             put.header("content-length", total).send().await.unwrap().status()
         } else {
             let part =

@@ -65,6 +65,22 @@ pub const ALERT_STREAMS: &str = "orak_alert_streams";
 
 static HANDLE: OnceLock<Option<PrometheusHandle>> = OnceLock::new();
 
+/// Counts one in gauge `name` while it lives (an open stream, say).
+pub struct GaugeGuard(&'static str);
+
+impl GaugeGuard {
+    pub fn new(name: &'static str) -> Self {
+        metrics::gauge!(name).increment(1.0);
+        GaugeGuard(name)
+    }
+}
+
+impl Drop for GaugeGuard {
+    fn drop(&mut self) {
+        metrics::gauge!(self.0).decrement(1.0);
+    }
+}
+
 /// Installs the recorder (once per process) and returns its handle, or `None`
 /// when another recorder was installed first.
 pub fn install() -> Option<PrometheusHandle> {

@@ -71,11 +71,11 @@ fn start_relay(myself: ActorRef<AlertMsg>, ctx: &Ctx) -> Option<tokio::task::Joi
     let me = ctx.instance_id.clone();
     let mut messages = bus.redis.alert_messages();
     Some(tokio::spawn(async move {
-        while let Some((origin, value)) = messages.recv().await {
-            if origin == *me {
+        while let Some(m) = messages.recv().await {
+            if m.origin == *me {
                 continue;
             }
-            match serde_json::from_value::<AlertView>(value) {
+            match serde_json::from_value::<AlertView>(m.alert) {
                 Ok(view) => {
                     if super::instrument::tell(&myself, AlertMsg::Relayed(Box::new(view))).is_err() {
                         break;

@@ -60,11 +60,7 @@ async fn notify(
     body: bytes::Bytes,
     state: AppState,
 ) -> Result<Response, warp::Rejection> {
-    let secret = &state.ctx.config.webhooks.secret;
-    if secret.is_empty() {
-        return Err(ApiError::not_found("the Alertmanager webhook is not enabled ([webhooks] secret)").reject());
-    }
-    webhook_auth::verify(secret, &state.webhook_sources, client, auth.as_deref(), signature.as_deref(), &body)
+    webhook_auth::gate(&state, "the Alertmanager webhook", client, auth.as_deref(), signature.as_deref(), &body)
         .map_err(ApiError::reject)?;
     let alerts = alert::parse(&body).map_err(|e| ApiError::bad_request(e.to_string()).reject())?;
     let outcome = ask(state.ctx.directory.alerts(), "alert-webhook", Duration::from_secs(15), |reply| {
@@ -110,28 +106,13 @@ fn to_event(view: &AlertView) -> Event {
     Event::default().event("alert").json_data(view).unwrap_or_else(|_| Event::default().event("alert"))
 }
 
-/// Counts an open admin stream in `orak_alert_streams` while it lives.
-struct OpenStream;
-
-impl OpenStream {
-    fn new() -> Self {
-        metrics::gauge!(crate::telemetry::ALERT_STREAMS).increment(1.0);
-        OpenStream
-    }
-}
-
-impl Drop for OpenStream {
-    fn drop(&mut self) {
-        metrics::gauge!(crate::telemetry::ALERT_STREAMS).decrement(1.0);
-    }
-}
-
 struct Cursor {
     backlog: std::vec::IntoIter<AlertView>,
     /// (alert id, number of changes) already sent from the backlog.
     sent: HashSet<(i64, usize)>,
     rx: broadcast::Receiver<AlertView>,
-    _open: OpenStream,
+    /// Counts the stream in `orak_alert_streams` while it is open.
+    _open: crate::telemetry::GaugeGuard,
 }
 
 async fn stream(_admin: Caller, state: AppState) -> Result<Response, warp::Rejection> {
@@ -150,7 +131,12 @@ async fn stream(_admin: Caller, state: AppState) -> Result<Response, warp::Rejec
     };
     backlog.reverse();
     let sent = backlog.iter().map(|a| (a.id, a.changes.len())).collect();
-    let cursor = Cursor { backlog: backlog.into_iter(), sent, rx, _open: OpenStream::new() };
+    let cursor = Cursor {
+        backlog: backlog.into_iter(),
+        sent,
+        rx,
+        _open: crate::telemetry::GaugeGuard::new(crate::telemetry::ALERT_STREAMS),
+    };
     let events = stream::unfold(cursor, |mut c| async move {
         if let Some(a) = c.backlog.next() {
             return Some((Ok::<Event, Infallible>(to_event(&a)), c));

@@ -54,11 +54,7 @@ async fn upload_completed(
     body: bytes::Bytes,
     state: AppState,
 ) -> Result<Response, warp::Rejection> {
-    let secret = &state.ctx.config.webhooks.secret;
-    if secret.is_empty() {
-        return Err(ApiError::not_found("bucket notifications are not enabled ([webhooks] secret)").reject());
-    }
-    webhook_auth::verify(secret, &state.webhook_sources, client, auth.as_deref(), signature.as_deref(), &body)
+    webhook_auth::gate(&state, "bucket notifications", client, auth.as_deref(), signature.as_deref(), &body)
         .map_err(ApiError::reject)?;
     let note = bucket_event::parse(&body).map_err(|e| match e {
         BucketEventError::NotJson(_) | BucketEventError::UnknownFormat | BucketEventError::Malformed { .. } => {

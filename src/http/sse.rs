@@ -38,23 +38,8 @@ struct Cursor {
     rx: mpsc::Receiver<StatusEvent>,
     last_seq: i64,
     done: bool,
-    _open: OpenStream,
-}
-
-/// Counts an open stream in `orak_sse_connections` while it lives.
-struct OpenStream;
-
-impl OpenStream {
-    fn new() -> Self {
-        metrics::gauge!(crate::telemetry::SSE_CONNECTIONS).increment(1.0);
-        OpenStream
-    }
-}
-
-impl Drop for OpenStream {
-    fn drop(&mut self) {
-        metrics::gauge!(crate::telemetry::SSE_CONNECTIONS).decrement(1.0);
-    }
+    /// Counts the stream in `orak_sse_connections` while it is open.
+    _open: crate::telemetry::GaugeGuard,
 }
 
 async fn status_stream(id: String, caller: Caller, state: AppState) -> Result<warp::reply::Response, warp::Rejection> {
@@ -70,7 +55,13 @@ async fn status_stream(id: String, caller: Caller, state: AppState) -> Result<wa
     .map_err(|e| ApiError::from(e).reject())?;
     let current = visible_record(&state, &caller, &id).await.map_err(ApiError::reject)?;
     let first = current.status_event();
-    let cursor = Cursor { last_seq: first.seq, first: Some(first), rx, done: false, _open: OpenStream::new() };
+    let cursor = Cursor {
+        last_seq: first.seq,
+        first: Some(first),
+        rx,
+        done: false,
+        _open: crate::telemetry::GaugeGuard::new(crate::telemetry::SSE_CONNECTIONS),
+    };
     let events = stream::unfold(cursor, |mut c| async move {
         if c.done {
             return None;

@@ -41,6 +41,24 @@ fn authenticated(secret: &str, authorization: Option<&str>, signature: Option<&s
     false
 }
 
+/// What every webhook route checks first: the endpoint (`what`) is off (404)
+/// while `[webhooks] secret` is unset; then [`verify`].
+pub fn gate(
+    state: &super::AppState,
+    what: &str,
+    client: IpAddr,
+    authorization: Option<&str>,
+    signature: Option<&str>,
+    body: &[u8],
+) -> Result<(), ApiError> {
+    let secret = &state.ctx.config.webhooks.secret;
+    if secret.is_empty() {
+        let message = format!("{what}: off until [webhooks] secret is set");
+        return Err(ApiError::new(warp::http::StatusCode::NOT_FOUND, "not_found", message));
+    }
+    verify(secret, &state.webhook_sources, client, authorization, signature, body)
+}
+
 /// Checks a webhook request from `client`: 403 from outside `allowed` (when
 /// set), 401 without the secret.
 pub fn verify(

@@ -112,6 +112,13 @@ redis.call('SET', KEYS[1], ARGV[1], 'EX', ARGV[3])
 return 1
 "#;
 
+/// An alert change on the alerts channel, and the instance that received it.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+pub struct AlertMessage {
+    pub origin: String,
+    pub alert: serde_json::Value,
+}
+
 /// Connected clients: one for commands, one subscribed to the status channel.
 pub struct RedisBus {
     client: Client,
@@ -206,19 +213,24 @@ impl RedisBus {
         .transpose()
     }
 
-    /// Every message on the status channel from now on, from any instance
-    /// (including this one), until the returned receiver is dropped. A message that
-    /// does not parse is logged and skipped.
-    pub fn messages(&self) -> mpsc::Receiver<BusMessage> {
-        let (tx, rx) = mpsc::channel(1024);
+    /// Every message on `channel` from now on, parsed as JSON, until the returned
+    /// receiver is dropped. One that does not parse is logged and skipped; one lost
+    /// to a slow reader is logged (`lagged` says what makes up for it).
+    fn channel_messages<T: serde::de::DeserializeOwned + Send + 'static>(
+        &self,
+        channel: &str,
+        capacity: usize,
+        lagged: &'static str,
+    ) -> mpsc::Receiver<T> {
+        let (tx, rx) = mpsc::channel(capacity);
         let mut raw = self.subscriber.message_rx();
-        let channel = self.channel.clone();
+        let channel = channel.to_owned();
         tokio::spawn(async move {
             loop {
                 let msg = match raw.recv().await {
                     Ok(m) => m,
                     Err(tokio::sync::broadcast::error::RecvError::Lagged(n)) => {
-                        tracing::warn!(skipped = n, "status channel lagged; streams catch up from the database");
+                        tracing::warn!(skipped = n, channel = %channel, "{lagged}");
                         continue;
                     }
                     Err(tokio::sync::broadcast::error::RecvError::Closed) => break,
@@ -226,58 +238,38 @@ impl RedisBus {
                 if *msg.channel != *channel {
                     continue;
                 }
-                let parsed = msg.value.as_string().map(|s| serde_json::from_str::<BusMessage>(&s));
-                match parsed {
+                match msg.value.as_string().map(|s| serde_json::from_str::<T>(&s)) {
                     Some(Ok(m)) => {
                         if tx.send(m).await.is_err() {
                             break;
                         }
                     }
-                    other => tracing::warn!(error = ?other.map(|r| r.err()), "skipped a bad status message"),
+                    other => {
+                        tracing::warn!(channel = %channel, error = ?other.map(|r| r.err()), "skipped a bad message")
+                    }
                 }
             }
         });
         rx
     }
 
-    /// Tells every instance about an alert change (`payload`: JSON, with its origin).
-    pub async fn publish_alert(&self, origin: &str, payload: &serde_json::Value) -> Result<(), BusError> {
-        let msg = serde_json::json!({ "origin": origin, "alert": payload }).to_string();
-        let _: () = self.client.publish(self.alert_channel.as_str(), msg).await?;
+    /// Every message on the status channel from now on, from any instance
+    /// (including this one), until the returned receiver is dropped.
+    pub fn messages(&self) -> mpsc::Receiver<BusMessage> {
+        self.channel_messages(&self.channel, 1024, "status channel lagged; streams catch up from the database")
+    }
+
+    /// Tells every instance about an alert change.
+    pub async fn publish_alert(&self, origin: &str, alert: &serde_json::Value) -> Result<(), BusError> {
+        let msg = AlertMessage { origin: origin.to_owned(), alert: alert.clone() };
+        let payload = serde_json::to_string(&msg).map_err(|e| BusError::Message(e.to_string()))?;
+        let _: () = self.client.publish(self.alert_channel.as_str(), payload).await?;
         Ok(())
     }
 
-    /// Alert changes other instances published (`(origin, alert JSON)`), until the
-    /// receiver is dropped.
-    pub fn alert_messages(&self) -> mpsc::Receiver<(String, serde_json::Value)> {
-        let (tx, rx) = mpsc::channel(256);
-        let mut raw = self.subscriber.message_rx();
-        let channel = self.alert_channel.clone();
-        tokio::spawn(async move {
-            loop {
-                let msg = match raw.recv().await {
-                    Ok(m) => m,
-                    Err(tokio::sync::broadcast::error::RecvError::Lagged(n)) => {
-                        tracing::warn!(skipped = n, "alert channel lagged; admins see the rest in the list");
-                        continue;
-                    }
-                    Err(tokio::sync::broadcast::error::RecvError::Closed) => break,
-                };
-                if *msg.channel != *channel {
-                    continue;
-                }
-                let parsed = msg.value.as_string().and_then(|s| serde_json::from_str::<serde_json::Value>(&s).ok());
-                let Some(mut v) = parsed else {
-                    tracing::warn!("skipped a bad alert message");
-                    continue;
-                };
-                let origin = v.get("origin").and_then(|o| o.as_str()).unwrap_or_default().to_owned();
-                if tx.send((origin, v["alert"].take())).await.is_err() {
-                    break;
-                }
-            }
-        });
-        rx
+    /// Alert changes any instance published, until the receiver is dropped.
+    pub fn alert_messages(&self) -> mpsc::Receiver<AlertMessage> {
+        self.channel_messages(&self.alert_channel, 256, "alert channel lagged; admins see the rest in the list")
     }
 
     /// Starts the task that publishes this instance's transitions in the order they
