@@ -209,7 +209,7 @@ pub async fn serve(config: Config) -> Result<(), StartError> {
     } else if ctx.config.auth.dev_sign_in && database_shared {
         tracing::info!("sign-in by name is off: the database is shared (distributed mode)");
     }
-    let state = AppState {
+    let state = AppState::new(crate::http::AppStateInner {
         ctx: ctx.clone(),
         jwt: Arc::new(jwt),
         signer,
@@ -220,7 +220,7 @@ pub async fn serve(config: Config) -> Result<(), StartError> {
         // Every change to a record passes through this process only without a shared database.
         record_cache: (!database_shared && ctx.config.http.record_cache_entries > 0)
             .then(|| Arc::new(crate::http::record_cache::RecordCache::new(ctx.config.http.record_cache_entries))),
-    };
+    });
     // /metrics on its own (internal) address, when configured.
     let metrics_server = if ctx.config.server.metrics_bind.is_empty() {
         None
