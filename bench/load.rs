@@ -439,7 +439,10 @@ fn summary(values: impl Iterator<Item = f64>) -> (f64, f64, f64, f64, usize) {
 fn instances(distributed: bool, extra: &[(&str, &str)]) -> Vec<Service> {
     let extra: Vec<(String, String)> = extra.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
     if distributed {
-        let run = format!("{}", std::process::id());
+        // A fresh database, bucket and prefix for every call (one per level).
+        static RUN: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+        let n = RUN.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let run = format!("{}x{n}", std::process::id());
         let mut env = distributed_env(&run);
         env.extend(extra);
         vec![Service::start(&env), Service::start(&env)]
