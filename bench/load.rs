@@ -314,13 +314,7 @@ async fn upload_and_watch(
         return multipart_and_watch(base, token, body, client, watch).await;
     }
     let t0 = Instant::now();
-    let r = client
-        .post(format!("{base}/api/records/presigned-url"))
-        .bearer_auth(&token)
-        .json(&serde_json::json!({"filename": "load.wav", "size": body.len(), "content_type": "audio/wav"}))
-        .send()
-        .await;
-    let ticket: Value = match success(r) {
+    let ticket: Value = match success(presign(&client, &base, &token, "load.wav", body.len() as u64).await) {
         Ok(r) => r.json().await.unwrap(),
         Err(why) => return Trip::refused(why),
     };
@@ -345,6 +339,22 @@ fn success(r: Result<reqwest::Response, reqwest::Error>) -> Result<reqwest::Resp
         Ok(r) => Err(r.status().as_u16().to_string()),
         Err(e) => Err(e.to_string()),
     }
+}
+
+/// Asks `base` for a signed upload URL for a WAV of `size` bytes.
+async fn presign(
+    client: &reqwest::Client,
+    base: &str,
+    token: &str,
+    filename: &str,
+    size: u64,
+) -> Result<reqwest::Response, reqwest::Error> {
+    client
+        .post(format!("{base}/api/records/presigned-url"))
+        .bearer_auth(token)
+        .json(&serde_json::json!({"filename": filename, "size": size, "content_type": "audio/wav"}))
+        .send()
+        .await
 }
 
 /// The PUT a presign answer describes, with `body`.
@@ -660,18 +670,8 @@ async fn sse(args: &Args) {
     // Records waiting for their upload: their streams stay open.
     let mut tickets = Vec::new();
     for _ in 0..records {
-        let t: Value = s
-            .client
-            .post(s.url("/api/records/presigned-url"))
-            .bearer_auth(&token)
-            .json(&serde_json::json!({"filename": "w.wav", "size": body.len(), "content_type": "audio/wav"}))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
-        tickets.push(t);
+        let t = presign(&s.client, &s.base, &token, "w.wav", body.len() as u64).await.unwrap();
+        tickets.push(t.json::<Value>().await.unwrap());
     }
     tokio::time::sleep(Duration::from_millis(500)).await;
     let (rss_before, _) = s.memory_kib();
@@ -816,16 +816,7 @@ async fn upload(args: &Args) {
         let started = Instant::now();
         let client = reqwest::Client::new();
         let status = if path == "presigned PUT" {
-            let t: Value = client
-                .post(s.url("/api/records/presigned-url"))
-                .bearer_auth(&token)
-                .json(&serde_json::json!({"filename": "big.wav", "size": total, "content_type": "audio/wav"}))
-                .send()
-                .await
-                .unwrap()
-                .json()
-                .await
-                .unwrap();
+            let t: Value = presign(&client, &s.base, &token, "big.wav", total).await.unwrap().json().await.unwrap();
             let put = put_ticket(&client, &t, reqwest::Body::wrap_stream(big_wav_stream(total)));
             put.header("content-length", total).send().await.unwrap().status()
         } else {

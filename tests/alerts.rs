@@ -245,40 +245,18 @@ async fn bad_payloads_are_refused_and_a_hanging_chat_never_delays_the_webhook() 
     assert_eq!(r.status(), 200);
     let out: Value = r.json().await.unwrap();
     assert_eq!((out["received"].as_u64(), out["changed"].as_u64()), (Some(1), Some(1)));
+    // What the webhook says of one notification.
+    let notify = |body: Value| {
+        let request = client.post(&url).bearer_auth("hook-secret").json(&body).send();
+        async move { request.await.unwrap().json::<Value>().await.unwrap() }
+    };
     // Alertmanager repeats firing alerts: no news.
-    let out: Value = client
-        .post(&url)
-        .bearer_auth("hook-secret")
-        .json(&payload("firing", "f1"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let out = notify(payload("firing", "f1")).await;
     assert_eq!((out["changed"].as_u64(), out["repeated"].as_u64()), (Some(0), Some(1)));
-    let out: Value = client
-        .post(&url)
-        .bearer_auth("hook-secret")
-        .json(&payload("resolved", "f1"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let out = notify(payload("resolved", "f1")).await;
     assert_eq!(out["changed"].as_u64(), Some(1));
     // A late firing after resolved (same start) does not reopen it.
-    let out: Value = client
-        .post(&url)
-        .bearer_auth("hook-secret")
-        .json(&payload("firing", "f1"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let out = notify(payload("firing", "f1")).await;
     assert_eq!(out["changed"].as_u64(), Some(0));
     // The HMAC form works too.
     let body = serde_json::to_vec(&payload("firing", "f2")).unwrap();

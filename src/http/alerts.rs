@@ -32,11 +32,7 @@ const MAX_BODY: u64 = 4 * 1024 * 1024;
 pub fn routes(state: AppState) -> impl Filter<Extract = (impl Reply,), Error = warp::Rejection> + Clone {
     let webhook = warp::path!("api" / "webhook" / "alertmanager")
         .and(warp::post())
-        .and(warp::header::optional::<String>("authorization"))
-        .and(warp::header::optional::<String>(webhook_auth::SIGNATURE_HEADER))
-        .and(super::client_ip(state.clone()))
-        .and(warp::body::content_length_limit(MAX_BODY))
-        .and(warp::body::bytes())
+        .and(webhook_auth::verified_body(state.clone(), "the Alertmanager webhook", MAX_BODY))
         .and(with_state(state.clone()))
         .and_then(notify);
     let list = warp::path!("api" / "admin" / "alerts")
@@ -53,15 +49,7 @@ pub fn routes(state: AppState) -> impl Filter<Extract = (impl Reply,), Error = w
     webhook.or(list).or(stream)
 }
 
-async fn notify(
-    auth: Option<String>,
-    signature: Option<String>,
-    client: std::net::IpAddr,
-    body: bytes::Bytes,
-    state: AppState,
-) -> Result<Response, warp::Rejection> {
-    webhook_auth::gate(&state, "the Alertmanager webhook", client, auth.as_deref(), signature.as_deref(), &body)
-        .map_err(ApiError::reject)?;
+async fn notify(body: bytes::Bytes, state: AppState) -> Result<Response, warp::Rejection> {
     let alerts = alert::parse(&body).map_err(|e| ApiError::bad_request(e.to_string()).reject())?;
     let outcome = ask(state.ctx.directory.alerts(), "alert-webhook", Duration::from_secs(15), |reply| {
         AlertMsg::Notify { alerts, reply }

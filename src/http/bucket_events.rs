@@ -22,11 +22,7 @@ const MAX_BODY: u64 = 1024 * 1024;
 pub fn routes(state: AppState) -> impl Filter<Extract = (impl Reply,), Error = warp::Rejection> + Clone {
     warp::path!("api" / "records" / "async" / "upload-completed")
         .and(warp::post())
-        .and(warp::header::optional::<String>("authorization"))
-        .and(warp::header::optional::<String>(webhook_auth::SIGNATURE_HEADER))
-        .and(super::client_ip(state.clone()))
-        .and(warp::body::content_length_limit(MAX_BODY))
-        .and(warp::body::bytes())
+        .and(webhook_auth::verified_body(state.clone(), "bucket notifications", MAX_BODY))
         .and(with_state(state))
         .and_then(upload_completed)
 }
@@ -47,15 +43,7 @@ struct Outcome {
     ignored: usize,
 }
 
-async fn upload_completed(
-    auth: Option<String>,
-    signature: Option<String>,
-    client: std::net::IpAddr,
-    body: bytes::Bytes,
-    state: AppState,
-) -> Result<Response, warp::Rejection> {
-    webhook_auth::gate(&state, "bucket notifications", client, auth.as_deref(), signature.as_deref(), &body)
-        .map_err(ApiError::reject)?;
+async fn upload_completed(body: bytes::Bytes, state: AppState) -> Result<Response, warp::Rejection> {
     let note = bucket_event::parse(&body).map_err(|e| match e {
         BucketEventError::NotJson(_) | BucketEventError::UnknownFormat | BucketEventError::Malformed { .. } => {
             ApiError::bad_request(e.to_string()).reject()

@@ -37,15 +37,10 @@ pub fn object_store_origins(config: &crate::config::Config) -> Vec<String> {
     if endpoint.is_empty() {
         return vec!["https://*.amazonaws.com".into()];
     }
-    // scheme://host[:port] of the endpoint.
-    let origin = match endpoint.find("://") {
-        Some(i) => match endpoint[i + 3..].find('/') {
-            Some(j) => &endpoint[..i + 3 + j],
-            None => endpoint.as_str(),
-        },
-        None => endpoint.as_str(),
-    };
-    vec![origin.to_owned()]
+    match reqwest::Url::parse(endpoint) {
+        Ok(url) => vec![url.origin().ascii_serialization()],
+        Err(_) => vec![endpoint.clone()],
+    }
 }
 
 /// The headers every response carries. `extra_origins` may be fetched from and

@@ -41,9 +41,35 @@ fn authenticated(secret: &str, authorization: Option<&str>, signature: Option<&s
     false
 }
 
+/// The body of a webhook request (at most `max_body` bytes) once it passed every
+/// webhook's checks ([`gate`]); what the routes build on.
+pub fn verified_body(
+    state: super::AppState,
+    what: &'static str,
+    max_body: u64,
+) -> impl warp::Filter<Extract = (bytes::Bytes,), Error = warp::Rejection> + Clone {
+    use warp::Filter;
+    warp::header::optional::<String>("authorization")
+        .and(warp::header::optional::<String>(SIGNATURE_HEADER))
+        .and(super::client_ip(state.clone()))
+        .and(warp::body::content_length_limit(max_body))
+        .and(warp::body::bytes())
+        .and(super::with_state(state))
+        .and_then(
+            move |auth: Option<String>,
+                  signature: Option<String>,
+                  client: IpAddr,
+                  body: bytes::Bytes,
+                  state: super::AppState| async move {
+                gate(&state, what, client, auth.as_deref(), signature.as_deref(), &body).map_err(ApiError::reject)?;
+                Ok::<_, warp::Rejection>(body)
+            },
+        )
+}
+
 /// What every webhook route checks first: the endpoint (`what`) is off (404)
 /// while `[webhooks] secret` is unset; then [`verify`].
-pub fn gate(
+fn gate(
     state: &super::AppState,
     what: &str,
     client: IpAddr,
