@@ -11,8 +11,10 @@
 //!   throughput  seconds of audio fully analysed per wall-clock second   [--recordings 48]
 //!   read        GET /api/records/{id} under wrk, against a bare warp hello-world
 //!               server this harness runs in the same session           [--seconds 10 --connections 64]
-//!   sse         10,000 idle status streams on one instance: memory per stream, and
-//!               the delay from a status change to its arrival at every subscriber
+//!   sse         10,000 idle status streams on one instance, over HTTP/1.1 and over
+//!               HTTP/2, each beside a bare warp SSE route run by this harness: memory
+//!               per stream, and the delay from a status change to its arrival at
+//!               every subscriber
 //!                                                                      [--streams 10000 --records 100]
 //!   upload      a 500 MB upload through each upload path; the service's peak memory  [--mb 500]
 //!   coldstart   process start → /ready with N records and their vectors in the
@@ -161,16 +163,9 @@ impl Service {
     }
 
     /// VmRSS and VmHWM (peak), KiB.
+    /// Resident and peak resident memory, KiB.
     fn memory_kib(&self) -> (u64, u64) {
-        let s = std::fs::read_to_string(format!("/proc/{}/status", self.child.id())).unwrap_or_default();
-        let get = |key: &str| {
-            s.lines()
-                .find(|l| l.starts_with(key))
-                .and_then(|l| l.split_whitespace().nth(1))
-                .and_then(|v| v.parse().ok())
-                .unwrap_or(0)
-        };
-        (get("VmRSS:"), get("VmHWM:"))
+        (proc_kib(self.child.id(), "VmRSS:"), proc_kib(self.child.id(), "VmHWM:"))
     }
 
     fn stop(&mut self) {
@@ -621,10 +616,8 @@ async fn read(args: &Args) {
         s.client.get(s.url("/api/records")).bearer_auth(&token).send().await.unwrap().json().await.unwrap();
     let id = list["items"][0]["id"].as_str().unwrap().to_owned();
     // The bare server: this harness in `hello` mode (warp, one route, same build profile).
-    let mut hello = Command::new(std::env::current_exe().unwrap()).arg("hello").stdout(Stdio::piped()).spawn().unwrap();
-    let mut line = String::new();
-    std::io::BufRead::read_line(&mut std::io::BufReader::new(hello.stdout.as_mut().unwrap()), &mut line).unwrap();
-    let hello_url = format!("http://{}/", line.trim());
+    let hello = Hello::start();
+    let hello_url = format!("http://{}/", hello.addr);
     // Alternate twice so drift on a noisy machine hits both alike.
     let mut ours = Vec::new();
     let mut bare = Vec::new();
@@ -632,7 +625,7 @@ async fn read(args: &Args) {
         ours.push(wrk(&s.url(&format!("/api/records/{id}")), Some(&token), seconds, conns));
         bare.push(wrk(&hello_url, None, seconds, conns));
     }
-    let _ = hello.kill();
+    drop(hello);
     let best = |v: &[(f64, f64)]| v.iter().copied().fold((0.0f64, f64::NAN), |a, b| if b.0 > a.0 { b } else { a });
     let (o, op99) = best(&ours);
     let (b, bp99) = best(&bare);
@@ -648,8 +641,126 @@ async fn hello() {
     use warp::Filter;
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     println!("{}", listener.local_addr().unwrap());
-    let route = warp::any().map(|| "hello");
+    // `/sse`: one event, then an idle stream with keep-alive comments — the floor a
+    // status stream cannot go under with warp and hyper.
+    let sse = warp::path("sse").map(|| {
+        let first = futures_util::stream::once(async {
+            Ok::<_, std::convert::Infallible>(warp::sse::Event::default().event("status").data("PENDING"))
+        });
+        let events = first.chain(futures_util::stream::pending());
+        warp::sse::reply(warp::sse::keep_alive().interval(Duration::from_secs(15)).stream(events))
+    });
+    let route = sse.or(warp::any().map(|| "hello"));
     warp::serve(route).incoming(listener).run().await;
+}
+
+/// The bare server of `hello`, started from this harness.
+struct Hello {
+    child: Child,
+    addr: String,
+}
+
+impl Hello {
+    fn start() -> Hello {
+        let mut child =
+            Command::new(std::env::current_exe().unwrap()).arg("hello").stdout(Stdio::piped()).spawn().unwrap();
+        let mut line = String::new();
+        std::io::BufRead::read_line(&mut std::io::BufReader::new(child.stdout.as_mut().unwrap()), &mut line).unwrap();
+        Hello { child, addr: line.trim().to_owned() }
+    }
+
+    fn rss_kib(&self) -> u64 {
+        proc_kib(self.child.id(), "VmRSS:")
+    }
+}
+
+impl Drop for Hello {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// One KiB figure of `/proc/{pid}/status` (`VmRSS:`, `VmHWM:`).
+fn proc_kib(pid: u32, key: &str) -> u64 {
+    let s = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    s.lines()
+        .find(|l| l.starts_with(key))
+        .and_then(|l| l.split_whitespace().nth(1))
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0)
+}
+
+/// Opens `n` streams to `url` (1 000 at a time; over HTTP/1.1 each stream is its
+/// own connection, over HTTP/2 (`h2`, prior knowledge) 200 streams share one — the
+/// server's default stream limit per connection) and waits until each has its
+/// first event. Every stream reports each later
+/// event block on `events` and stays open until `stop` fires. Returns how many opened
+/// and how long that took.
+async fn open_streams(
+    url: impl Fn(usize) -> String,
+    token: Option<&str>,
+    n: usize,
+    h2: bool,
+    events: tokio::sync::mpsc::UnboundedSender<(usize, String, Instant)>,
+    stop: tokio::sync::watch::Receiver<bool>,
+) -> (usize, f64) {
+    let (ready_tx, mut ready_rx) = tokio::sync::mpsc::unbounded_channel::<()>();
+    let mut clients = Vec::new();
+    let started = Instant::now();
+    for i in 0..n {
+        if i % if h2 { 200 } else { 500 } == 0 {
+            let builder = reqwest::Client::builder();
+            let builder = if h2 { builder.http2_prior_knowledge() } else { builder.pool_max_idle_per_host(0) };
+            clients.push(builder.build().unwrap());
+        }
+        let client = clients.last().unwrap().clone();
+        let mut req = client.get(url(i));
+        if let Some(t) = token {
+            req = req.bearer_auth(t);
+        }
+        let (ready_tx, events, mut stop) = (ready_tx.clone(), events.clone(), stop.clone());
+        tokio::spawn(async move {
+            let resp = match req.send().await {
+                Ok(r) if r.status().is_success() => r,
+                _ => return,
+            };
+            let mut bytes = resp.bytes_stream();
+            let mut buf = String::new();
+            let mut first = true;
+            loop {
+                let chunk = tokio::select! {
+                    c = bytes.next() => c,
+                    _ = stop.wait_for(|s| *s) => return,
+                };
+                let Some(Ok(chunk)) = chunk else { return };
+                buf.push_str(&String::from_utf8_lossy(&chunk));
+                while let Some(end) = buf.find("\n\n") {
+                    let block: String = buf.drain(..end + 2).collect();
+                    if block.starts_with(':') {
+                        continue; // keep-alive
+                    }
+                    if std::mem::take(&mut first) {
+                        let _ = ready_tx.send(());
+                    } else if events.send((i, block, Instant::now())).is_err() {
+                        return;
+                    }
+                }
+            }
+        });
+        if i % 1000 == 999 {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+    drop(ready_tx);
+    let mut open = 0;
+    while open < n {
+        match tokio::time::timeout(Duration::from_secs(120), ready_rx.recv()).await {
+            Ok(Some(())) => open += 1,
+            _ => break,
+        }
+    }
+    (open, started.elapsed().as_secs_f64())
 }
 
 fn raise_fd_limit(n: u64) {
@@ -663,6 +774,54 @@ async fn sse(args: &Args) {
     let streams = args.num("streams", 10_000);
     let records = args.num("records", 100).max(1);
     raise_fd_limit(streams as u64 * 2 + 1024);
+    let mut rows = Vec::new();
+    for h2 in [false, true] {
+        let protocol = if h2 { "HTTP/2 (200 streams per connection)" } else { "HTTP/1.1 (a connection per stream)" };
+        let bare = sse_bare(streams, h2).await;
+        let ours = sse_ours(streams, records, h2).await;
+        rows.push(format!("| orakgaraki | {protocol} | {ours} |"));
+        rows.push(format!("| bare warp SSE route | {protocol} | {bare} | | | | |"));
+    }
+    println!(
+        "## SSE: {streams} status streams on one instance ({records} records, {} streams each)",
+        streams / records
+    );
+    println!(
+        "| server | protocol | streams open | time to open all s | RSS before → with streams | per idle stream | arrivals | delay p50 ms | p99 ms | max ms |"
+    );
+    println!("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|");
+    for row in rows {
+        println!("{row}");
+    }
+}
+
+/// The floor: as many idle streams on a bare warp SSE route (`hello`'s `/sse`).
+async fn sse_bare(streams: usize, h2: bool) -> String {
+    let hello = Hello::start();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let before = hello.rss_kib();
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let (events_tx, _events_rx) = tokio::sync::mpsc::unbounded_channel();
+    let url = format!("http://{}/sse", hello.addr);
+    let (open, open_s) = open_streams(|_| url.clone(), None, streams, h2, events_tx, stop_rx).await;
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let with = hello.rss_kib();
+    let _ = stop_tx.send(true);
+    memory_row(open, open_s, before, with)
+}
+
+fn memory_row(open: usize, open_s: f64, before_kib: u64, with_kib: u64) -> String {
+    format!(
+        "{open} | {open_s:.1} | {:.1} → {:.1} MiB | {:.2} KiB",
+        before_kib as f64 / 1024.0,
+        with_kib as f64 / 1024.0,
+        with_kib.saturating_sub(before_kib) as f64 / open.max(1) as f64
+    )
+}
+
+/// Status streams on the service: memory per idle stream, then the delay from a
+/// status change to its arrival at every subscriber.
+async fn sse_ours(streams: usize, records: usize, h2: bool) -> String {
     let s = Service::start(&[("ORAK_SSE__KEEPALIVE_SECONDS".into(), "15".into())]);
     s.wait_ready().await;
     let token = s.token("watcher");
@@ -675,59 +834,13 @@ async fn sse(args: &Args) {
     }
     tokio::time::sleep(Duration::from_millis(500)).await;
     let (rss_before, _) = s.memory_kib();
-    // Many connections: one client per 500 streams keeps each pool small.
-    let (ready_tx, mut ready_rx) = tokio::sync::mpsc::unbounded_channel::<()>();
-    let (arrive_tx, mut arrive_rx) = tokio::sync::mpsc::unbounded_channel::<(usize, Instant)>();
-    let mut clients = Vec::new();
-    for i in 0..streams {
-        if i % 500 == 0 {
-            clients.push(reqwest::Client::builder().pool_max_idle_per_host(0).build().unwrap());
-        }
-        let client = clients.last().unwrap().clone();
-        let rec = i % records;
-        let id = tickets[rec]["record_id"].as_str().unwrap().to_owned();
-        let url = s.url(&format!("/api/processing/status/{id}"));
-        let (token, ready_tx, arrive_tx) = (token.clone(), ready_tx.clone(), arrive_tx.clone());
-        tokio::spawn(async move {
-            let resp = match client.get(&url).bearer_auth(&token).send().await {
-                Ok(r) if r.status().is_success() => r,
-                _ => return,
-            };
-            let mut bytes = resp.bytes_stream();
-            let mut buf = String::new();
-            let mut first = true;
-            while let Some(Ok(chunk)) = bytes.next().await {
-                buf.push_str(&String::from_utf8_lossy(&chunk));
-                while let Some(end) = buf.find("\n\n") {
-                    let block: String = buf.drain(..end + 2).collect();
-                    if first && block.contains("PENDING") {
-                        first = false;
-                        let _ = ready_tx.send(());
-                    } else if block.contains("UPLOADED") {
-                        let _ = arrive_tx.send((rec, Instant::now()));
-                        return;
-                    }
-                }
-            }
-        });
-        if i % 1000 == 999 {
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-    }
-    drop(ready_tx);
-    drop(arrive_tx);
-    let open_started = Instant::now();
-    let mut open = 0;
-    while open < streams {
-        match tokio::time::timeout(Duration::from_secs(120), ready_rx.recv()).await {
-            Ok(Some(())) => open += 1,
-            _ => break,
-        }
-    }
-    let open_s = open_started.elapsed().as_secs_f64();
+    let (events_tx, mut events_rx) = tokio::sync::mpsc::unbounded_channel();
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let ids: Vec<String> = tickets.iter().map(|t| t["record_id"].as_str().unwrap().to_owned()).collect();
+    let url = |i: usize| s.url(&format!("/api/processing/status/{}", ids[i % records]));
+    let (open, open_s) = open_streams(url, Some(&token), streams, h2, events_tx, stop_rx).await;
     tokio::time::sleep(Duration::from_secs(2)).await;
     let (rss_open, _) = s.memory_kib();
-    let per_stream = (rss_open.saturating_sub(rss_before)) as f64 / open.max(1) as f64;
     // Status changes: each record's upload makes it UPLOADED; every subscriber of
     // that record must hear it. Delay = arrival − the moment the upload's answer
     // came back (the transition is committed before the answer; an arrival before
@@ -740,25 +853,21 @@ async fn sse(args: &Args) {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     let mut delays = Vec::new();
-    while let Ok(Some((rec, at))) = tokio::time::timeout(Duration::from_secs(30), arrive_rx.recv()).await {
-        let changed = changed_at[rec].unwrap_or(at);
+    let mut heard = vec![false; streams];
+    while let Ok(Some((i, block, at))) = tokio::time::timeout(Duration::from_secs(30), events_rx.recv()).await {
+        if !block.contains("UPLOADED") || std::mem::replace(&mut heard[i], true) {
+            continue;
+        }
+        let changed = changed_at[i % records].unwrap_or(at);
         delays.push(at.saturating_duration_since(changed).as_secs_f64() * 1000.0);
+        if delays.len() == open {
+            break;
+        }
     }
+    let _ = stop_tx.send(true);
     let (p50, _, p99, _, n) = summary(delays.iter().copied());
     let max = delays.iter().copied().fold(0.0, f64::max);
-    println!(
-        "## SSE: {streams} status streams on one instance ({records} records, {} streams each)",
-        streams / records
-    );
-    println!(
-        "| streams open | time to open all s | server RSS before → with streams | per idle stream | arrivals | delay p50 ms | p99 ms | max ms |"
-    );
-    println!("|---:|---:|---:|---:|---:|---:|---:|---:|");
-    println!(
-        "| {open} | {open_s:.1} | {:.1} → {:.1} MiB | {per_stream:.2} KiB | {n} | {p50:.1} | {p99:.1} | {max:.1} |",
-        rss_before as f64 / 1024.0,
-        rss_open as f64 / 1024.0
-    );
+    format!("{} | {n} | {p50:.1} | {p99:.1} | {max:.1}", memory_row(open, open_s, rss_before, rss_open))
 }
 
 /// A streamed WAV of `total` bytes (header + a tone), never held in memory.

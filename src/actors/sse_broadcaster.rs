@@ -1,8 +1,11 @@
 //! sse-broadcaster: per-record subscribers and the fan-out of status events.
 //!
-//! Each subscriber gets a bounded channel; one that falls behind is dropped (its
-//! stream ends and the client reconnects, receiving the current state first), so a
-//! slow reader never holds memory or slows the others.
+//! Each record with watchers has one bounded broadcast channel of shared events:
+//! a subscriber holds only a cursor into it (16 bytes), and publishing an event
+//! is one reference count per subscriber, not a copy. A subscriber that falls
+//! behind by a whole buffer is lagged out (its stream ends and the client
+//! reconnects, receiving the current state first), so a slow reader never holds
+//! memory or slows the others.
 //!
 //! With Redis (distributed mode) it also relays other instances' transitions to
 //! its subscribers, and indexes the embeddings of records they completed.
@@ -11,16 +14,21 @@ use super::Ctx;
 use crate::domain::{RecordId, StatusEvent};
 use ractor::{Actor, ActorProcessingErr, ActorRef, RpcReplyPort};
 use std::collections::HashMap;
+use std::sync::Arc;
 use std::time::Duration;
-use tokio::sync::mpsc;
+use tokio::sync::broadcast;
 
-/// Events a subscriber may have queued before it counts as too slow.
-const SUBSCRIBER_BUFFER: usize = 32;
+/// Events a record's channel keeps for its slowest subscriber before that one
+/// counts as too slow (a record has at most a dozen transitions per attempt).
+const RECORD_BUFFER: usize = 16;
+
+/// What a subscriber receives: events shared by every subscriber of the record.
+pub type StatusEvents = broadcast::Receiver<Arc<StatusEvent>>;
 
 pub enum SseMsg {
     Subscribe {
         record_id: RecordId,
-        reply: RpcReplyPort<mpsc::Receiver<StatusEvent>>,
+        reply: RpcReplyPort<StatusEvents>,
     },
     Publish(StatusEvent),
     /// Forget subscribers that went away.
@@ -34,7 +42,7 @@ impl super::instrument::Mailbox for SseMsg {
 pub struct SseBroadcaster;
 
 pub struct SseState {
-    subscribers: HashMap<RecordId, Vec<mpsc::Sender<StatusEvent>>>,
+    subscribers: HashMap<RecordId, broadcast::Sender<Arc<StatusEvent>>>,
     relay: Option<tokio::task::JoinHandle<()>>,
 }
 
@@ -83,24 +91,20 @@ impl Actor for SseBroadcaster {
             .run(async move {
                 match msg {
                     SseMsg::Subscribe { record_id, reply } => {
-                        let (tx, rx) = mpsc::channel(SUBSCRIBER_BUFFER);
-                        st.subscribers.entry(record_id).or_default().push(tx);
-                        let _ = reply.send(rx);
+                        let tx = st.subscribers.entry(record_id).or_insert_with(|| broadcast::channel(RECORD_BUFFER).0);
+                        let _ = reply.send(tx.subscribe());
                     }
                     SseMsg::Publish(ev) => {
-                        if let Some(subs) = st.subscribers.get_mut(&ev.record_id) {
-                            subs.retain(|tx| tx.try_send(ev.clone()).is_ok());
-                            if subs.is_empty() || ev.status.is_terminal() {
-                                // After a terminal status the streams close; nothing more will come.
-                                st.subscribers.remove(&ev.record_id);
-                            }
+                        let Some(tx) = st.subscribers.get(&ev.record_id) else { return Ok(()) };
+                        let (record_id, terminal) = (ev.record_id.clone(), ev.status.is_terminal());
+                        // An error means nobody listens any more; after a terminal status
+                        // the streams close and nothing more will come.
+                        if tx.send(Arc::new(ev)).is_err() || terminal {
+                            st.subscribers.remove(&record_id);
                         }
                     }
                     SseMsg::Sweep => {
-                        st.subscribers.retain(|_, subs| {
-                            subs.retain(|tx| !tx.is_closed());
-                            !subs.is_empty()
-                        });
+                        st.subscribers.retain(|_, tx| tx.receiver_count() > 0);
                     }
                 }
                 Ok(())

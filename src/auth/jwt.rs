@@ -53,6 +53,19 @@ pub struct JwtKeys {
     decoding: Vec<(Option<String>, DecodingKey)>,
     issuer: String,
     audience: String,
+    /// What every token must satisfy; built once (its sets of issuers, audiences
+    /// and required claims cost allocations that every request would repeat).
+    validation: Validation,
+}
+
+/// Signature, expiry (5 s leeway), issuer, audience and the claims we rely on.
+fn validation(algorithm: Algorithm, issuer: &str, audience: &str) -> Validation {
+    let mut validation = Validation::new(algorithm);
+    validation.set_issuer(&[issuer]);
+    validation.set_audience(&[audience]);
+    validation.set_required_spec_claims(&["exp", "iss", "aud", "sub"]);
+    validation.leeway = 5;
+    validation
 }
 
 impl std::fmt::Debug for JwtKeys {
@@ -70,6 +83,7 @@ impl JwtKeys {
             decoding: vec![(None, DecodingKey::from_secret(secret).map_err(|e| AuthError::Key(e.to_string()))?)],
             issuer: issuer.to_owned(),
             audience: audience.to_owned(),
+            validation: validation(Algorithm::HS256, issuer, audience),
         })
     }
 
@@ -108,6 +122,7 @@ impl JwtKeys {
             decoding,
             issuer: issuer.to_owned(),
             audience: audience.to_owned(),
+            validation: validation(Algorithm::RS256, issuer, audience),
         })
     }
 
@@ -137,11 +152,6 @@ impl JwtKeys {
 
     /// Verifies signature, expiry, issuer and audience.
     pub fn verify(&self, token: &str) -> Result<Claims, AuthError> {
-        let mut validation = Validation::new(self.algorithm);
-        validation.set_issuer(&[&self.issuer]);
-        validation.set_audience(&[&self.audience]);
-        validation.set_required_spec_claims(&["exp", "iss", "aud", "sub"]);
-        validation.leeway = 5;
         let header = jsonwebtoken::decode_header(token).map_err(|e| AuthError::Invalid(e.to_string()))?;
         // The key the token names (kid), or, when it names none, each in turn.
         let mut last = AuthError::Invalid(format!("unknown key id {:?}", header.kid));
@@ -149,7 +159,7 @@ impl JwtKeys {
         for (_, key) in
             self.decoding.iter().filter(|(kid, _)| kid.is_none() || header.kid.is_none() || *kid == header.kid)
         {
-            match jsonwebtoken::decode::<Claims>(token, key, &validation) {
+            match jsonwebtoken::decode::<Claims>(token, key, &self.validation) {
                 Ok(data) => {
                     verified = Some(data);
                     break;

@@ -21,12 +21,11 @@ fn templates() -> &'static [(String, Vec<String>)] {
 
 /// The route template a request path falls under, or `other`.
 pub fn template(path: &str) -> &'static str {
-    let segments: Vec<&str> = path.split('/').collect();
+    let n = path.split('/').count();
     templates()
         .iter()
         .find(|(_, t)| {
-            t.len() == segments.len()
-                && t.iter().zip(&segments).all(|(t, s)| t == s || (t.starts_with('{') && !s.is_empty()))
+            t.len() == n && t.iter().zip(path.split('/')).all(|(t, s)| t == s || (t.starts_with('{') && !s.is_empty()))
         })
         .map_or("other", |(p, _)| p.as_str())
 }

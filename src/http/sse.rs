@@ -7,12 +7,13 @@ use super::auth::{Caller, caller_or_query};
 use super::records::visible_record;
 use super::{ApiError, AppState, with_state};
 use crate::actors::ask;
-use crate::actors::sse_broadcaster::SseMsg;
+use crate::actors::sse_broadcaster::{SseMsg, StatusEvents};
 use crate::domain::StatusEvent;
-use futures_util::stream;
+use futures_util::{StreamExt, stream};
 use std::convert::Infallible;
+use std::sync::Arc;
 use std::time::Duration;
-use tokio::sync::mpsc;
+use tokio::sync::broadcast::error::RecvError;
 use warp::Filter;
 use warp::reply::Reply;
 use warp::sse::Event;
@@ -33,13 +34,43 @@ fn to_event(ev: &StatusEvent) -> Event {
         .unwrap_or_else(|_| Event::default().event("status"))
 }
 
-struct Cursor {
-    first: Option<StatusEvent>,
-    rx: mpsc::Receiver<StatusEvent>,
+struct Cursor<G> {
+    first: Option<Arc<StatusEvent>>,
+    rx: StatusEvents,
     last_seq: i64,
     done: bool,
-    /// Counts the stream in `orak_sse_connections` while it is open.
-    _open: crate::telemetry::GaugeGuard,
+    /// Held while the stream is open (the open-streams gauge's guard).
+    _open: G,
+}
+
+/// The record's events for one subscriber: `first` (the current state), then each
+/// later transition from `rx` once (by sequence number), until a terminal status.
+/// A subscriber a whole buffer behind is lagged out: its stream ends, and a client
+/// that reconnects gets the current state first.
+fn status_events<G: Send + 'static>(
+    first: StatusEvent,
+    rx: StatusEvents,
+    open: G,
+) -> impl futures_util::Stream<Item = Arc<StatusEvent>> + Send + 'static {
+    let cursor = Cursor { last_seq: first.seq, first: Some(Arc::new(first)), rx, done: false, _open: open };
+    stream::unfold(cursor, |mut c| async move {
+        if c.done {
+            return None;
+        }
+        let ev = match c.first.take() {
+            Some(ev) => ev,
+            None => loop {
+                match c.rx.recv().await {
+                    Ok(ev) if ev.seq > c.last_seq => break ev,
+                    Ok(_) => {}
+                    Err(RecvError::Lagged(_) | RecvError::Closed) => return None,
+                }
+            },
+        };
+        c.last_seq = ev.seq;
+        c.done = ev.status.is_terminal();
+        Some((ev, c))
+    })
 }
 
 async fn status_stream(id: String, caller: Caller, state: AppState) -> Result<warp::reply::Response, warp::Rejection> {
@@ -55,30 +86,59 @@ async fn status_stream(id: String, caller: Caller, state: AppState) -> Result<wa
     .map_err(|e| ApiError::from(e).reject())?;
     let current = visible_record(&state, &caller, &id).await.map_err(ApiError::reject)?;
     let first = current.status_event();
-    let cursor = Cursor {
-        last_seq: first.seq,
-        first: Some(first),
-        rx,
-        done: false,
-        _open: crate::telemetry::GaugeGuard::new(crate::telemetry::SSE_CONNECTIONS),
-    };
-    let events = stream::unfold(cursor, |mut c| async move {
-        if c.done {
-            return None;
-        }
-        let ev = match c.first.take() {
-            Some(ev) => ev,
-            None => loop {
-                let ev = c.rx.recv().await?;
-                if ev.seq > c.last_seq {
-                    break ev;
-                }
-            },
-        };
-        c.last_seq = ev.seq;
-        c.done = ev.status.is_terminal();
-        Some((Ok::<Event, Infallible>(to_event(&ev)), c))
-    });
+    let open = crate::telemetry::GaugeGuard::new(crate::telemetry::SSE_CONNECTIONS);
+    let events = status_events(first, rx, open).map(|ev| Ok::<Event, Infallible>(to_event(&ev)));
     let keep = Duration::from_secs(state.ctx.config.sse.keepalive_seconds.max(1));
     Ok(warp::sse::reply(warp::sse::keep_alive().interval(keep).stream(events)).into_response())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::{RecordId, RecordStatus};
+    use tokio::sync::broadcast;
+
+    fn event(seq: i64, status: RecordStatus) -> StatusEvent {
+        StatusEvent {
+            record_id: RecordId::parse("0190a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b").unwrap(),
+            status,
+            attempt: 1,
+            error: None,
+            seq,
+        }
+    }
+
+    async fn statuses(s: impl futures_util::Stream<Item = Arc<StatusEvent>>) -> Vec<(i64, RecordStatus)> {
+        s.map(|e| (e.seq, e.status)).collect().await
+    }
+
+    #[tokio::test]
+    async fn the_current_state_then_each_later_transition_once_until_the_end() {
+        let (tx, rx) = broadcast::channel(16);
+        let s = status_events(event(2, RecordStatus::Uploaded), rx, ());
+        for (seq, status) in [(1, RecordStatus::Pending), (2, RecordStatus::Uploaded), (3, RecordStatus::Queued)] {
+            tx.send(Arc::new(event(seq, status))).unwrap();
+        }
+        tx.send(Arc::new(event(3, RecordStatus::Queued))).unwrap();
+        tx.send(Arc::new(event(4, RecordStatus::Completed))).unwrap();
+        tx.send(Arc::new(event(5, RecordStatus::Queued))).unwrap();
+        assert_eq!(
+            statuses(s).await,
+            vec![(2, RecordStatus::Uploaded), (3, RecordStatus::Queued), (4, RecordStatus::Completed)]
+        );
+    }
+
+    #[tokio::test]
+    async fn a_subscriber_a_whole_buffer_behind_is_let_go_and_holds_nothing() {
+        let (tx, rx) = broadcast::channel(4);
+        let open = Arc::new(());
+        let s = status_events(event(1, RecordStatus::Pending), rx, open.clone());
+        for seq in 2..10 {
+            tx.send(Arc::new(event(seq, RecordStatus::Processing))).unwrap();
+        }
+        // The current state arrives, then the stream ends rather than skip events silently.
+        assert_eq!(statuses(s).await, vec![(1, RecordStatus::Pending)]);
+        assert_eq!(Arc::strong_count(&open), 1, "the ended stream let go of its guard");
+        assert_eq!(tx.receiver_count(), 0);
+    }
 }
