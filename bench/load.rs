@@ -165,7 +165,8 @@ impl Service {
     /// VmRSS and VmHWM (peak), KiB.
     /// Resident and peak resident memory, KiB.
     fn memory_kib(&self) -> (u64, u64) {
-        (proc_kib(self.child.id(), "VmRSS:"), proc_kib(self.child.id(), "VmHWM:"))
+        let status = proc_status(self.child.id());
+        (status_kib(&status, "VmRSS:"), status_kib(&status, "VmHWM:"))
     }
 
     fn stop(&mut self) {
@@ -390,35 +391,50 @@ async fn multipart_and_watch(
 }
 
 /// Reads a status stream until COMPLETED or FAILED, filling in `trip`.
-async fn follow(stream: reqwest::Response, t0: Instant, mut queued_at: Option<Instant>, mut trip: Trip) -> Trip {
-    let mut bytes = stream.bytes_stream();
-    let mut buf = String::new();
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(1800);
-    while let Ok(Some(Ok(chunk))) = tokio::time::timeout_at(deadline, bytes.next()).await {
-        buf.push_str(&String::from_utf8_lossy(&chunk));
-        while let Some(end) = buf.find("\n\n") {
-            let block: String = buf.drain(..end + 2).collect();
-            let Some(data) = block.lines().find_map(|l| l.strip_prefix("data:")) else { continue };
-            let ev: Value = serde_json::from_str(data.trim()).unwrap_or_default();
-            let now = Instant::now();
-            match ev["status"].as_str() {
-                Some("QUEUED") => queued_at = Some(now),
-                Some("PROCESSING") => {
-                    trip.queue_wait = queued_at.map(|q| (now - q).as_secs_f64());
-                    trip.processing_at.get_or_insert(now);
+/// The event blocks of an SSE response as they arrive (keep-alive comments left out).
+fn sse_blocks(resp: reqwest::Response) -> impl futures_util::Stream<Item = String> + Unpin {
+    let state = (resp.bytes_stream(), String::new());
+    Box::pin(futures_util::stream::unfold(state, |(mut bytes, mut buf)| async move {
+        loop {
+            if let Some(end) = buf.find("\n\n") {
+                let block: String = buf.drain(..end + 2).collect();
+                if !block.starts_with(':') {
+                    return Some((block, (bytes, buf)));
                 }
-                Some("COMPLETED") => {
-                    trip.total = Some((now - t0).as_secs_f64());
-                    trip.analysis = trip.processing_at.map(|p| (now - p).as_secs_f64());
-                    trip.completed_at = Some(now);
-                    return trip;
-                }
-                Some("FAILED") => {
-                    trip.refused = Some(format!("FAILED: {}", ev["error"]));
-                    return trip;
-                }
-                _ => {}
+                continue;
             }
+            match bytes.next().await {
+                Some(Ok(chunk)) => buf.push_str(&String::from_utf8_lossy(&chunk)),
+                _ => return None,
+            }
+        }
+    }))
+}
+
+async fn follow(stream: reqwest::Response, t0: Instant, mut queued_at: Option<Instant>, mut trip: Trip) -> Trip {
+    let mut blocks = sse_blocks(stream);
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(1800);
+    while let Ok(Some(block)) = tokio::time::timeout_at(deadline, blocks.next()).await {
+        let Some(data) = block.lines().find_map(|l| l.strip_prefix("data:")) else { continue };
+        let ev: Value = serde_json::from_str(data.trim()).unwrap_or_default();
+        let now = Instant::now();
+        match ev["status"].as_str() {
+            Some("QUEUED") => queued_at = Some(now),
+            Some("PROCESSING") => {
+                trip.queue_wait = queued_at.map(|q| (now - q).as_secs_f64());
+                trip.processing_at.get_or_insert(now);
+            }
+            Some("COMPLETED") => {
+                trip.total = Some((now - t0).as_secs_f64());
+                trip.analysis = trip.processing_at.map(|p| (now - p).as_secs_f64());
+                trip.completed_at = Some(now);
+                return trip;
+            }
+            Some("FAILED") => {
+                trip.refused = Some(format!("FAILED: {}", ev["error"]));
+                return trip;
+            }
+            _ => {}
         }
     }
     trip.refused.get_or_insert_with(|| "stream ended early".into());
@@ -670,7 +686,7 @@ impl Hello {
     }
 
     fn rss_kib(&self) -> u64 {
-        proc_kib(self.child.id(), "VmRSS:")
+        status_kib(&proc_status(self.child.id()), "VmRSS:")
     }
 }
 
@@ -681,10 +697,14 @@ impl Drop for Hello {
     }
 }
 
-/// One KiB figure of `/proc/{pid}/status` (`VmRSS:`, `VmHWM:`).
-fn proc_kib(pid: u32, key: &str) -> u64 {
-    let s = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
-    s.lines()
+fn proc_status(pid: u32) -> String {
+    std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default()
+}
+
+/// One KiB figure of a `/proc/{pid}/status` text (`VmRSS:`, `VmHWM:`).
+fn status_kib(status: &str, key: &str) -> u64 {
+    status
+        .lines()
         .find(|l| l.starts_with(key))
         .and_then(|l| l.split_whitespace().nth(1))
         .and_then(|v| v.parse().ok())
@@ -725,26 +745,18 @@ async fn open_streams(
                 Ok(r) if r.status().is_success() => r,
                 _ => return,
             };
-            let mut bytes = resp.bytes_stream();
-            let mut buf = String::new();
+            let mut blocks = sse_blocks(resp);
             let mut first = true;
             loop {
-                let chunk = tokio::select! {
-                    c = bytes.next() => c,
+                let block = tokio::select! {
+                    b = blocks.next() => b,
                     _ = stop.wait_for(|s| *s) => return,
                 };
-                let Some(Ok(chunk)) = chunk else { return };
-                buf.push_str(&String::from_utf8_lossy(&chunk));
-                while let Some(end) = buf.find("\n\n") {
-                    let block: String = buf.drain(..end + 2).collect();
-                    if block.starts_with(':') {
-                        continue; // keep-alive
-                    }
-                    if std::mem::take(&mut first) {
-                        let _ = ready_tx.send(());
-                    } else if events.send((i, block, Instant::now())).is_err() {
-                        return;
-                    }
+                let Some(block) = block else { return };
+                if std::mem::take(&mut first) {
+                    let _ = ready_tx.send(());
+                } else if events.send((i, block, Instant::now())).is_err() {
+                    return;
                 }
             }
         });

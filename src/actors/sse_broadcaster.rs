@@ -95,12 +95,12 @@ impl Actor for SseBroadcaster {
                         let _ = reply.send(tx.subscribe());
                     }
                     SseMsg::Publish(ev) => {
+                        let ev = Arc::new(ev);
                         let Some(tx) = st.subscribers.get(&ev.record_id) else { return Ok(()) };
-                        let (record_id, terminal) = (ev.record_id.clone(), ev.status.is_terminal());
                         // An error means nobody listens any more; after a terminal status
                         // the streams close and nothing more will come.
-                        if tx.send(Arc::new(ev)).is_err() || terminal {
-                            st.subscribers.remove(&record_id);
+                        if tx.send(ev.clone()).is_err() || ev.status.is_terminal() {
+                            st.subscribers.remove(&ev.record_id);
                         }
                     }
                     SseMsg::Sweep => {
