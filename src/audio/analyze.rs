@@ -13,6 +13,7 @@ use super::capture::{Captured, VoiceCapture};
 use super::chroma::{ChromaBank, N_CHROMA, estimate_tuning, piptrack_frame};
 use super::decode::{self, SampleSource};
 use super::frames::{HOP, N_FFT, N_MELS};
+use super::lanes;
 use super::mel::MelBank;
 use super::mfcc::{Dct, floor_db, power_to_db};
 use super::pyin::{FrameObservation, PyinParams, YinObserver, decode_track_windowed};
@@ -170,7 +171,8 @@ impl FrameFeatures {
         for &p in &self.mel {
             let db = power_to_db(p);
             self.max_db = self.max_db.max(db);
-            self.mel_db.push((((db - DB_MIN) / DB_STEP).round()).clamp(0.0, f32::from(u16::MAX)) as u16);
+            // Rounded half up by truncation (`round` is a libm call on baseline x86-64).
+            self.mel_db.push((((db - DB_MIN) / DB_STEP).clamp(0.0, f32::from(u16::MAX)) + 0.5) as u16);
         }
         let s = spectral_frame(&self.spec, f64::from(SR) / N_FFT as f64);
         self.centroid.push(s.centroid_hz);
@@ -247,20 +249,16 @@ pub fn analyze_source_capturing(
         };
         // Non-finite samples (a corrupt float file) count as silence.
         for s in chunk.iter_mut() {
-            if !s.is_finite() {
-                *s = 0.0;
-            }
+            *s = if s.is_finite() { *s } else { 0.0 };
         }
         meter.add_frames_f32(&chunk).map_err(|e| AudioError::Invalid(format!("loudness meter: {e}")))?;
+        peak = peak.max(f64::from(lanes::max_abs(&chunk)));
+        sum_sq += lanes::sum_sq(&chunk);
         mono.clear();
-        for f in chunk.chunks_exact(ch) {
-            let mut acc = 0f32;
-            for &s in f {
-                peak = peak.max(f64::from(s.abs()));
-                sum_sq += f64::from(s) * f64::from(s);
-                acc += s;
-            }
-            mono.push(acc / ch as f32);
+        if ch == 1 {
+            mono.extend_from_slice(&chunk);
+        } else {
+            mono.extend(chunk.chunks_exact(ch).map(|f| f.iter().sum::<f32>() / ch as f32));
         }
         count += chunk.len() as u64;
         frames += (chunk.len() / ch) as u64;

@@ -15,7 +15,7 @@ pub fn piptrack_frame(power: &[f32], sr: f64, n_fft: usize, out: &mut Vec<(f64, 
     if n < 3 {
         return;
     }
-    let max = power.iter().copied().fold(0f32, f32::max);
+    let max = super::lanes::max_abs(power);
     let thresh = 0.1 * max;
     let gated = |i: usize| if power[i] > thresh { power[i] } else { 0.0 };
     let bin_hz = sr / n_fft as f64;
@@ -130,10 +130,27 @@ impl ChromaBank {
     /// One frame of chroma from its power spectrum, scaled so the largest class is 1
     /// (all zeros for a silent frame).
     pub fn apply(&self, power: &[f32], out: &mut [f32; N_CHROMA]) {
-        let mut acc = [0f32; N_CHROMA];
-        for (w, &p) in self.weights.iter().zip(power) {
-            for (a, &wc) in acc.iter_mut().zip(w) {
+        // Four interleaved sets of sums, so that consecutive bins do not wait on
+        // each other's additions (see `lanes`).
+        let mut sets = [[0f32; N_CHROMA]; 4];
+        let n = self.weights.len().min(power.len());
+        let (w4, p4) = (self.weights[..n].chunks_exact(4), power[..n].chunks_exact(4));
+        for (w, &p) in w4.remainder().iter().zip(p4.remainder()) {
+            for (a, &wc) in sets[0].iter_mut().zip(w) {
                 *a += wc * p;
+            }
+        }
+        for (w, p) in w4.zip(p4) {
+            for (j, set) in sets.iter_mut().enumerate() {
+                for (a, &wc) in set.iter_mut().zip(&w[j]) {
+                    *a += wc * p[j];
+                }
+            }
+        }
+        let mut acc = [0f32; N_CHROMA];
+        for set in &sets {
+            for (a, &v) in acc.iter_mut().zip(set) {
+                *a += v;
             }
         }
         let max = acc.iter().fold(0f32, |m, v| m.max(v.abs()));

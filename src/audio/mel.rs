@@ -63,7 +63,7 @@ impl MelBank {
     pub fn apply(&self, power: &[f32], out: &mut [f32]) {
         debug_assert_eq!(power.len(), self.bins);
         for ((first, w), o) in self.filters.iter().zip(out.iter_mut()) {
-            *o = w.iter().zip(&power[*first..]).map(|(a, b)| a * b).sum();
+            *o = super::lanes::dot_f32(w, &power[*first..]);
         }
     }
 }

@@ -48,7 +48,7 @@ impl Dct {
     /// Coefficients of `x` (length `n_in`) into `out` (length `n_out`).
     pub fn apply(&self, x: &[f32], out: &mut [f64]) {
         for (row, o) in self.matrix.chunks_exact(self.n_in).zip(out.iter_mut()) {
-            *o = row.iter().zip(x).map(|(m, &v)| m * f64::from(v)).sum();
+            *o = super::lanes::dot_f64_f32(row, x);
         }
     }
 }

@@ -3,11 +3,13 @@
 //! Nothing here touches the network, the database or the clock; callers hand in a
 //! reader and get an [`Analysis`](crate::domain::Analysis) or an [`AudioError`].
 
+pub mod acf;
 pub mod analyze;
 pub mod capture;
 pub mod chroma;
 pub mod decode;
 pub mod frames;
+pub mod lanes;
 pub mod mel;
 pub mod mfcc;
 pub mod pyin;

@@ -10,9 +10,7 @@
 //! outside it with the single best state times the tiny probability — the same
 //! maximum, at a fraction of the cost.
 
-use realfft::{ComplexToReal, RealFftPlanner, RealToComplex};
-use rustfft::num_complex::Complex;
-use std::sync::Arc;
+use super::acf::FrameAcf;
 
 /// `librosa.pyin` parameters (its defaults, but `fmin`/`fmax`).
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -95,21 +93,6 @@ fn boltzmann_pmf(k: usize, lambda: f64, n: usize) -> f64 {
     (1.0 - (-lambda).exp()) * (-lambda * k as f64).exp() / (1.0 - (-lambda * n as f64).exp())
 }
 
-/// The smallest even length ≥ `n` whose only prime factors are 2, 3 and 5.
-fn smooth_len(n: usize) -> usize {
-    (n.max(2)..)
-        .find(|&m| {
-            let mut r = m;
-            for f in [2, 3, 5] {
-                while r % f == 0 {
-                    r /= f;
-                }
-            }
-            r == 1 && m % 2 == 0
-        })
-        .expect("smooth numbers are unbounded")
-}
-
 /// Turns frames into [`FrameObservation`]s (the per-frame half of pYIN).
 pub struct YinObserver {
     p: PyinParams,
@@ -118,12 +101,11 @@ pub struct YinObserver {
     n_bins: usize,
     beta_probs: Vec<f64>,
     thresholds: Vec<f64>,
-    fwd: Arc<dyn RealToComplex<f32>>,
-    inv: Arc<dyn ComplexToReal<f32>>,
-    time: Vec<f32>,
-    spec: Vec<Complex<f32>>,
-    scratch_f: Vec<Complex<f32>>,
-    scratch_i: Vec<Complex<f32>>,
+    acf: FrameAcf,
+    /// Per-frame scratch: the autocorrelation, the difference function and the
+    /// normalised difference (periods `min..=max`).
+    lags: Vec<f32>,
+    diff: Vec<f32>,
     yin: Vec<f32>,
     /// `exp(−λ·k)` for the Boltzmann prior, grown on demand.
     decay: Vec<f64>,
@@ -141,29 +123,21 @@ impl YinObserver {
         let thresholds: Vec<f64> = (0..=p.n_thresholds).map(|i| i as f64 / p.n_thresholds as f64).collect();
         let cdf: Vec<f64> = thresholds.iter().map(|&t| beta_cdf(t, p.beta.0, p.beta.1)).collect();
         let beta_probs = cdf.windows(2).map(|w| w[1] - w[0]).collect();
-        // Lags up to `max_period` need `frame + max_period` points to come out uncircular;
-        // the next 2·3·5-smooth length is a fast FFT size (2400 for 2048 + 338).
-        let n_fft = smooth_len(p.frame_length + max_period);
-        let mut planner = RealFftPlanner::<f32>::new();
-        let fwd = planner.plan_fft_forward(n_fft);
-        let inv = planner.plan_fft_inverse(n_fft);
+        let acf = FrameAcf::new(p.frame_length, p.hop_length, max_period);
         YinObserver {
             min_period,
             max_period,
             n_bins: p.n_pitch_bins(),
             beta_probs,
             thresholds,
-            time: fwd.make_input_vec(),
-            spec: fwd.make_output_vec(),
-            scratch_f: fwd.make_scratch_vec(),
-            scratch_i: inv.make_scratch_vec(),
+            lags: vec![0.0; acf.max_lag() + 1],
+            acf,
+            diff: Vec::new(),
             yin: Vec::new(),
             decay: Vec::new(),
             below: Vec::new(),
             rank: Vec::new(),
             weight: Vec::new(),
-            fwd,
-            inv,
             p,
         }
     }
@@ -175,28 +149,21 @@ impl YinObserver {
     /// The cumulative mean normalised difference for periods `min..=max` (librosa's
     /// `_cumulative_mean_normalized_difference`, in float32 as there).
     fn cmnd(&mut self, frame: &[f32]) {
-        let n = self.time.len();
-        self.time[..frame.len()].copy_from_slice(frame);
-        self.time[frame.len()..].fill(0.0);
-        self.fwd.process_with_scratch(&mut self.time, &mut self.spec, &mut self.scratch_f).expect("planned sizes");
-        for c in self.spec.iter_mut() {
-            *c = Complex::new(c.re * c.re + c.im * c.im, 0.0);
-        }
-        self.inv.process_with_scratch(&mut self.spec, &mut self.time, &mut self.scratch_i).expect("planned sizes");
-        let scale = 1.0 / n as f32;
-        let acf0 = self.time[0] * scale;
+        self.acf.compute(frame, &mut self.lags);
+        let acf0 = self.lags[0];
         let maxp = self.max_period;
         // d(k) = 2·(acf(0) − acf(k)) − Σ_{m<k} y(m)²
         let mut energy = 0f32;
-        let mut diff = Vec::with_capacity(maxp + 1);
+        let diff = &mut self.diff;
+        diff.clear();
         diff.push(0f32);
         for k in 1..=maxp {
             energy += frame[k - 1] * frame[k - 1];
-            diff.push(2.0 * (acf0 - self.time[k] * scale) - energy);
+            diff.push(2.0 * (acf0 - self.lags[k]) - energy);
         }
         self.yin.clear();
         let mut cum = 0f32;
-        for (k, &d) in diff.iter().enumerate().skip(1) {
+        for (k, &d) in self.diff.iter().enumerate().skip(1) {
             cum += d;
             if k >= self.min_period {
                 let mean = cum / k as f32;
@@ -314,6 +281,47 @@ pub struct PitchTrack {
     pub voiced_prob: Vec<f32>,
 }
 
+/// The largest `f(i)` for `i` in `0..n` and its first index (numpy's argmax), in
+/// four interleaved lanes so that each comparison does not wait on the one before.
+/// `(−∞, 0)` when nothing is larger than −∞.
+#[inline(always)]
+fn first_max(n: usize, f: impl Fn(usize) -> f64) -> (f64, usize) {
+    let mut best = [f64::NEG_INFINITY; 4];
+    let mut at = [0usize; 4];
+    let whole = n / 4 * 4;
+    for i in (0..whole).step_by(4) {
+        for l in 0..4 {
+            let x = f(i + l);
+            let better = x > best[l];
+            best[l] = if better { x } else { best[l] };
+            at[l] = if better { i + l } else { at[l] };
+        }
+    }
+    // The rest, one per lane: later than everything in that lane, so again only a
+    // strictly larger value moves it.
+    for (l, i) in (whole..n).enumerate() {
+        let x = f(i);
+        if x > best[l] {
+            (best[l], at[l]) = (x, i);
+        }
+    }
+    // The lanes' winners: the largest value, the lowest index among equals.
+    let mut win = (f64::NEG_INFINITY, 0);
+    for l in 0..4 {
+        if best[l] > win.0 || (best[l] == win.0 && best[l] > f64::NEG_INFINITY && at[l] < win.1) {
+            win = (best[l], at[l]);
+        }
+    }
+    win
+}
+
+/// Buffers for [`BandedViterbi::band_max`].
+#[derive(Default)]
+struct BandScratch {
+    shifted: Vec<f64>,
+    stack: Vec<(usize, usize, usize, usize)>,
+}
+
 /// Viterbi over (pitch bin × voicing) with a banded transition matrix.
 ///
 /// Within a voicing half the transition is `T[a][b] = tri(b − a) / S_a` (a triangle
@@ -322,18 +330,12 @@ pub struct PitchTrack {
 /// best source is non-decreasing in the target: a divide-and-conquer search finds
 /// every row's maximum — the same one, ties to the lowest index as numpy's argmax —
 /// in `O(n log n)` instead of `O(n · width)`.
-/// Buffers for [`BandedViterbi::band_max`].
-#[derive(Default)]
-struct BandScratch {
-    shifted: Vec<f64>,
-    stack: Vec<(usize, usize, usize, usize)>,
-}
-
 pub struct BandedViterbi {
     n: usize,
     half: usize,
-    /// `ln tri[k]` for offset `k = b − a + half`.
+    /// `ln tri[k]` for offset `k = b − a + half`, and reversed.
     log_tri: Vec<f64>,
+    log_tri_rev: Vec<f64>,
     /// `ln S_a`, the row normaliser of source `a`.
     log_norm: Vec<f64>,
     log_stay: f64,
@@ -369,6 +371,7 @@ impl BandedViterbi {
             n,
             half,
             log_tri: tri.iter().map(|t| t.ln()).collect(),
+            log_tri_rev: tri.iter().rev().map(|t| t.ln()).collect(),
             log_norm,
             log_stay: (1.0 - p.switch_prob).ln(),
             log_switch: p.switch_prob.ln(),
@@ -388,12 +391,15 @@ impl BandedViterbi {
             }
             let lo = a.saturating_sub(self.half);
             let hi = (a + self.half).min(self.n - 1);
-            for b in lo..hi + 1 {
-                let cand = va + self.log_tri[b + self.half - a];
-                if cand > out[b] {
-                    out[b] = cand;
-                    arg[b] = a as u16;
-                }
+            let tri = &self.log_tri[lo + self.half - a..];
+            let a16 = a as u16;
+            // Sources come in increasing order, so only a strictly better one moves
+            // the argmax: the lowest index wins ties, as in numpy.
+            for ((o, g), &t) in out[lo..=hi].iter_mut().zip(&mut arg[lo..=hi]).zip(tri) {
+                let cand = va + t;
+                let better = cand > *o;
+                *o = if better { cand } else { *o };
+                *g = if better { a16 } else { *g };
             }
         }
     }
@@ -416,13 +422,14 @@ impl BandedViterbi {
                 // Cannot happen for a Monge matrix; scan the whole band rather than trust it.
                 (lo, hi) = band;
             }
-            let mut best = f64::NEG_INFINITY;
-            let mut best_a = lo;
-            for a in lo..hi + 1 {
-                let cand = v[a] + self.log_tri[mid + self.half - a];
+            // Source a pairs with ln tri[mid + half − a], i.e. the reversed kernel at
+            // offset a − (mid − half).
+            // (Mostly a few sources long: too short for lanes, see `first_max`.)
+            let (mut best, mut best_a) = (f64::NEG_INFINITY, lo);
+            for (a, (&va, &t)) in (lo..=hi).zip(v[lo..=hi].iter().zip(&self.log_tri_rev[lo + self.half - mid..])) {
+                let cand = va + t;
                 if cand > best {
-                    best = cand;
-                    best_a = a;
+                    (best, best_a) = (cand, a);
                 }
             }
             out[mid] = best;
@@ -463,51 +470,56 @@ impl BandedViterbi {
         let (mut mv, mut mu) = (vec![0f64; n], vec![0f64; n]);
         let (mut av, mut au) = (vec![0u16; n], vec![0u16; n]);
         let mut scratch = BandScratch::default();
+        let first_max_of = |v: &[f64]| first_max(v.len(), |i| v[i]);
+        // The best state of the previous frame (the first one on a tie).
+        let (mut gmax, mut gi) = first_max_of(&value);
         for (t, f) in frames.iter().enumerate().skip(1) {
             log_obs(f, &mut obs);
-            // Everything outside the band has transition probability ~0 (tiny): the
-            // best such move is the best state overall, times tiny.
-            let (gi, gmax) =
-                value.iter().enumerate().fold((0, f64::NEG_INFINITY), |b, (i, &v)| if v > b.1 { (i, v) } else { b });
             // Voiced states only live on the bins where the previous frame had pitch
-            // candidates: every other voiced state took a `ln tiny` observation and sits
-            // below `gmax + ln tiny`, so it can never beat the move from the best state
-            // (in band or out of it). Only the live ones are visited.
+            // candidates: every other voiced state took a `ln tiny` observation and
+            // mostly sits below `gmax + ln tiny`, so it can never beat the move from
+            // the best state (in band or out of it). Only the live ones are visited.
             self.sparse_band_max(&value[..n], gmax + self.log_tiny, &mut mv, &mut av);
             self.band_max(&value[n..], &mut mu, &mut au, &mut scratch);
             let row = &mut ptr[t * s..(t + 1) * s];
+            // Everything outside the band has transition probability ~0 (tiny): the
+            // best such move is the best state overall, times tiny.
             let (g_bin, oob) = (gi % n, gmax + self.log_tiny);
-            let (ls, lw) = (self.log_stay, self.log_switch);
+            let (ls, lw, half) = (self.log_stay, self.log_switch, self.half);
             let (next_v, next_u) = next.split_at_mut(n);
             let (row_v, row_u) = row.split_at_mut(n);
             let (obs_v, obs_u) = obs.split_at(n);
+            let (mv, mu, av, au) = (&mv[..n], &mu[..n], &av[..n], &au[..n]);
+            let (next_v, next_u, row_v, row_u, obs_v, obs_u) =
+                (&mut next_v[..n], &mut next_u[..n], &mut row_v[..n], &mut row_u[..n], &obs_v[..n], &obs_u[..n]);
+            let (gi16, n16) = (gi as u16, n as u16);
             for b in 0..n {
                 let (v_stay, v_sw) = (mv[b] + ls, mv[b] + lw);
                 let (u_stay, u_sw) = (mu[b] + ls, mu[b] + lw);
-                let (av_b, au_b) = (usize::from(av[b]), usize::from(au[b]) + n);
+                let (av_b, au_b) = (av[b], au[b] + n16);
                 // To voiced b: from voiced (stay) or unvoiced (switch); on a tie numpy's
                 // argmax takes the lower index, the voiced source.
-                let (mut bv, mut pv) = if u_sw > v_stay { (u_sw, au_b) } else { (v_stay, av_b) };
+                let from_u = u_sw > v_stay;
+                let (mut bv, mut pv) = (if from_u { u_sw } else { v_stay }, if from_u { au_b } else { av_b });
                 // To unvoiced b: from unvoiced (stay) or voiced (switch, preferred on a tie).
-                let (mut bu, mut pu) = if v_sw >= u_stay { (v_sw, av_b) } else { (u_stay, au_b) };
+                let from_v = v_sw >= u_stay;
+                let (mut bu, mut pu) = (if from_v { v_sw } else { u_stay }, if from_v { av_b } else { au_b });
                 // Everything outside the band: the best state overall, times tiny.
-                if g_bin.abs_diff(b) > self.half {
-                    if oob > bv {
-                        (bv, pv) = (oob, gi);
-                    }
-                    if oob > bu {
-                        (bu, pu) = (oob, gi);
-                    }
-                }
+                let outside = g_bin.abs_diff(b) > half;
+                let (oob_v, oob_u) = (outside && oob > bv, outside && oob > bu);
+                bv = if oob_v { oob } else { bv };
+                pv = if oob_v { gi16 } else { pv };
+                bu = if oob_u { oob } else { bu };
+                pu = if oob_u { gi16 } else { pu };
                 next_v[b] = bv + obs_v[b];
                 next_u[b] = bu + obs_u[b];
-                row_v[b] = pv as u16;
-                row_u[b] = pu as u16;
+                row_v[b] = pv;
+                row_u[b] = pu;
             }
             std::mem::swap(&mut value, &mut next);
+            (gmax, gi) = first_max_of(&value);
         }
-        let mut state =
-            value.iter().enumerate().fold((0, f64::NEG_INFINITY), |b, (i, &v)| if v > b.1 { (i, v) } else { b }).0;
+        let mut state = gi;
         let mut states = vec![0usize; frames.len()];
         for t in (0..frames.len()).rev() {
             states[t] = state;
@@ -581,6 +593,21 @@ mod tests {
         move || {
             seed = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
             (seed >> 11) as f64 / (1u64 << 53) as f64
+        }
+    }
+
+    #[test]
+    fn first_max_is_numpys_argmax() {
+        let mut rnd = uniform(7);
+        for n in 0..20 {
+            for round in 0..20 {
+                // Few distinct values, so ties across lanes are common.
+                let v: Vec<f64> = (0..n)
+                    .map(|_| if round % 5 == 0 { f64::NEG_INFINITY } else { (rnd() * 3.0).floor() })
+                    .collect();
+                let want = v.iter().enumerate().fold((f64::NEG_INFINITY, 0), |b, (i, &x)| if x > b.0 { (x, i) } else { b });
+                assert_eq!(first_max(n, |i| v[i]), want, "{v:?}");
+            }
         }
     }
 
@@ -726,13 +753,6 @@ mod tests {
             let pitch = |path: &[usize]| path.iter().map(|&x| (x < n).then_some(x)).collect::<Vec<_>>();
             assert_eq!(pitch(&ours), pitch(&dense), "round {round}");
         }
-    }
-
-    #[test]
-    fn smooth_lengths() {
-        assert_eq!(smooth_len(2386), 2400);
-        assert_eq!(smooth_len(4096), 4096);
-        assert_eq!(smooth_len(7), 8);
     }
 
     #[test]

@@ -62,14 +62,15 @@ impl Resampler {
         })
     }
 
-    /// Resamples one chunk (`chunk_len` real samples at the front of `pending`) and
+    /// Resamples one chunk (`chunk_len` real samples of `pending` from `start`) and
     /// emits its output, past the start-up delay and up to `cap` samples in all.
-    fn run(&mut self, chunk_len: usize, cap: u64, emit: &mut impl FnMut(&[f32])) {
+    fn run(&mut self, start: usize, chunk_len: usize, cap: u64, emit: &mut impl FnMut(&[f32])) {
         let Some(fft) = self.inner.as_mut() else { return };
         let need = fft.input_frames_next();
         let out_len = fft.output_frames_next();
         self.out.resize(out_len, 0.0);
-        let input = &self.pending[..need.min(self.pending.len()).max(chunk_len)];
+        let pending = &self.pending[start..];
+        let input = &pending[..need.min(pending.len()).max(chunk_len)];
         let partial = (chunk_len < need).then_some(chunk_len);
         let idx = Indexing { input_offset: 0, output_offset: 0, partial_len: partial, active_channels_mask: None };
         let inp = InterleavedSlice::new(input, 1, input.len()).expect("sized from the buffer");
@@ -98,10 +99,14 @@ impl Resampler {
         };
         let need = fft.input_frames_next();
         self.pending.extend_from_slice(samples);
-        while self.pending.len() >= need {
-            self.run(need, u64::MAX, &mut emit);
-            self.pending.drain(..need);
+        // Whole chunks from the front, then one move of the rest (draining after each
+        // chunk would move the whole backlog every time).
+        let mut start = 0;
+        while self.pending.len() - start >= need {
+            self.run(start, need, u64::MAX, &mut emit);
+            start += need;
         }
+        self.pending.drain(..start);
     }
 
     /// Flushes the tail: the output totals `ceil(n · to / from)` samples.
@@ -114,7 +119,7 @@ impl Resampler {
             rounds += 1;
             let len = self.pending.len();
             self.pending.resize(need.max(len), 0.0);
-            self.run(len, total, &mut emit);
+            self.run(0, len, total, &mut emit);
             self.pending.clear();
         }
     }

@@ -16,47 +16,75 @@ pub struct SpectralFrame {
 /// centroid, bandwidth and roll-off on the magnitude `|X|`, flatness on the power,
 /// as librosa defines them.
 pub fn spectral_frame(power: &[f32], bin_hz: f64) -> SpectralFrame {
-    // One pass for the sums (f32 lanes, f64 totals per block for accuracy). The log
-    // sum for the flatness is taken as exponents plus the log of a product of
-    // mantissas (each in [1, 2), so 64 of them cannot overflow): one `ln` per block
-    // instead of one per bin — this loop runs for every bin of every frame.
+    // One pass for the sums: eight f32 lanes, totals per block of 64 bins in f64
+    // for accuracy (see `lanes`). The log sum for the flatness is taken as exponents
+    // plus the log of a product of mantissas (each in [1, 2), so a lane's nine at
+    // most cannot overflow): one `ln` per block instead of one per bin — this loop
+    // runs for every bin of every frame.
+    const BLOCK: usize = 64;
+    const L: usize = 8;
     let (mut total, mut first, mut log_sum, mut pow_sum) = (0f64, 0f64, 0f64, 0f64);
-    for (blk, chunk) in power.chunks(64).enumerate() {
-        let (mut t, mut f, mut p) = (0f32, 0f32, 0f32);
-        let (mut mant, mut exp) = (1f64, 0i32);
-        for (i, &pw) in chunk.iter().enumerate() {
+    for (blk, chunk) in power.chunks(BLOCK).enumerate() {
+        let base = (blk * BLOCK) as f32;
+        let (mut t, mut f, mut p) = ([0f32; L], [0f32; L], [0f32; L]);
+        let (mut mant, mut exp) = ([1f32; L], [0i32; L]);
+        let mut add = |l: usize, k: f32, pw: f32| {
             let m = pw.sqrt();
-            let k = (blk * 64 + i) as f32;
-            t += m;
-            f += k * m;
+            t[l] += m;
+            f[l] += k * m;
             let pc = pw.max(1e-10);
             let bits = pc.to_bits();
-            exp += ((bits >> 23) & 0xff) as i32 - 127;
-            mant *= f64::from(f32::from_bits((bits & 0x007f_ffff) | 0x3f80_0000));
-            p += pc;
+            exp[l] += ((bits >> 23) & 0xff) as i32 - 127;
+            mant[l] *= f32::from_bits((bits & 0x007f_ffff) | 0x3f80_0000);
+            p[l] += pc;
+        };
+        let lanes = chunk.chunks_exact(L);
+        let rest = lanes.remainder();
+        for (j, v) in lanes.enumerate() {
+            for l in 0..L {
+                add(l, base + (j * L + l) as f32, v[l]);
+            }
         }
-        total += f64::from(t);
-        first += f64::from(f);
-        log_sum += f64::from(exp) * std::f64::consts::LN_2 + mant.ln();
-        pow_sum += f64::from(p);
+        let done = chunk.len() - rest.len();
+        for (l, &pw) in rest.iter().enumerate() {
+            add(l, base + (done + l) as f32, pw);
+        }
+        total += t.iter().map(|&v| f64::from(v)).sum::<f64>();
+        first += f.iter().map(|&v| f64::from(v)).sum::<f64>();
+        pow_sum += p.iter().map(|&v| f64::from(v)).sum::<f64>();
+        let e: i32 = exp.iter().sum();
+        log_sum += f64::from(e) * std::f64::consts::LN_2 + mant.iter().map(|&m| f64::from(m)).product::<f64>().ln();
     }
     if total <= 0.0 {
         return SpectralFrame::default();
     }
     let centroid = first / total * bin_hz;
-    let mut var = 0f64;
+    let mut var = [0f64; L];
+    let lanes = power.chunks_exact(L);
+    let rest = lanes.remainder();
+    let mut add = |l: usize, k: usize, pw: f32| {
+        let d = k as f64 * bin_hz - centroid;
+        var[l] += f64::from(pw.sqrt()) * d * d;
+    };
+    for (j, v) in lanes.enumerate() {
+        for l in 0..L {
+            add(l, j * L + l, v[l]);
+        }
+    }
+    let done = power.len() - rest.len();
+    for (l, &pw) in rest.iter().enumerate() {
+        add(l, done + l, pw);
+    }
+    let var: f64 = var.iter().sum();
+    // The roll-off: the first bin where the running magnitude reaches 85 %.
     let threshold = 0.85 * total;
-    let (mut acc, mut rolloff, mut rolled) = (0f64, 0f64, false);
+    let mut acc = 0f64;
+    let mut rolloff = 0f64;
     for (i, &pw) in power.iter().enumerate() {
-        let m = f64::from(pw.sqrt());
-        let d = i as f64 * bin_hz - centroid;
-        var += m * d * d;
-        if !rolled {
-            acc += m;
-            if acc >= threshold {
-                rolloff = i as f64 * bin_hz;
-                rolled = true;
-            }
+        acc += f64::from(pw.sqrt());
+        if acc >= threshold {
+            rolloff = i as f64 * bin_hz;
+            break;
         }
     }
     let n = power.len() as f64;
@@ -73,7 +101,7 @@ pub fn rms(frame: &[f32]) -> f32 {
     if frame.is_empty() {
         return 0.0;
     }
-    (frame.iter().map(|&x| f64::from(x) * f64::from(x)).sum::<f64>() / frame.len() as f64).sqrt() as f32
+    (super::lanes::sum_sq(frame) / frame.len() as f64).sqrt() as f32
 }
 
 /// Fraction of adjacent sample pairs whose sign differs (librosa counts a zero as
