@@ -336,6 +336,8 @@ pub struct BandedViterbi {
     /// `ln tri[k]` for offset `k = b − a + half`, and reversed.
     log_tri: Vec<f64>,
     log_tri_rev: Vec<f64>,
+    /// The smallest of `log_tri` (the band's edges).
+    log_tri_min: f64,
     /// `ln S_a`, the row normaliser of source `a`.
     log_norm: Vec<f64>,
     log_stay: f64,
@@ -372,6 +374,7 @@ impl BandedViterbi {
             half,
             log_tri: tri.iter().map(|t| t.ln()).collect(),
             log_tri_rev: tri.iter().rev().map(|t| t.ln()).collect(),
+            log_tri_min: tri.iter().map(|t| t.ln()).fold(f64::INFINITY, f64::min),
             log_norm,
             log_stay: (1.0 - p.switch_prob).ln(),
             log_switch: p.switch_prob.ln(),
@@ -380,8 +383,19 @@ impl BandedViterbi {
     }
 
     /// [`Self::band_max`] over only the sources whose best move can reach `floor`
-    /// (the others are dominated); targets no live source reaches get −∞.
-    fn sparse_band_max(&self, v: &[f64], floor: f64, out: &mut [f64], arg: &mut [u16]) {
+    /// (the others are dominated); targets no live source reaches get −∞. Sources
+    /// below `weak` (after their row normaliser) are also dominated on the targets
+    /// `covered`, which a move from the best state reaches with more: there they
+    /// are not visited either.
+    fn sparse_band_max(
+        &self,
+        v: &[f64],
+        floor: f64,
+        weak: f64,
+        covered: (usize, usize),
+        out: &mut [f64],
+        arg: &mut [u16],
+    ) {
         out.fill(f64::NEG_INFINITY);
         for (a, (&va, &norm)) in v.iter().zip(&self.log_norm).enumerate() {
             let va = va - norm;
@@ -391,15 +405,28 @@ impl BandedViterbi {
             }
             let lo = a.saturating_sub(self.half);
             let hi = (a + self.half).min(self.n - 1);
-            let tri = &self.log_tri[lo + self.half - a..];
             let a16 = a as u16;
             // Sources come in increasing order, so only a strictly better one moves
             // the argmax: the lowest index wins ties, as in numpy.
-            for ((o, g), &t) in out[lo..=hi].iter_mut().zip(&mut arg[lo..=hi]).zip(tri) {
-                let cand = va + t;
-                let better = cand > *o;
-                *o = if better { cand } else { *o };
-                *g = if better { a16 } else { *g };
+            let mut visit = |from: usize, to: usize| {
+                let tri = &self.log_tri[from + self.half - a..];
+                for ((o, g), &t) in out[from..=to].iter_mut().zip(&mut arg[from..=to]).zip(tri) {
+                    let cand = va + t;
+                    let better = cand > *o;
+                    *o = if better { cand } else { *o };
+                    *g = if better { a16 } else { *g };
+                }
+            };
+            if va < weak {
+                // Only the targets on either side of the covered ones.
+                if lo < covered.0 {
+                    visit(lo, hi.min(covered.0 - 1));
+                }
+                if hi > covered.1 {
+                    visit(lo.max(covered.1 + 1), hi);
+                }
+            } else {
+                visit(lo, hi);
             }
         }
     }
@@ -425,13 +452,14 @@ impl BandedViterbi {
             // Source a pairs with ln tri[mid + half − a], i.e. the reversed kernel at
             // offset a − (mid − half).
             // (Mostly a few sources long: too short for lanes, see `first_max`.)
-            let (mut best, mut best_a) = (f64::NEG_INFINITY, lo);
-            for (a, (&va, &t)) in (lo..=hi).zip(v[lo..=hi].iter().zip(&self.log_tri_rev[lo + self.half - mid..])) {
+            let (mut best, mut at) = (f64::NEG_INFINITY, 0);
+            for (i, (&va, &t)) in v[lo..=hi].iter().zip(&self.log_tri_rev[lo + self.half - mid..]).enumerate() {
                 let cand = va + t;
                 if cand > best {
-                    (best, best_a) = (cand, a);
+                    (best, at) = (cand, i);
                 }
             }
+            let best_a = lo + at;
             out[mid] = best;
             arg[mid] = best_a as u16;
             if mid > b_lo {
@@ -479,12 +507,26 @@ impl BandedViterbi {
             // candidates: every other voiced state took a `ln tiny` observation and
             // mostly sits below `gmax + ln tiny`, so it can never beat the move from
             // the best state (in band or out of it). Only the live ones are visited.
-            self.sparse_band_max(&value[..n], gmax + self.log_tiny, &mut mv, &mut av);
+            // Every target within the band of the best state gets at least the move
+            // from it: gmax − ln S_g + ln tri(edge) + ln switch. A voiced source
+            // whose best move (ln tri = 0, ln stay) stays below that (with a margin
+            // far above rounding) need not visit those targets.
+            let g_bin = gi % n;
+            let from_best = gmax - self.log_norm[g_bin] + self.log_tri_min + self.log_switch;
+            let covered = (g_bin.saturating_sub(self.half), (g_bin + self.half).min(n - 1));
+            self.sparse_band_max(
+                &value[..n],
+                gmax + self.log_tiny,
+                from_best - self.log_stay - 1e-6,
+                covered,
+                &mut mv,
+                &mut av,
+            );
             self.band_max(&value[n..], &mut mu, &mut au, &mut scratch);
             let row = &mut ptr[t * s..(t + 1) * s];
             // Everything outside the band has transition probability ~0 (tiny): the
             // best such move is the best state overall, times tiny.
-            let (g_bin, oob) = (gi % n, gmax + self.log_tiny);
+            let oob = gmax + self.log_tiny;
             let (ls, lw, half) = (self.log_stay, self.log_switch, self.half);
             let (next_v, next_u) = next.split_at_mut(n);
             let (row_v, row_u) = row.split_at_mut(n);
