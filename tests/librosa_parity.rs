@@ -86,6 +86,60 @@ fn rms_matches_librosa() {
     }
 }
 
+#[test]
+fn spectral_features_match_librosa() {
+    // Fixture: librosa 0.11's spectral_centroid, spectral_bandwidth, spectral_rolloff,
+    // spectral_flatness and zero_crossing_rate of ref_*_y22k (defaults, sr 22050),
+    // stacked in that order, committed under tests/fixtures.
+    for which in ["speech", "music"] {
+        let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(format!("tests/fixtures/librosa_spectral_{which}.npy"));
+        let bytes = std::fs::read(path).unwrap();
+        let npy = npyz::NpyFile::new(&bytes[..]).unwrap();
+        let n = npy.shape()[1] as usize;
+        let data = npy.into_vec::<f64>().unwrap();
+        let row = |r: usize| &data[r * n..(r + 1) * n];
+        let y = signal(which);
+        let got = frames::spectral_frames(&y, 22050.0);
+        assert_eq!(got.len(), n, "{which}: frame count");
+        let bin_hz = 22050.0 / 2048.0;
+        let (mut worst_c, mut worst_b, mut worst_f) = (0f64, 0f64, 0f64);
+        let mut rolloff_off = 0;
+        for (t, g) in got.iter().enumerate() {
+            let (c, b, r, f) = (row(0)[t], row(1)[t], row(2)[t], row(3)[t]);
+            // Centroid and bandwidth: sums of float32 magnitudes in another order, so
+            // 1e-4 relative (and 1e-3 Hz where librosa's value is ~0).
+            let (dc, db) = ((g.centroid_hz - c).abs(), (g.bandwidth_hz - b).abs());
+            assert!(dc <= 1e-3 + 1e-4 * c, "{which}: frame {t}: centroid {} vs librosa {c}", g.centroid_hz);
+            assert!(db <= 1e-3 + 1e-4 * b, "{which}: frame {t}: bandwidth {} vs librosa {b}", g.bandwidth_hz);
+            (worst_c, worst_b) = (worst_c.max(dc / c.max(1.0)), worst_b.max(db / b.max(1.0)));
+            // Flatness: a geometric over an arithmetic mean of powers. The geometric
+            // mean leans on the smallest powers, near librosa's 1e-10 floor, where the
+            // float32 FFTs' rounding differs most: 2e-3 relative (seen: 7.5e-4).
+            let df = (g.flatness - f).abs() / f.max(1e-12);
+            assert!(df <= 2e-3, "{which}: frame {t}: flatness {} vs librosa {f}", g.flatness);
+            worst_f = worst_f.max(df);
+            // Roll-off: the same bin, or the next one where the running sum meets 85 %
+            // within float32 rounding (at most 1 % of frames).
+            let dr = (g.rolloff_hz - r).abs();
+            assert!(dr <= bin_hz + 1e-6, "{which}: frame {t}: roll-off {} vs librosa {r}", g.rolloff_hz);
+            if dr > 1e-6 {
+                rolloff_off += 1;
+            }
+        }
+        assert!(rolloff_off * 100 <= n, "{which}: roll-off one bin off in {rolloff_off} of {n} frames");
+        // Zero-crossing rate: exact counts, but librosa pads the ends with the edge
+        // sample where the analysis pads with zeros: the first and last two frames differ.
+        let zcr = frames::zcr_frames(&y);
+        assert_eq!(zcr.len(), n);
+        for (t, (&g, &e)) in zcr.iter().zip(row(4)).enumerate().skip(2).take(n - 4) {
+            assert!((f64::from(g) - e).abs() < 1e-6, "{which}: frame {t}: zcr {g} vs librosa {e}");
+        }
+        eprintln!(
+            "{which}: centroid {worst_c:.1e}, bandwidth {worst_b:.1e}, flatness {worst_f:.1e} max relative error; roll-off one bin off in {rolloff_off} of {n} frames"
+        );
+    }
+}
+
 fn load_f64(name: &str) -> Vec<f64> {
     let bytes = std::fs::read(reference(name)).unwrap_or_else(|e| panic!("{name}: {e}"));
     npyz::NpyFile::new(&bytes[..]).unwrap().into_vec::<f64>().unwrap()

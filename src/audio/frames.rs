@@ -4,7 +4,7 @@
 
 use super::mel::MelBank;
 use super::mfcc::{Dct, floor_db, power_to_db};
-use super::spectral::rms;
+use super::spectral::{SpectralFrame, rms, spectral_frame, zero_crossing_rate};
 use super::stft::{Framer, PowerSpectrum};
 
 /// librosa's defaults for the features.
@@ -58,6 +58,27 @@ pub fn mfcc(y: &[f32], sr: f64, n: usize) -> Vec<Vec<f64>> {
 pub fn rms_frames(y: &[f32]) -> Vec<f32> {
     let mut out = Vec::new();
     for_each_frame(y, N_FFT, HOP, |f| out.push(rms(f)));
+    out
+}
+
+/// `librosa.feature.spectral_centroid`, `spectral_bandwidth`, `spectral_rolloff`
+/// and `spectral_flatness` of `y` at `sr`, per frame.
+pub fn spectral_frames(y: &[f32], sr: f64) -> Vec<SpectralFrame> {
+    let mut ps = PowerSpectrum::new(N_FFT);
+    let mut power = vec![0.0; ps.bins()];
+    let mut out = Vec::new();
+    for_each_frame(y, N_FFT, HOP, |frame| {
+        ps.compute(frame, &mut power);
+        out.push(spectral_frame(&power, sr / N_FFT as f64));
+    });
+    out
+}
+
+/// `librosa.feature.zero_crossing_rate(y)` on the analysis' frames (zero padding
+/// at the ends, where librosa repeats the edge sample).
+pub fn zcr_frames(y: &[f32]) -> Vec<f32> {
+    let mut out = Vec::new();
+    for_each_frame(y, N_FFT, HOP, |f| out.push(zero_crossing_rate(f)));
     out
 }
 
