@@ -16,22 +16,26 @@ pub struct SpectralFrame {
 /// centroid, bandwidth and roll-off on the magnitude `|X|`, flatness on the power,
 /// as librosa defines them.
 pub fn spectral_frame(power: &[f32], bin_hz: f64) -> SpectralFrame {
-    // One pass for the sums: eight f32 lanes, totals per block of 64 bins in f64
-    // for accuracy (see `lanes`). The log sum for the flatness is taken as exponents
-    // plus the log of a product of mantissas (each in [1, 2), so a lane's nine at
-    // most cannot overflow): one `ln` per block instead of one per bin — this loop
-    // runs for every bin of every frame.
+    // One pass for every sum: eight f32 lanes, totals per block of 64 bins in f64
+    // for accuracy (see `lanes`). The bandwidth comes from the moments (Σ m, Σ k·m,
+    // Σ k²·m), the roll-off from the blocks' running totals and a walk through the
+    // one block where they reach 85 %. The log sum for the flatness is taken as
+    // exponents plus the log of a product of mantissas (each in [1, 2), so a lane's
+    // nine at most cannot overflow): one `ln` per block instead of one per bin —
+    // this loop runs for every bin of every frame.
     const BLOCK: usize = 64;
     const L: usize = 8;
-    let (mut total, mut first, mut log_sum, mut pow_sum) = (0f64, 0f64, 0f64, 0f64);
+    let (mut total, mut first, mut second, mut log_sum, mut pow_sum) = (0f64, 0f64, 0f64, 0f64, 0f64);
+    let mut block_totals = Vec::with_capacity(power.len().div_ceil(BLOCK));
     for (blk, chunk) in power.chunks(BLOCK).enumerate() {
         let base = (blk * BLOCK) as f32;
-        let (mut t, mut f, mut p) = ([0f32; L], [0f32; L], [0f32; L]);
+        let (mut t, mut f, mut s, mut p) = ([0f32; L], [0f32; L], [0f32; L], [0f32; L]);
         let (mut mant, mut exp) = ([1f32; L], [0i32; L]);
         let mut add = |l: usize, k: f32, pw: f32| {
             let m = pw.sqrt();
             t[l] += m;
             f[l] += k * m;
+            s[l] += k * k * m;
             let pc = pw.max(1e-10);
             let bits = pc.to_bits();
             exp[l] += ((bits >> 23) & 0xff) as i32 - 127;
@@ -49,8 +53,11 @@ pub fn spectral_frame(power: &[f32], bin_hz: f64) -> SpectralFrame {
         for (l, &pw) in rest.iter().enumerate() {
             add(l, base + (done + l) as f32, pw);
         }
-        total += t.iter().map(|&v| f64::from(v)).sum::<f64>();
+        let block_total = t.iter().map(|&v| f64::from(v)).sum::<f64>();
+        block_totals.push(block_total);
+        total += block_total;
         first += f.iter().map(|&v| f64::from(v)).sum::<f64>();
+        second += s.iter().map(|&v| f64::from(v)).sum::<f64>();
         pow_sum += p.iter().map(|&v| f64::from(v)).sum::<f64>();
         let e: i32 = exp.iter().sum();
         log_sum += f64::from(e) * std::f64::consts::LN_2 + mant.iter().map(|&m| f64::from(m)).product::<f64>().ln();
@@ -58,39 +65,32 @@ pub fn spectral_frame(power: &[f32], bin_hz: f64) -> SpectralFrame {
     if total <= 0.0 {
         return SpectralFrame::default();
     }
-    let centroid = first / total * bin_hz;
-    let mut var = [0f64; L];
-    let lanes = power.chunks_exact(L);
-    let rest = lanes.remainder();
-    let mut add = |l: usize, k: usize, pw: f32| {
-        let d = k as f64 * bin_hz - centroid;
-        var[l] += f64::from(pw.sqrt()) * d * d;
-    };
-    for (j, v) in lanes.enumerate() {
-        for l in 0..L {
-            add(l, j * L + l, v[l]);
-        }
-    }
-    let done = power.len() - rest.len();
-    for (l, &pw) in rest.iter().enumerate() {
-        add(l, done + l, pw);
-    }
-    let var: f64 = var.iter().sum();
+    // In bins: the centroid, and the variance Σ m·(k − c)² / Σ m = Σ k²m / Σ m − c².
+    let centroid_bins = first / total;
+    let var_bins = (second / total - centroid_bins * centroid_bins).max(0.0);
     // The roll-off: the first bin where the running magnitude reaches 85 %.
     let threshold = 0.85 * total;
     let mut acc = 0f64;
     let mut rolloff = 0f64;
-    for (i, &pw) in power.iter().enumerate() {
-        acc += f64::from(pw.sqrt());
-        if acc >= threshold {
-            rolloff = i as f64 * bin_hz;
-            break;
+    for (blk, &bt) in block_totals.iter().enumerate() {
+        if acc + bt < threshold {
+            acc += bt;
+            continue;
         }
+        let start = blk * BLOCK;
+        for (i, &pw) in power[start..(start + BLOCK).min(power.len())].iter().enumerate() {
+            acc += f64::from(pw.sqrt());
+            if acc >= threshold {
+                rolloff = (start + i) as f64 * bin_hz;
+                break;
+            }
+        }
+        break;
     }
     let n = power.len() as f64;
     SpectralFrame {
-        centroid_hz: centroid,
-        bandwidth_hz: (var / total).sqrt(),
+        centroid_hz: centroid_bins * bin_hz,
+        bandwidth_hz: var_bins.sqrt() * bin_hz,
         rolloff_hz: rolloff,
         flatness: (log_sum / n).exp() / (pow_sum / n),
     }
