@@ -333,9 +333,8 @@ struct BandScratch {
 pub struct BandedViterbi {
     n: usize,
     half: usize,
-    /// `ln tri[k]` for offset `k = b − a + half`, and reversed.
+    /// `ln tri[k]` for offset `k = b − a + half`.
     log_tri: Vec<f64>,
-    log_tri_rev: Vec<f64>,
     /// The smallest of `log_tri` (the band's edges).
     log_tri_min: f64,
     /// `ln S_a`, the row normaliser of source `a`.
@@ -373,7 +372,6 @@ impl BandedViterbi {
             n,
             half,
             log_tri: tri.iter().map(|t| t.ln()).collect(),
-            log_tri_rev: tri.iter().rev().map(|t| t.ln()).collect(),
             log_tri_min: tri.iter().map(|t| t.ln()).fold(f64::INFINITY, f64::min),
             log_norm,
             log_stay: (1.0 - p.switch_prob).ln(),
@@ -449,11 +447,11 @@ impl BandedViterbi {
                 // Cannot happen for a Monge matrix; scan the whole band rather than trust it.
                 (lo, hi) = band;
             }
-            // Source a pairs with ln tri[mid + half − a], i.e. the reversed kernel at
-            // offset a − (mid − half).
+            // Source a pairs with ln tri[mid + half − a]: the kernel read backwards.
             // (Mostly a few sources long: too short for lanes, see `first_max`.)
+            let tri = &self.log_tri[mid + self.half - hi..=mid + self.half - lo];
             let (mut best, mut at) = (f64::NEG_INFINITY, 0);
-            for (i, (&va, &t)) in v[lo..=hi].iter().zip(&self.log_tri_rev[lo + self.half - mid..]).enumerate() {
+            for (i, (&va, &t)) in v[lo..=hi].iter().zip(tri.iter().rev()).enumerate() {
                 let cand = va + t;
                 if cand > best {
                     (best, at) = (cand, i);
