@@ -62,6 +62,11 @@ pub fn secret(config: &Config) -> Result<Vec<u8>, StartError> {
 /// JWT keys for this instance: HS256 over the secret, or RS256 over the
 /// identity provider's key files.
 pub fn jwt_keys(config: &Config) -> Result<JwtKeys, StartError> {
+    if config.auth.algorithm == "RS256" { jwt_keys_with(config, &[]) } else { jwt_keys_with(config, &secret(config)?) }
+}
+
+/// [`jwt_keys`] with the HS256 secret already read (unused for RS256).
+fn jwt_keys_with(config: &Config, secret: &[u8]) -> Result<JwtKeys, StartError> {
     let auth = &config.auth;
     let keys = if auth.algorithm == "RS256" {
         let read = |path: &str| -> Result<Option<Vec<u8>>, StartError> {
@@ -78,7 +83,7 @@ pub fn jwt_keys(config: &Config) -> Result<JwtKeys, StartError> {
             &auth.audience,
         )
     } else {
-        JwtKeys::hs256(&secret(config)?, &auth.issuer, &auth.audience)
+        JwtKeys::hs256(secret, &auth.issuer, &auth.audience)
     };
     keys.map_err(|e| StartError::Auth(e.to_string()))
 }
@@ -133,7 +138,7 @@ pub async fn serve(config: Config) -> Result<(), StartError> {
     std::fs::create_dir_all(&data_dir)?;
     let _lock = DataDirLock::acquire(&data_dir)?;
     let secret = secret(&config)?;
-    let jwt = jwt_keys(&config)?;
+    let jwt = jwt_keys_with(&config, &secret)?;
     let signer = UploadSigner::new(&secret);
 
     let database = open_database(&config.database_url(), config.storage.read_connections)

@@ -4,6 +4,11 @@
 
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use serde::{Deserialize, Serialize};
+use std::num::NonZeroUsize;
+use std::sync::{Arc, Mutex};
+
+/// How many verified tokens [`JwtKeys::verify`] remembers (a few hundred bytes each).
+const VERIFIED_CAPACITY: usize = 4096;
 
 /// What a caller may do.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -56,6 +61,18 @@ pub struct JwtKeys {
     /// What every token must satisfy; built once (its sets of issuers, audiences
     /// and required claims cost allocations that every request would repeat).
     validation: Validation,
+    /// Tokens that passed every check, by their exact text, with their claims. A
+    /// client sends the same token with every request, and checking it again (the
+    /// signature — HMAC, or RSA with a provider's keys — base64 and the claims'
+    /// JSON) was the largest single piece of user-space work on the read path. A
+    /// token's signature, issuer and audience cannot change while these keys stand;
+    /// its expiry is checked again on every hit. Shared by clones, dropped with the keys.
+    verified: Arc<Mutex<lru::LruCache<Box<str>, Claims>>>,
+}
+
+fn verified_cache() -> Arc<Mutex<lru::LruCache<Box<str>, Claims>>> {
+    let capacity = NonZeroUsize::new(VERIFIED_CAPACITY).unwrap_or(NonZeroUsize::MIN);
+    Arc::new(Mutex::new(lru::LruCache::new(capacity)))
 }
 
 /// Signature, expiry (5 s leeway), issuer, audience and the claims we rely on.
@@ -84,6 +101,7 @@ impl JwtKeys {
             issuer: issuer.to_owned(),
             audience: audience.to_owned(),
             validation: validation(Algorithm::HS256, issuer, audience),
+            verified: verified_cache(),
         })
     }
 
@@ -123,6 +141,7 @@ impl JwtKeys {
             issuer: issuer.to_owned(),
             audience: audience.to_owned(),
             validation: validation(Algorithm::RS256, issuer, audience),
+            verified: verified_cache(),
         })
     }
 
@@ -152,6 +171,34 @@ impl JwtKeys {
 
     /// Verifies signature, expiry, issuer and audience.
     pub fn verify(&self, token: &str) -> Result<Claims, AuthError> {
+        self.verify_at(token, jsonwebtoken::get_current_timestamp())
+    }
+
+    /// [`verify`](Self::verify) as of `now` (unix seconds) for a token seen before;
+    /// a new token is checked in full against the clock.
+    fn verify_at(&self, token: &str, now: u64) -> Result<Claims, AuthError> {
+        // A poisoned lock only means another request panicked mid-update: the
+        // cache is then skipped, never trusted.
+        if let Ok(mut verified) = self.verified.lock() {
+            if let Some(claims) = verified.get(token) {
+                // jsonwebtoken's rule: expired when exp < now - leeway.
+                let now = i64::try_from(now).unwrap_or(i64::MAX);
+                let leeway = i64::try_from(self.validation.leeway).unwrap_or(i64::MAX);
+                if claims.exp.saturating_add(leeway) >= now {
+                    return Ok(claims.clone());
+                }
+                verified.pop(token);
+                return Err(AuthError::Invalid("ExpiredSignature".into()));
+            }
+        }
+        let claims = self.verify_uncached(token)?;
+        if let Ok(mut verified) = self.verified.lock() {
+            verified.put(token.into(), claims.clone());
+        }
+        Ok(claims)
+    }
+
+    fn verify_uncached(&self, token: &str) -> Result<Claims, AuthError> {
         let header = jsonwebtoken::decode_header(token).map_err(|e| AuthError::Invalid(e.to_string()))?;
         // The key the token names (kid), or, when it names none, each in turn.
         let mut last = AuthError::Invalid(format!("unknown key id {:?}", header.kid));
@@ -201,6 +248,26 @@ mod tests {
         let wrong_aud = JwtKeys::hs256(b"secret-one-secret-one-secret-one", "orak", "elsewhere").unwrap();
         assert!(keys.verify(&wrong_aud.issue("bob", Role::User, now(), 60).unwrap()).is_err());
         assert!(keys.verify("not.a.token").is_err());
+    }
+
+    #[test]
+    fn a_remembered_token_still_expires() {
+        let keys = JwtKeys::hs256(b"0123456789abcdef0123456789abcdef", "orak", "orak").unwrap();
+        let t = keys.issue("alice", Role::User, now(), 60).unwrap();
+        let at = u64::try_from(now()).unwrap();
+        assert_eq!(keys.verify_at(&t, at).unwrap().sub, "alice");
+        assert_eq!(keys.verified.lock().unwrap().len(), 1, "remembered once verified");
+        // Within the 5 s leeway after expiry: still good; past it: refused, and forgotten.
+        assert!(keys.verify_at(&t, at + 64).is_ok());
+        let err = keys.verify_at(&t, at + 70).unwrap_err();
+        assert!(err.to_string().contains("Expired"), "{err}");
+        assert!(keys.verified.lock().unwrap().is_empty());
+        // A refused token is never remembered; nor is one that differs by a byte.
+        let mut forged = t.clone();
+        forged.pop();
+        assert!(keys.verify_at(&forged, at).is_err());
+        assert!(keys.verify_at(&forged, at).is_err(), "still refused the second time");
+        assert_eq!(keys.verified.lock().unwrap().len(), 0);
     }
 
     fn fixture(name: &str) -> Vec<u8> {

@@ -116,12 +116,13 @@ pub fn routes(state: AppState) -> BoxedFilter<(Response,)> {
         .or(status::routes(state.clone()))
         .or(health::routes(state.clone(), config.server.metrics_bind.is_empty()));
     let headers = security::headers(&config.http, &config.server.public_url, &security::object_store_origins(&config));
+    let route_metrics = Arc::new(route_metrics::RouteMetrics::default());
     let served = rate_limit::filter(state.clone())
         .and(api)
         .recover(error::recover)
         .with(warp::reply::with::headers(headers))
-        .with(warp::log::custom(|info| {
-            route_metrics::record(info.method().as_str(), info.path(), info.status().as_u16(), info.elapsed());
+        .with(warp::log::custom(move |info| {
+            route_metrics.record(info.method(), info.path(), info.status().as_u16(), info.elapsed());
             tracing::info!(
                 method = %info.method(),
                 path = info.path(),
@@ -131,15 +132,9 @@ pub fn routes(state: AppState) -> BoxedFilter<(Response,)> {
             );
         }))
         .map(into_response)
-        // Every log line of a request carries its id (the caller's X-Request-Id when
-        // it sends a sane one, else a new one).
-        .with(warp::trace(|info| {
-            let given = info.request_headers().get("x-request-id").and_then(|v| v.to_str().ok());
-            let id = given
-                .filter(|v| !v.is_empty() && v.len() <= 64 && v.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-'))
-                .map_or_else(|| uuid::Uuid::new_v4().simple().to_string(), str::to_owned);
-            tracing::info_span!("request", request_id = %id)
-        }));
+        // Every log line of a request carries its id. (tracing evaluates the id
+        // only where request spans are enabled.)
+        .with(warp::trace(|info| tracing::info_span!("request", request_id = %request_id(&info))));
     match security::cors(&config.http) {
         Some(cors) => served.with(cors).map(into_response).boxed(),
         None => served.map(into_response).boxed(),
@@ -149,6 +144,14 @@ pub fn routes(state: AppState) -> BoxedFilter<(Response,)> {
 /// `/metrics` alone, for `[server] metrics_bind`.
 pub fn metrics_routes() -> BoxedFilter<(Response,)> {
     health::metrics().map(into_response).boxed()
+}
+
+/// The caller's X-Request-Id when it sends a sane one, else a new one.
+fn request_id(info: &warp::trace::Info<'_>) -> String {
+    let given = info.request_headers().get("x-request-id").and_then(|v| v.to_str().ok());
+    given
+        .filter(|v| !v.is_empty() && v.len() <= 64 && v.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-'))
+        .map_or_else(|| uuid::Uuid::new_v4().simple().to_string(), str::to_owned)
 }
 
 fn into_response<R: Reply>(r: R) -> Response {
