@@ -15,7 +15,8 @@
 //!               HTTP/2, each beside a bare warp SSE route run by this harness: memory
 //!               per stream, and the delay from a status change to its arrival at
 //!               every subscriber
-//!                                                                      [--streams 10000 --records 100]
+//!               [--streams 10000 --records 100 --h2-per-connection 200 (1: a
+//!               connection per HTTP/2 stream too, as browsers reaching it directly)]
 //!   upload      a 500 MB upload through each upload path; the service's peak memory  [--mb 500]
 //!   coldstart   process start → /ready with N records and their vectors in the
 //!               database, rebuilding the index and with a warm one     [--records 1000000]
@@ -712,8 +713,8 @@ fn status_kib(status: &str, key: &str) -> u64 {
 }
 
 /// Opens `n` streams to `url` (1 000 at a time; over HTTP/1.1 each stream is its
-/// own connection, over HTTP/2 (`h2`, prior knowledge) 200 streams share one — the
-/// server's default stream limit per connection) and waits until each has its
+/// own connection, over HTTP/2 (prior knowledge) `h2` streams share one — 200 is
+/// the server's default stream limit per connection) and waits until each has its
 /// first event. Every stream reports each later
 /// event block on `events` and stays open until `stop` fires. Returns how many opened
 /// and how long that took.
@@ -721,7 +722,7 @@ async fn open_streams(
     url: impl Fn(usize) -> String,
     token: Option<&str>,
     n: usize,
-    h2: bool,
+    h2: Option<usize>,
     events: tokio::sync::mpsc::UnboundedSender<(usize, String, Instant)>,
     stop: tokio::sync::watch::Receiver<bool>,
 ) -> (usize, f64) {
@@ -729,9 +730,10 @@ async fn open_streams(
     let mut clients = Vec::new();
     let started = Instant::now();
     for i in 0..n {
-        if i % if h2 { 200 } else { 500 } == 0 {
+        if i % h2.unwrap_or(500).max(1) == 0 {
             let builder = reqwest::Client::builder();
-            let builder = if h2 { builder.http2_prior_knowledge() } else { builder.pool_max_idle_per_host(0) };
+            let builder =
+                if h2.is_some() { builder.http2_prior_knowledge() } else { builder.pool_max_idle_per_host(0) };
             clients.push(builder.build().unwrap());
         }
         let client = clients.last().unwrap().clone();
@@ -785,10 +787,15 @@ fn raise_fd_limit(n: u64) {
 async fn sse(args: &Args) {
     let streams = args.num("streams", 10_000);
     let records = args.num("records", 100).max(1);
+    let per_connection = args.num("h2-per-connection", 200).max(1);
     raise_fd_limit(streams as u64 * 2 + 1024);
     let mut rows = Vec::new();
-    for h2 in [false, true] {
-        let protocol = if h2 { "HTTP/2 (200 streams per connection)" } else { "HTTP/1.1 (a connection per stream)" };
+    for h2 in [None, Some(per_connection)] {
+        let protocol = match h2 {
+            Some(1) => "HTTP/2 (a connection per stream)".to_owned(),
+            Some(k) => format!("HTTP/2 ({k} streams per connection)"),
+            None => "HTTP/1.1 (a connection per stream)".to_owned(),
+        };
         let bare = sse_bare(streams, h2).await;
         let ours = sse_ours(streams, records, h2).await;
         rows.push(format!("| orakgaraki | {protocol} | {ours} |"));
@@ -808,7 +815,7 @@ async fn sse(args: &Args) {
 }
 
 /// The floor: as many idle streams on a bare warp SSE route (`hello`'s `/sse`).
-async fn sse_bare(streams: usize, h2: bool) -> String {
+async fn sse_bare(streams: usize, h2: Option<usize>) -> String {
     let hello = Hello::start();
     tokio::time::sleep(Duration::from_millis(300)).await;
     let before = hello.rss_kib();
@@ -833,7 +840,7 @@ fn memory_row(open: usize, open_s: f64, before_kib: u64, with_kib: u64) -> Strin
 
 /// Status streams on the service: memory per idle stream, then the delay from a
 /// status change to its arrival at every subscriber.
-async fn sse_ours(streams: usize, records: usize, h2: bool) -> String {
+async fn sse_ours(streams: usize, records: usize, h2: Option<usize>) -> String {
     let s = Service::start(&[("ORAK_SSE__KEEPALIVE_SECONDS".into(), "15".into())]);
     s.wait_ready().await;
     let token = s.token("watcher");
