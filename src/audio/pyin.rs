@@ -114,6 +114,12 @@ pub struct YinObserver {
     below: Vec<usize>,
     rank: Vec<usize>,
     weight: Vec<f64>,
+    /// Per-frame scratch: the troughs' lags, heights, lowest thresholds above them
+    /// and prior probabilities.
+    troughs: Vec<usize>,
+    heights: Vec<f64>,
+    t0: Vec<usize>,
+    probs: Vec<f64>,
 }
 
 impl YinObserver {
@@ -138,6 +144,10 @@ impl YinObserver {
             below: Vec::new(),
             rank: Vec::new(),
             weight: Vec::new(),
+            troughs: Vec::new(),
+            heights: Vec::new(),
+            t0: Vec::new(),
+            probs: Vec::new(),
             p,
         }
     }
@@ -182,8 +192,8 @@ impl YinObserver {
         }
         // Troughs: local minima (strictly below the left, not above the right), with
         // librosa's edge rules.
-        let troughs: Vec<usize> = (0..n)
-            .filter(|&i| {
+        self.troughs.clear();
+        self.troughs.extend((0..n).filter(|&i| {
                 if i == 0 {
                     y[0] < y[1]
                 } else if i == n - 1 {
@@ -191,13 +201,15 @@ impl YinObserver {
                 } else {
                     y[i] < y[i - 1] && y[i] <= y[i + 1]
                 }
-            })
-            .collect();
+            }));
+        let troughs = &self.troughs;
         if troughs.is_empty() {
             return FrameObservation::default();
         }
         let nt = self.beta_probs.len();
-        let heights: Vec<f64> = troughs.iter().map(|&i| f64::from(y[i])).collect();
+        self.heights.clear();
+        self.heights.extend(troughs.iter().map(|&i| f64::from(y[i])));
+        let heights = &self.heights;
         let lambda = self.p.boltzmann;
         while self.decay.len() <= troughs.len() {
             self.decay.push((-lambda * self.decay.len() as f64).exp());
@@ -208,10 +220,12 @@ impl YinObserver {
         // troughs under threshold t and rank the earlier ones among them. Walking the
         // troughs in order and counting, per threshold, how many earlier troughs are
         // under it gives every term without a branch.
-        let t0: Vec<usize> = heights.iter().map(|&h| self.thresholds[1..].partition_point(|&thr| !(h < thr))).collect();
+        self.t0.clear();
+        self.t0.extend(heights.iter().map(|&h| self.thresholds[1..].partition_point(|&thr| !(h < thr))));
+        let t0 = &self.t0;
         self.below.clear();
         self.below.resize(nt + 1, 0);
-        for &t in &t0 {
+        for &t in t0 {
             self.below[t] += 1;
         }
         let mut acc = 0;
@@ -227,7 +241,9 @@ impl YinObserver {
         }));
         self.rank.clear();
         self.rank.resize(nt, 0);
-        let mut probs = vec![0f64; troughs.len()];
+        self.probs.clear();
+        self.probs.resize(troughs.len(), 0.0);
+        let probs = &mut self.probs;
         for (m, &start) in t0.iter().enumerate() {
             let mut p = 0.0;
             for t in start..nt {
