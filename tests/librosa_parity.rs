@@ -92,7 +92,8 @@ fn spectral_features_match_librosa() {
     // spectral_flatness and zero_crossing_rate of ref_*_y22k (defaults, sr 22050),
     // stacked in that order, committed under tests/fixtures.
     for which in ["speech", "music"] {
-        let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(format!("tests/fixtures/librosa_spectral_{which}.npy"));
+        let path =
+            PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(format!("tests/fixtures/librosa_spectral_{which}.npy"));
         let bytes = std::fs::read(path).unwrap();
         let npy = npyz::NpyFile::new(&bytes[..]).unwrap();
         let n = npy.shape()[1] as usize;

@@ -194,14 +194,14 @@ impl YinObserver {
         // librosa's edge rules.
         self.troughs.clear();
         self.troughs.extend((0..n).filter(|&i| {
-                if i == 0 {
-                    y[0] < y[1]
-                } else if i == n - 1 {
-                    y[n - 1] < y[n - 2]
-                } else {
-                    y[i] < y[i - 1] && y[i] <= y[i + 1]
-                }
-            }));
+            if i == 0 {
+                y[0] < y[1]
+            } else if i == n - 1 {
+                y[n - 1] < y[n - 2]
+            } else {
+                y[i] < y[i - 1] && y[i] <= y[i + 1]
+            }
+        }));
         let troughs = &self.troughs;
         if troughs.is_empty() {
             return FrameObservation::default();
@@ -658,10 +658,10 @@ mod tests {
         for n in 0..20 {
             for round in 0..20 {
                 // Few distinct values, so ties across lanes are common.
-                let v: Vec<f64> = (0..n)
-                    .map(|_| if round % 5 == 0 { f64::NEG_INFINITY } else { (rnd() * 3.0).floor() })
-                    .collect();
-                let want = v.iter().enumerate().fold((f64::NEG_INFINITY, 0), |b, (i, &x)| if x > b.0 { (x, i) } else { b });
+                let v: Vec<f64> =
+                    (0..n).map(|_| if round % 5 == 0 { f64::NEG_INFINITY } else { (rnd() * 3.0).floor() }).collect();
+                let want =
+                    v.iter().enumerate().fold((f64::NEG_INFINITY, 0), |b, (i, &x)| if x > b.0 { (x, i) } else { b });
                 assert_eq!(first_max(n, |i| v[i]), want, "{v:?}");
             }
         }
