@@ -11,17 +11,13 @@ use std::time::Duration;
 use warp::http::Method;
 
 /// The documented path templates, as a router (static segments before `{id}`).
-fn templates() -> &'static matchit::Router<&'static str> {
-    static PATHS: OnceLock<Vec<String>> = OnceLock::new();
-    static ROUTER: OnceLock<matchit::Router<&'static str>> = OnceLock::new();
+fn templates() -> &'static matchit::Router<String> {
+    static ROUTER: OnceLock<matchit::Router<String>> = OnceLock::new();
     ROUTER.get_or_init(|| {
-        let paths = PATHS.get_or_init(|| {
-            let doc: serde_json::Value = serde_json::from_str(super::openapi::DOCUMENT).unwrap_or_default();
-            doc["paths"].as_object().map(|paths| paths.keys().cloned().collect()).unwrap_or_default()
-        });
+        let doc: serde_json::Value = serde_json::from_str(super::openapi::DOCUMENT).unwrap_or_default();
         let mut router = matchit::Router::new();
-        for path in paths {
-            if let Err(e) = router.insert(path.as_str(), path.as_str()) {
+        for path in doc["paths"].as_object().into_iter().flat_map(|paths| paths.keys()) {
+            if let Err(e) = router.insert(path.as_str(), path.clone()) {
                 tracing::warn!(path, error = %e, "route template left out of the HTTP metrics");
             }
         }
@@ -31,7 +27,7 @@ fn templates() -> &'static matchit::Router<&'static str> {
 
 /// The route template a request path falls under, or `other`.
 pub fn template(path: &str) -> &'static str {
-    templates().at(path).map_or("other", |m| *m.value)
+    templates().at(path).map_or("other", |m| m.value.as_str())
 }
 
 /// HTTP's own methods by name; an extension method is `other`.
