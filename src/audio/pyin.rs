@@ -335,7 +335,6 @@ fn first_max(n: usize, f: impl Fn(usize) -> f64) -> (f64, usize) {
 #[derive(Default)]
 struct BandScratch {
     shifted: Vec<f64>,
-    stack: Vec<(usize, usize, usize, usize)>,
 }
 
 /// Viterbi over (pitch bin × voicing) with a banded transition matrix.
@@ -447,25 +446,31 @@ impl BandedViterbi {
 
     /// `max_a v[a] + ln T[a][b]` over the band, for every target `b`, with the
     /// leftmost argmax. `scratch` is reused between calls.
+    ///
+    /// The divide-and-conquer search in level order: target 0 first, then the
+    /// targets at odd multiples of `s` for `s` = the largest power of two below `n`,
+    /// …, 2, 1. Each one's best source lies between those of its neighbours `b − s`
+    /// and `b + s`, found at the level above (the argmax is monotone), so no stack of
+    /// ranges is kept and the per-target bookkeeping is a few instructions.
     fn band_max(&self, v: &[f64], out: &mut [f64], arg: &mut [u16], scratch: &mut BandScratch) {
+        let (n, half) = (self.n, self.half);
         // v'[a] = v[a] − ln S_a, then a Toeplitz concave kernel.
         scratch.shifted.clear();
         scratch.shifted.extend(v.iter().zip(&self.log_norm).map(|(v, s)| v - s));
-        let v = &scratch.shifted;
-        let stack = &mut scratch.stack;
-        stack.clear();
-        stack.push((0, self.n - 1, 0, self.n - 1));
-        while let Some((b_lo, b_hi, a_lo, a_hi)) = stack.pop() {
-            let mid = b_lo + (b_hi - b_lo) / 2;
-            let band = (mid.saturating_sub(self.half), (mid + self.half).min(self.n - 1));
-            let (mut lo, mut hi) = (a_lo.max(band.0), a_hi.min(band.1));
+        let v = &scratch.shifted[..n];
+        let out = &mut out[..n];
+        let arg = &mut arg[..n];
+        // The leftmost best source for target `b` among `lo..=hi` (clamped to its band).
+        let best_source = |b: usize, lo: usize, hi: usize| -> (f64, usize) {
+            let band = (b.saturating_sub(half), (b + half).min(n - 1));
+            let (mut lo, mut hi) = (lo.max(band.0), hi.min(band.1));
             if lo > hi {
                 // Cannot happen for a Monge matrix; scan the whole band rather than trust it.
                 (lo, hi) = band;
             }
-            // Source a pairs with ln tri[mid + half − a]: the kernel read backwards.
+            // Source a pairs with ln tri[b + half − a]: the kernel read backwards.
             // (Mostly a few sources long: too short for lanes, see `first_max`.)
-            let tri = &self.log_tri[mid + self.half - hi..=mid + self.half - lo];
+            let tri = &self.log_tri[b + half - hi..=b + half - lo];
             let (mut best, mut at) = (f64::NEG_INFINITY, 0);
             for (i, (&va, &t)) in v[lo..=hi].iter().zip(tri.iter().rev()).enumerate() {
                 let cand = va + t;
@@ -473,15 +478,22 @@ impl BandedViterbi {
                     (best, at) = (cand, i);
                 }
             }
-            let best_a = lo + at;
-            out[mid] = best;
-            arg[mid] = best_a as u16;
-            if mid > b_lo {
-                stack.push((b_lo, mid - 1, a_lo, best_a));
+            (best, lo + at)
+        };
+        let (best, at) = best_source(0, 0, n - 1);
+        (out[0], arg[0]) = (best, at as u16);
+        if n == 1 {
+            return;
+        }
+        let mut s = 1usize << (usize::BITS - 1 - (n - 1).leading_zeros());
+        while s > 0 {
+            for b in (s..n).step_by(2 * s) {
+                let lo = usize::from(arg[b - s]);
+                let hi = if b + s < n { usize::from(arg[b + s]) } else { n - 1 };
+                let (best, at) = best_source(b, lo, hi);
+                (out[b], arg[b]) = (best, at as u16);
             }
-            if mid < b_hi {
-                stack.push((mid + 1, b_hi, best_a, a_hi));
-            }
+            s /= 2;
         }
     }
 
