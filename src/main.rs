@@ -57,6 +57,10 @@ enum Command {
         /// Skip the voice embedding (the model pass).
         #[arg(long)]
         no_embedding: bool,
+        /// Analyse this many times in this process (without the embedding) and print
+        /// each run's wall and CPU seconds instead (benchmarks).
+        #[arg(long, value_name = "N")]
+        repeat: Option<usize>,
         #[command(flatten)]
         common: Common,
     },
@@ -141,7 +145,20 @@ fn main() -> anyhow::Result<()> {
             let now = orakgaraki::clock::now_ms() / 1000;
             println!("{}", keys.issue(&user, role, now, ttl.unwrap_or(config.auth.token_ttl_seconds))?);
         }
-        Command::Analyze { file, json, no_embedding, common } => {
+        Command::Analyze { file, repeat: Some(n), .. } => {
+            let (mut wall, mut cpu) = (Vec::with_capacity(n), Vec::with_capacity(n));
+            for _ in 0..n.max(1) {
+                let (t, c) = (std::time::Instant::now(), thread_cpu_seconds());
+                let f = std::fs::File::open(&file).with_context(|| format!("cannot open {}", file.display()))?;
+                let ext = file.extension().and_then(|e| e.to_str()).map(str::to_ascii_lowercase);
+                orakgaraki::audio::analyze(std::io::BufReader::with_capacity(256 * 1024, f), ext.as_deref(), Default::default())
+                    .with_context(|| format!("cannot analyse {}", file.display()))?;
+                wall.push(t.elapsed().as_secs_f64());
+                cpu.push(thread_cpu_seconds().zip(c).map(|(after, before)| after - before));
+            }
+            println!("{}", serde_json::json!({ "seconds": wall, "cpu_seconds": cpu }));
+        }
+        Command::Analyze { file, json, no_embedding, repeat: None, common } => {
             let config = load(&common, None)?;
             let f = std::fs::File::open(&file).with_context(|| format!("cannot open {}", file.display()))?;
             let ext = file.extension().and_then(|e| e.to_str()).map(str::to_ascii_lowercase);
@@ -269,4 +286,12 @@ fn main() -> anyhow::Result<()> {
         }
     }
     Ok(())
+}
+
+/// CPU time this thread has run, from Linux's scheduler statistics (nanoseconds,
+/// unlike `getrusage`'s ticks); `None` elsewhere.
+fn thread_cpu_seconds() -> Option<f64> {
+    let stat = std::fs::read_to_string("/proc/thread-self/schedstat").ok()?;
+    let ns: u64 = stat.split_whitespace().next()?.parse().ok()?;
+    Some(ns as f64 / 1e9)
 }
