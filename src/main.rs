@@ -151,8 +151,12 @@ fn main() -> anyhow::Result<()> {
                 let (t, c) = (std::time::Instant::now(), thread_cpu_seconds());
                 let f = std::fs::File::open(&file).with_context(|| format!("cannot open {}", file.display()))?;
                 let ext = file.extension().and_then(|e| e.to_str()).map(str::to_ascii_lowercase);
-                orakgaraki::audio::analyze(std::io::BufReader::with_capacity(256 * 1024, f), ext.as_deref(), Default::default())
-                    .with_context(|| format!("cannot analyse {}", file.display()))?;
+                orakgaraki::audio::analyze(
+                    std::io::BufReader::with_capacity(256 * 1024, f),
+                    ext.as_deref(),
+                    Default::default(),
+                )
+                .with_context(|| format!("cannot analyse {}", file.display()))?;
                 wall.push(t.elapsed().as_secs_f64());
                 cpu.push(thread_cpu_seconds().zip(c).map(|(after, before)| after - before));
             }

@@ -72,6 +72,30 @@ pub fn max_abs(x: &[f32]) -> f32 {
     m
 }
 
+/// `max (a[i] + b[i])` over the shorter of the two; −∞ when empty. Each sum is
+/// rounded exactly as `a[i] + b[i]` alone, so the maximum equals one of them bit
+/// for bit (callers find its first position by comparing again). NaN is ignored.
+#[inline]
+pub fn max_sum_f64(a: &[f64], b: &[f64]) -> f64 {
+    let n = a.len().min(b.len());
+    let (a, b) = (a[..n].chunks_exact(LANES), b[..n].chunks_exact(LANES));
+    let mut m = a.remainder().iter().zip(b.remainder()).fold(f64::NEG_INFINITY, |m, (x, y)| {
+        let s = x + y;
+        if s > m { s } else { m }
+    });
+    let mut acc = [f64::NEG_INFINITY; LANES];
+    for (x, y) in a.zip(b) {
+        for l in 0..LANES {
+            let s = x[l] + y[l];
+            acc[l] = if s > acc[l] { s } else { acc[l] };
+        }
+    }
+    for a in acc {
+        m = if a > m { a } else { m };
+    }
+    m
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -93,6 +117,9 @@ mod tests {
             assert!((sum_sq(&a) - sq).abs() <= 1e-12 * sq.max(1.0), "sum_sq at {n}");
             let max = a.iter().fold(0f32, |m, v| m.max(v.abs()));
             assert_eq!(max_abs(&a), max, "max_abs at {n}");
+            let b64: Vec<f64> = b.iter().map(|&x| f64::from(x)).collect();
+            let max_sum = a64.iter().zip(&b64).map(|(x, y)| x + y).fold(f64::NEG_INFINITY, f64::max);
+            assert_eq!(max_sum_f64(&a64, &b64).to_bits(), max_sum.to_bits(), "max_sum_f64 at {n}");
         }
     }
 
@@ -105,5 +132,8 @@ mod tests {
         x[17] = -2.0;
         assert_eq!(max_abs(&x), 2.0);
         assert_eq!(max_abs(&[]), 0.0);
+        assert_eq!(max_sum_f64(&[1.0, 5.0, 2.0], &[1.0, 1.0]), 6.0);
+        assert_eq!(max_sum_f64(&[], &[1.0]), f64::NEG_INFINITY);
+        assert_eq!(max_sum_f64(&[f64::NEG_INFINITY; 11], &[0.0; 11]), f64::NEG_INFINITY);
     }
 }

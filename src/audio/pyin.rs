@@ -11,6 +11,7 @@
 //! maximum, at a fraction of the cost.
 
 use super::acf::FrameAcf;
+use super::lanes;
 
 /// `librosa.pyin` parameters (its defaults, but `fmin`/`fmax`).
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -331,6 +332,10 @@ fn first_max(n: usize, f: impl Fn(usize) -> f64) -> (f64, usize) {
     win
 }
 
+/// Source ranges at least this long are scanned in two passes: the maximum in
+/// vector lanes, then its first position. Shorter ones in one scalar pass.
+const LONG: usize = 8;
+
 /// Buffers for [`BandedViterbi::band_max`].
 #[derive(Default)]
 struct BandScratch {
@@ -364,6 +369,10 @@ impl BandedViterbi {
         let n = p.n_pitch_bins();
         let max_semitones = (p.max_transition_rate * 12.0 * p.hop_length as f64 / p.sr).round() as usize;
         let width = max_semitones * p.bins_per_semitone() + 1;
+        // The band is ±half around each source, and `band_max` reads the triangle
+        // forwards as well as backwards: both need an odd width (librosa's 0.1-semitone
+        // resolution gives 10·k + 1).
+        assert!(width % 2 == 1, "pYIN transition width {width} must be odd");
         let half = width / 2;
         // scipy.signal.windows.triang(width, sym=True)
         let tri: Vec<f64> = (0..width)
@@ -468,11 +477,17 @@ impl BandedViterbi {
                 // Cannot happen for a Monge matrix; scan the whole band rather than trust it.
                 (lo, hi) = band;
             }
-            // Source a pairs with ln tri[b + half − a]: the kernel read backwards.
-            // (Mostly a few sources long: too short for lanes, see `first_max`.)
-            let tri = &self.log_tri[b + half - hi..=b + half - lo];
+            // Source a pairs with ln tri[b + half − a], which is ln tri[a − b + half]
+            // (the triangle is symmetric, bit for bit), so both are read forwards.
+            let (vs, ts) = (&v[lo..=hi], &self.log_tri[lo + half - b..=hi + half - b]);
+            if vs.len() >= LONG {
+                // The maximum in lanes, then its first position (numpy's argmax).
+                let best = lanes::max_sum_f64(vs, ts);
+                let at = vs.iter().zip(ts).position(|(&va, &t)| va + t == best).unwrap_or(0);
+                return (best, lo + at);
+            }
             let (mut best, mut at) = (f64::NEG_INFINITY, 0);
-            for (i, (&va, &t)) in v[lo..=hi].iter().zip(tri.iter().rev()).enumerate() {
+            for (i, (&va, &t)) in vs.iter().zip(ts).enumerate() {
                 let cand = va + t;
                 if cand > best {
                     (best, at) = (cand, i);
