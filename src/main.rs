@@ -149,14 +149,9 @@ fn main() -> anyhow::Result<()> {
             let (mut wall, mut cpu) = (Vec::with_capacity(n), Vec::with_capacity(n));
             for _ in 0..n.max(1) {
                 let (t, c) = (std::time::Instant::now(), thread_cpu_seconds());
-                let f = std::fs::File::open(&file).with_context(|| format!("cannot open {}", file.display()))?;
-                let ext = file.extension().and_then(|e| e.to_str()).map(str::to_ascii_lowercase);
-                orakgaraki::audio::analyze(
-                    std::io::BufReader::with_capacity(256 * 1024, f),
-                    ext.as_deref(),
-                    Default::default(),
-                )
-                .with_context(|| format!("cannot analyse {}", file.display()))?;
+                let (f, ext) = open_audio(&file)?;
+                orakgaraki::audio::analyze(f, ext.as_deref(), Default::default())
+                    .with_context(|| format!("cannot analyse {}", file.display()))?;
                 wall.push(t.elapsed().as_secs_f64());
                 cpu.push(thread_cpu_seconds().zip(c).map(|(after, before)| after - before));
             }
@@ -164,18 +159,13 @@ fn main() -> anyhow::Result<()> {
         }
         Command::Analyze { file, json, no_embedding, repeat: None, common } => {
             let config = load(&common, None)?;
-            let f = std::fs::File::open(&file).with_context(|| format!("cannot open {}", file.display()))?;
-            let ext = file.extension().and_then(|e| e.to_str()).map(str::to_ascii_lowercase);
+            let (f, ext) = open_audio(&file)?;
             let started = std::time::Instant::now();
             let embed = !no_embedding && config.model.enabled;
             let voice_seconds = if embed { config.model.max_seconds } else { 0.0 };
-            let (mut a, voice) = orakgaraki::audio::analyze_with_voice(
-                std::io::BufReader::with_capacity(256 * 1024, f),
-                ext.as_deref(),
-                Default::default(),
-                voice_seconds,
-            )
-            .with_context(|| format!("cannot analyse {}", file.display()))?;
+            let (mut a, voice) =
+                orakgaraki::audio::analyze_with_voice(f, ext.as_deref(), Default::default(), voice_seconds)
+                    .with_context(|| format!("cannot analyse {}", file.display()))?;
             if embed {
                 let encoder =
                     orakgaraki::model::load_encoder(&config.model.weights, &orakgaraki::model::default_device())?;
@@ -199,14 +189,9 @@ fn main() -> anyhow::Result<()> {
             let encoder = orakgaraki::model::load_encoder(&config.model.weights, &orakgaraki::model::default_device())?;
             let embedder = orakgaraki::model::Embedder::new(encoder).with_max_batch(config.model.max_batch);
             let once = || -> anyhow::Result<orakgaraki::domain::Embedding> {
-                let f = std::fs::File::open(&file).with_context(|| format!("cannot open {}", file.display()))?;
-                let ext = file.extension().and_then(|e| e.to_str()).map(str::to_ascii_lowercase);
-                let voice = orakgaraki::audio::capture::capture_voice(
-                    std::io::BufReader::with_capacity(256 * 1024, f),
-                    ext.as_deref(),
-                    config.model.max_seconds,
-                )
-                .with_context(|| format!("cannot decode {}", file.display()))?;
+                let (f, ext) = open_audio(&file)?;
+                let voice = orakgaraki::audio::capture::capture_voice(f, ext.as_deref(), config.model.max_seconds)
+                    .with_context(|| format!("cannot decode {}", file.display()))?;
                 Ok(embedder.embed_wav(&voice.samples)?)
             };
             match repeat {
@@ -290,6 +275,14 @@ fn main() -> anyhow::Result<()> {
         }
     }
     Ok(())
+}
+
+/// A recording opened for decoding, buffered, with its lower-cased extension (the
+/// format hint).
+fn open_audio(file: &std::path::Path) -> anyhow::Result<(std::io::BufReader<std::fs::File>, Option<String>)> {
+    let f = std::fs::File::open(file).with_context(|| format!("cannot open {}", file.display()))?;
+    let ext = file.extension().and_then(|e| e.to_str()).map(str::to_ascii_lowercase);
+    Ok((std::io::BufReader::with_capacity(256 * 1024, f), ext))
 }
 
 /// CPU time this thread has run, from Linux's scheduler statistics (nanoseconds,
