@@ -9,8 +9,8 @@ use super::{Ctx, ask};
 use crate::domain::RecordId;
 use crate::domain::bucket_event::parse_seaweedfs_protobuf;
 use crate::store::StoreError;
-use crate::store::kafka::{notification_consumer, reread};
-use rdkafka::consumer::{Consumer, StreamConsumer};
+use crate::store::kafka::{ConsumerErrors, SharedConsumer, notification_consumer, reread};
+use rdkafka::consumer::Consumer;
 use rdkafka::message::Message;
 use std::time::Duration;
 
@@ -39,7 +39,8 @@ enum Applied {
     Again,
 }
 
-async fn run(ctx: Ctx, consumer: StreamConsumer) {
+async fn run(ctx: Ctx, consumer: SharedConsumer) {
+    let mut errors = ConsumerErrors::default();
     loop {
         let (topic, partition, offset, applied) = match consumer.recv().await {
             Ok(m) => {
@@ -48,8 +49,7 @@ async fn run(ctx: Ctx, consumer: StreamConsumer) {
                 (m.topic().to_owned(), m.partition(), m.offset(), applied)
             }
             Err(e) => {
-                tracing::warn!(error = %e, "reading SeaweedFS's notifications failed");
-                tokio::time::sleep(Duration::from_secs(1)).await;
+                errors.note("SeaweedFS's notifications", &e).await;
                 continue;
             }
         };

@@ -11,8 +11,8 @@ use crate::clock::now_ms;
 use crate::domain::RecordId;
 use crate::domain::offsets::{OffsetTracker, Partition};
 use crate::domain::outbox::{JOB_TOPICS, JobMessage};
-use crate::store::kafka::{QueueError, job_consumer, reread};
-use rdkafka::consumer::{Consumer, StreamConsumer};
+use crate::store::kafka::{ConsumerErrors, QueueError, SharedConsumer, job_consumer, pause_assigned, reread};
+use rdkafka::consumer::Consumer;
 use rdkafka::message::Message;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -20,7 +20,7 @@ use tokio::sync::Notify;
 
 /// The consumer, its offsets and the task reading it.
 pub struct KafkaJobs {
-    consumer: Arc<StreamConsumer>,
+    consumer: SharedConsumer,
     tracker: Arc<Mutex<OffsetTracker>>,
     wake: Arc<Notify>,
     task: tokio::task::JoinHandle<()>,
@@ -29,7 +29,7 @@ pub struct KafkaJobs {
 impl KafkaJobs {
     pub fn start(ctx: &Ctx) -> Result<Self, QueueError> {
         let client_id = format!("orakgaraki-{}", ctx.instance_id);
-        let consumer = Arc::new(job_consumer(&ctx.config.kafka, &client_id, &JOB_TOPICS)?);
+        let consumer = job_consumer(&ctx.config.kafka, &client_id, &JOB_TOPICS)?;
         let tracker = Arc::new(Mutex::new(OffsetTracker::default()));
         let wake = Arc::new(Notify::new());
         let task = tokio::spawn(run(ctx.clone(), consumer.clone(), tracker.clone(), wake.clone()));
@@ -62,7 +62,7 @@ fn lock(t: &Mutex<OffsetTracker>) -> std::sync::MutexGuard<'_, OffsetTracker> {
     t.lock().unwrap_or_else(|p| p.into_inner())
 }
 
-fn store_offsets(consumer: &StreamConsumer, ready: Vec<(Partition, i64)>) {
+fn store_offsets(consumer: &SharedConsumer, ready: Vec<(Partition, i64)>) {
     for ((topic, partition), next) in ready {
         if let Err(e) = consumer.store_offset(&topic, partition, next) {
             // The partition moved to another member: it re-reads from the last commit,
@@ -72,34 +72,31 @@ fn store_offsets(consumer: &StreamConsumer, ready: Vec<(Partition, i64)>) {
     }
 }
 
-fn set_paused(consumer: &StreamConsumer, pause: bool) {
-    let Ok(assigned) = consumer.assignment() else {
-        return;
-    };
-    let r = if pause { consumer.pause(&assigned) } else { consumer.resume(&assigned) };
-    match r {
-        Ok(()) if pause => tracing::debug!(partitions = assigned.count(), "analysis pool full: job partitions paused"),
-        Ok(()) => tracing::debug!(partitions = assigned.count(), "job partitions resumed"),
+async fn set_paused(consumer: &SharedConsumer, pause: bool) {
+    match pause_assigned(consumer, pause).await {
+        Ok(n) if pause => tracing::debug!(partitions = n, "analysis pool full: job partitions paused"),
+        Ok(n) => tracing::debug!(partitions = n, "job partitions resumed"),
         Err(e) => tracing::warn!(error = %e, pause, "could not pause/resume the job partitions"),
     }
 }
 
-async fn run(ctx: Ctx, consumer: Arc<StreamConsumer>, tracker: Arc<Mutex<OffsetTracker>>, wake: Arc<Notify>) {
+async fn run(ctx: Ctx, consumer: SharedConsumer, tracker: Arc<Mutex<OffsetTracker>>, wake: Arc<Notify>) {
     let lease_ms = ctx.config.pipeline.lease_ms();
     let idle = Duration::from_millis(500);
     let mut paused = false;
+    let mut errors = ConsumerErrors::default();
     loop {
         let free = ask(ctx.directory.pool(), "analysis-pool", Duration::from_secs(5), PoolMsg::FreeSlots).await;
         if !matches!(free, Ok(n) if n > 0) {
             if !paused {
-                set_paused(&consumer, true);
+                set_paused(&consumer, true).await;
                 paused = true;
             }
             tokio::select! { _ = wake.notified() => {}, _ = tokio::time::sleep(idle) => {} }
             continue;
         }
         if paused {
-            set_paused(&consumer, false);
+            set_paused(&consumer, false).await;
             paused = false;
         }
         let received = tokio::select! {
@@ -112,8 +109,7 @@ async fn run(ctx: Ctx, consumer: Arc<StreamConsumer>, tracker: Arc<Mutex<OffsetT
                 ((m.topic().to_owned(), m.partition()), m.offset(), parsed)
             }
             Err(e) => {
-                tracing::warn!(error = %e, "reading the job topics failed");
-                tokio::time::sleep(Duration::from_secs(1)).await;
+                errors.note("the job topics", &e).await;
                 continue;
             }
         };

@@ -4,7 +4,7 @@
 //! (at least once; consumers claim records idempotently).
 
 use super::Ctx;
-use crate::store::kafka::{JobProducer, ensure_topics};
+use crate::store::kafka::{JobProducer, TopicAdmin};
 use ractor::{Actor, ActorProcessingErr, ActorRef};
 use std::sync::Arc;
 use std::time::Duration;
@@ -28,6 +28,8 @@ pub struct OutboxRelay;
 pub struct RelayState {
     ctx: Ctx,
     producer: Arc<JobProducer>,
+    /// Creates the topics; `None` when this service does not create them.
+    admin: Option<TopicAdmin>,
     /// The topics exist (or this service does not create them).
     topics_ready: bool,
 }
@@ -39,10 +41,12 @@ impl Actor for OutboxRelay {
 
     async fn pre_start(&self, myself: ActorRef<RelayMsg>, ctx: Ctx) -> Result<RelayState, ActorProcessingErr> {
         let cfg = &ctx.config.kafka;
-        let producer = Arc::new(JobProducer::new(cfg, &format!("orakgaraki-{}", ctx.instance_id))?);
+        let client_id = format!("orakgaraki-{}", ctx.instance_id);
+        let producer = Arc::new(JobProducer::new(cfg, &client_id)?);
+        let admin = if cfg.create_topics { Some(TopicAdmin::new(cfg, &client_id)?) } else { None };
         super::instrument::every(&myself, Duration::from_millis(cfg.outbox_interval_ms.max(10)), || RelayMsg::Tick);
-        let topics_ready = !cfg.create_topics;
-        Ok(RelayState { ctx, producer, topics_ready })
+        let topics_ready = admin.is_none();
+        Ok(RelayState { ctx, producer, admin, topics_ready })
     }
 
     async fn handle(
@@ -53,9 +57,9 @@ impl Actor for OutboxRelay {
     ) -> Result<(), ActorProcessingErr> {
         super::instrument::handling(&myself)
             .run(async move {
-                if !st.topics_ready {
+                if let (false, Some(admin)) = (st.topics_ready, &st.admin) {
                     // A broker that is down at start is waited for, not fatal: rows wait in the outbox.
-                    match ensure_topics(&st.ctx.config.kafka).await {
+                    match admin.ensure().await {
                         Ok(()) => st.topics_ready = true,
                         Err(e) => {
                             tracing::warn!(error = %e, "Kafka is not reachable yet; outbox rows wait");
@@ -67,12 +71,13 @@ impl Actor for OutboxRelay {
                     // The broker may have come back without the topics (a restarted broker
                     // that kept nothing) and without this idempotent producer's id and
                     // sequence numbers, which it then never accepts again: start afresh.
-                    st.topics_ready = !st.ctx.config.kafka.create_topics;
+                    st.topics_ready = st.admin.is_none();
                     let fatal = st.producer.fatal_error();
                     tracing::warn!(
                         fatal = fatal.as_deref().unwrap_or("no"),
                         "replacing the Kafka producer after a failed round"
                     );
+                    // The old one is destroyed on a thread of its own (`Detached`).
                     let client_id = format!("orakgaraki-{}", st.ctx.instance_id);
                     st.producer = Arc::new(JobProducer::new(&st.ctx.config.kafka, &client_id)?);
                 }

@@ -4,6 +4,12 @@
 //! Delivery is at-least-once end to end: the producer is idempotent and waits for
 //! every in-sync replica (`acks=all`); the consumer stores an offset only when the
 //! job source says the message's job is finished, and auto-commits stored offsets.
+//!
+//! librdkafka calls that wait (destroying a client, asking a consumer for its
+//! assignment, seeking) never run on the async runtime's workers: after a broker
+//! restart they can wait a minute or for ever, and a worker stuck in one stalls
+//! every task scheduled on it. Clients are held in [`Detached`], which destroys
+//! them on a thread of their own, and the waiting calls go to `spawn_blocking`.
 
 use crate::domain::outbox::{TOPIC_DLQ, TOPIC_PROCESSING, TOPIC_RESULT, TOPIC_RETRY};
 use rdkafka::ClientConfig;
@@ -15,6 +21,8 @@ use rdkafka::producer::{FutureProducer, FutureRecord};
 use rdkafka::util::Timeout;
 use rdkafka::{Offset, TopicPartitionList};
 use serde::{Deserialize, Serialize};
+use std::ops::Deref;
+use std::sync::Arc;
 use std::time::Duration;
 
 /// `[kafka]` in config.toml.
@@ -63,7 +71,52 @@ pub enum QueueError {
     Kafka(#[from] KafkaError),
     #[error("creating topic {topic}: {code}")]
     Topic { topic: String, code: RDKafkaErrorCode },
+    #[error("kafka: no answer within {0:?}")]
+    TimedOut(Duration),
+    #[error("kafka: a blocking call failed: {0}")]
+    Blocking(String),
 }
+
+/// Longest wait for any one request to a broker. librdkafka's default is a
+/// minute; a broker that restarts accepts connections before it answers, and a
+/// request sent then would hold its caller that long.
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// A librdkafka client destroyed on a thread of its own when dropped.
+///
+/// `rd_kafka_destroy` joins the client's threads and can wait on requests to a
+/// broker that restarted (librdkafka #3470, #4674): for a minute, or for ever.
+/// Dropped on a runtime worker, that would stall every task queued on it. No crate
+/// offers this (rdkafka's own `Drop` is synchronous), hence the small wrapper.
+pub struct Detached<T: Send + 'static>(Option<T>);
+
+impl<T: Send + 'static> Detached<T> {
+    pub fn new(client: T) -> Self {
+        Detached(Some(client))
+    }
+}
+
+impl<T: Send + 'static> Deref for Detached<T> {
+    type Target = T;
+    fn deref(&self) -> &T {
+        // Only `drop` takes the client out.
+        self.0.as_ref().expect("a Detached client is present until dropped")
+    }
+}
+
+impl<T: Send + 'static> Drop for Detached<T> {
+    fn drop(&mut self) {
+        let Some(client) = self.0.take() else { return };
+        let closing = std::thread::Builder::new().name("kafka-close".into()).spawn(move || drop(client));
+        if let Err(e) = closing {
+            // The closure, and the client in it, is dropped here instead.
+            tracing::warn!(error = %e, "no thread to close a Kafka client on; closing it in place");
+        }
+    }
+}
+
+/// A consumer shared by its reading task and its owner.
+pub type SharedConsumer = Arc<Detached<StreamConsumer>>;
 
 fn base(cfg: &KafkaConfig, client_id: &str) -> ClientConfig {
     let mut c = ClientConfig::new();
@@ -72,13 +125,14 @@ fn base(cfg: &KafkaConfig, client_id: &str) -> ClientConfig {
         // A subscription to a topic that does not exist yet (created by the first
         // instance's outbox relay, or by SeaweedFS) is picked up within seconds,
         // not librdkafka's default five minutes.
-        .set("topic.metadata.refresh.interval.ms", "2000");
+        .set("topic.metadata.refresh.interval.ms", "2000")
+        .set("socket.timeout.ms", REQUEST_TIMEOUT.as_millis().to_string());
     c
 }
 
 /// Produces outbox rows, one delivery confirmation at a time.
 pub struct JobProducer {
-    producer: FutureProducer,
+    producer: Detached<FutureProducer>,
 }
 
 impl JobProducer {
@@ -86,26 +140,30 @@ impl JobProducer {
         let producer = base(cfg, client_id)
             .set("acks", "all")
             .set("enable.idempotence", "true")
-            .set("message.timeout.ms", "10000")
+            .set("message.timeout.ms", REQUEST_TIMEOUT.as_millis().to_string())
             .set("linger.ms", "5")
             .create()?;
-        Ok(JobProducer { producer })
+        Ok(JobProducer { producer: Detached::new(producer) })
     }
 
     /// A fatal error (e.g. a restarted broker that forgot this idempotent
     /// producer's id and sequence): the producer can send nothing more and must be
     /// replaced.
     pub fn fatal_error(&self) -> Option<String> {
-        rdkafka::producer::Producer::client(&self.producer)
+        rdkafka::producer::Producer::client(&*self.producer)
             .fatal_error()
             .map(|(code, reason)| format!("{code:?}: {reason}"))
     }
 
     /// Sends one message and waits until the broker has it.
     pub async fn send(&self, topic: &str, key: &str, payload: &str) -> Result<(), QueueError> {
-        self.producer
-            .send(FutureRecord::to(topic).key(key).payload(payload), Timeout::After(Duration::from_secs(10)))
+        let record = FutureRecord::to(topic).key(key).payload(payload);
+        // librdkafka reports every message within `message.timeout.ms` (plus the
+        // local queue's wait); the bound here is for the case it does not.
+        let wait = 3 * REQUEST_TIMEOUT;
+        tokio::time::timeout(wait, self.producer.send(record, Timeout::After(REQUEST_TIMEOUT)))
             .await
+            .map_err(|_| QueueError::TimedOut(wait))?
             .map_err(|(e, _)| QueueError::Kafka(e))?;
         Ok(())
     }
@@ -113,7 +171,7 @@ impl JobProducer {
 
 /// A consumer of the job topics in the workers' group. Offsets are stored by the
 /// caller (`store_offset`) and committed in the background.
-pub fn job_consumer(cfg: &KafkaConfig, client_id: &str, topics: &[&str]) -> Result<StreamConsumer, QueueError> {
+pub fn job_consumer(cfg: &KafkaConfig, client_id: &str, topics: &[&str]) -> Result<SharedConsumer, QueueError> {
     let consumer: StreamConsumer = base(cfg, client_id)
         .set("group.id", &cfg.group_id)
         .set("enable.auto.commit", "true")
@@ -127,18 +185,70 @@ pub fn job_consumer(cfg: &KafkaConfig, client_id: &str, topics: &[&str]) -> Resu
         .set("queued.max.messages.kbytes", "1024")
         .create()?;
     consumer.subscribe(topics)?;
-    Ok(consumer)
+    Ok(Arc::new(Detached::new(consumer)))
+}
+
+/// The errors a consumer's `recv` returns. librdkafka queues one per broker
+/// connection event while a broker is down, and they wait in the queue until read:
+/// read one a second, a minute of outage took minutes to get through after the
+/// broker was back. So they are read at once, and logged at most every
+/// [`ConsumerErrors::EVERY`] with how many came.
+#[derive(Default)]
+pub struct ConsumerErrors {
+    logged: Option<std::time::Instant>,
+    unlogged: u64,
+}
+
+impl ConsumerErrors {
+    pub const EVERY: Duration = Duration::from_secs(10);
+
+    /// Notes one error of the consumer reading `what`; logs it if it is time to.
+    pub async fn note(&mut self, what: &str, error: &KafkaError) {
+        let now = std::time::Instant::now();
+        if self.logged.is_none_or(|t| now.duration_since(t) >= Self::EVERY) {
+            tracing::warn!(error = %error, more = self.unlogged, "reading {what} failed");
+            self.logged = Some(now);
+            self.unlogged = 0;
+        } else {
+            self.unlogged += 1;
+        }
+        // Not a wait for the cause to pass (librdkafka reports at its own pace):
+        // only never a busy loop.
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
+
+/// Pauses (or resumes) every partition assigned to `consumer`; returns how many.
+/// Asking for the assignment waits on librdkafka's main thread, hence a blocking task.
+pub async fn pause_assigned(consumer: &SharedConsumer, pause: bool) -> Result<usize, QueueError> {
+    let consumer = consumer.clone();
+    tokio::task::spawn_blocking(move || {
+        let assigned = consumer.assignment()?;
+        if pause {
+            consumer.pause(&assigned)?;
+        } else {
+            consumer.resume(&assigned)?;
+        }
+        Ok(assigned.count())
+    })
+    .await
+    .map_err(|e| QueueError::Blocking(e.to_string()))?
 }
 
 /// Sets a partition back to `offset`, so that message is read again (after a
 /// failure the caller will retry); waits a second first, not to spin while the
 /// cause lasts.
-pub async fn reread(consumer: &StreamConsumer, topic: &str, partition: i32, offset: i64) {
+pub async fn reread(consumer: &SharedConsumer, topic: &str, partition: i32, offset: i64) {
     tokio::time::sleep(Duration::from_secs(1)).await;
-    let mut tpl = TopicPartitionList::new();
-    let seek = tpl
-        .add_partition_offset(topic, partition, Offset::Offset(offset))
-        .and_then(|()| consumer.seek_partitions(tpl, Duration::from_secs(5)).map(|_| ()));
+    let (c, t) = (consumer.clone(), topic.to_owned());
+    let seek = tokio::task::spawn_blocking(move || {
+        let mut tpl = TopicPartitionList::new();
+        tpl.add_partition_offset(&t, partition, Offset::Offset(offset))?;
+        c.seek_partitions(tpl, Duration::from_secs(5)).map(|_| ()).map_err(QueueError::from)
+    })
+    .await
+    .map_err(|e| QueueError::Blocking(e.to_string()))
+    .and_then(|r| r);
     if let Err(e) = seek {
         // The partition may have moved to another member, which reads it from the last commit.
         tracing::warn!(topic, partition, offset, error = %e, "could not rewind the partition");
@@ -146,7 +256,7 @@ pub async fn reread(consumer: &StreamConsumer, topic: &str, partition: i32, offs
 }
 
 /// A consumer of SeaweedFS's notification topic; offsets stored by the caller.
-pub fn notification_consumer(cfg: &KafkaConfig, client_id: &str) -> Result<StreamConsumer, QueueError> {
+pub fn notification_consumer(cfg: &KafkaConfig, client_id: &str) -> Result<SharedConsumer, QueueError> {
     let consumer: StreamConsumer = base(cfg, client_id)
         .set("group.id", format!("{}-bucket-events", cfg.group_id))
         .set("enable.auto.commit", "true")
@@ -156,23 +266,48 @@ pub fn notification_consumer(cfg: &KafkaConfig, client_id: &str) -> Result<Strea
         .set("heartbeat.interval.ms", cfg.heartbeat_interval_ms.to_string())
         .create()?;
     consumer.subscribe(&[cfg.seaweedfs_topic.as_str()])?;
-    Ok(consumer)
+    Ok(Arc::new(Detached::new(consumer)))
 }
 
-/// Creates the four job topics if they are missing.
-pub async fn ensure_topics(cfg: &KafkaConfig) -> Result<(), QueueError> {
-    let admin: AdminClient<DefaultClientContext> = base(cfg, "orakgaraki-admin").create()?;
-    let topics: Vec<NewTopic<'_>> = [TOPIC_PROCESSING, TOPIC_RETRY, TOPIC_DLQ, TOPIC_RESULT]
-        .iter()
-        .map(|t| NewTopic::new(t, cfg.partitions.max(1), TopicReplication::Fixed(cfg.replication.max(1))))
-        .collect();
-    let opts = AdminOptions::new().operation_timeout(Some(Timeout::After(Duration::from_secs(10))));
-    for result in admin.create_topics(&topics, &opts).await? {
-        match result {
-            Ok(_) => {}
-            Err((_, RDKafkaErrorCode::TopicAlreadyExists)) => {}
-            Err((topic, code)) => return Err(QueueError::Topic { topic, code }),
-        }
+/// Creates the four job topics when they are missing: one admin client for the
+/// relay's life (not one per attempt: each would be a client to destroy).
+pub struct TopicAdmin {
+    admin: Detached<AdminClient<DefaultClientContext>>,
+    partitions: i32,
+    replication: i32,
+}
+
+impl TopicAdmin {
+    pub fn new(cfg: &KafkaConfig, client_id: &str) -> Result<Self, QueueError> {
+        let admin = base(cfg, &format!("{client_id}-admin")).create()?;
+        Ok(TopicAdmin {
+            admin: Detached::new(admin),
+            partitions: cfg.partitions.max(1),
+            replication: cfg.replication.max(1),
+        })
     }
-    Ok(())
+
+    /// Creates whichever of the four topics do not exist.
+    pub async fn ensure(&self) -> Result<(), QueueError> {
+        let topics: Vec<NewTopic<'_>> = [TOPIC_PROCESSING, TOPIC_RETRY, TOPIC_DLQ, TOPIC_RESULT]
+            .iter()
+            .map(|t| NewTopic::new(t, self.partitions, TopicReplication::Fixed(self.replication)))
+            .collect();
+        let opts = AdminOptions::new()
+            .operation_timeout(Some(Timeout::After(REQUEST_TIMEOUT)))
+            .request_timeout(Some(Timeout::After(REQUEST_TIMEOUT)));
+        // Bounded here too: the answer comes through librdkafka's queue.
+        let wait = 2 * REQUEST_TIMEOUT;
+        let results = tokio::time::timeout(wait, self.admin.create_topics(&topics, &opts))
+            .await
+            .map_err(|_| QueueError::TimedOut(wait))??;
+        for result in results {
+            match result {
+                Ok(_) => {}
+                Err((_, RDKafkaErrorCode::TopicAlreadyExists)) => {}
+                Err((topic, code)) => return Err(QueueError::Topic { topic, code }),
+            }
+        }
+        Ok(())
+    }
 }
