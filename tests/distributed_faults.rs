@@ -51,8 +51,21 @@ async fn assert_exactly_once(cluster: &Cluster, n: usize, since: Instant, server
         if done as usize == n {
             break;
         }
-        let logs: Vec<String> = servers.iter().map(|s| s.log()).collect();
-        assert!(Instant::now() < deadline, "{done}/{n} finished; logs:\n{}", logs.join("\n-----\n"));
+        if Instant::now() >= deadline {
+            let mut states = Vec::new();
+            for status in ["PENDING", "UPLOADED", "QUEUED", "PROCESSING", "RETRYING", "COMPLETED", "FAILED"] {
+                let q = format!("SELECT COUNT(*) AS n FROM records WHERE status = '{status}'");
+                states.push(format!("{status}={}", db.query_count(&q).await));
+            }
+            let outbox = db.query_count("SELECT COUNT(*) AS n FROM outbox").await;
+            let logs: Vec<String> =
+                servers.iter().map(|s| format!("server alive={}:\n{}", s.alive(), s.app_log())).collect();
+            panic!(
+                "{done}/{n} finished; records {}; outbox rows {outbox}\n{}",
+                states.join(" "),
+                logs.join("\n-----\n")
+            );
+        }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     let took = since.elapsed().as_secs_f64();
@@ -91,9 +104,12 @@ async fn a_kafka_broker_restart_that_loses_every_message_loses_no_recording() {
     wait_completed(&cluster, 3, &s).await;
 
     // The broker dies with jobs queued in its topics and comes back empty: no
-    // topics, no messages, no group offsets.
+    // topics, no messages, no group offsets. It stays down longer than a message's
+    // delivery timeout (10 s), so the relay's producer gives up and is replaced
+    // while no broker answers, and the consumer piles up connection errors.
     broker.kill();
-    tokio::time::sleep(Duration::from_secs(3)).await;
+    let down = std::env::var("KAFKA_DOWN_SECS").ok().and_then(|v| v.parse().ok()).unwrap_or(12);
+    tokio::time::sleep(Duration::from_secs(down)).await;
     broker.start();
     let restarted = Instant::now();
     let took = assert_exactly_once(&cluster, N, restarted, &[&s]).await;

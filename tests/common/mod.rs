@@ -104,6 +104,22 @@ impl Server {
         read_log(&self.data_dir)
     }
 
+    /// The server's own last lines: without the tests' polling and without
+    /// librdkafka's connection chatter, which fill a tail while a broker is down.
+    pub fn app_log(&self) -> String {
+        let log = std::fs::read_to_string(self.data_dir.join("server.log")).unwrap_or_default();
+        let noise = ["http method=GET", "librdkafka", "warp::filters::trace"];
+        let tail: Vec<&str> = log.lines().rev().filter(|l| !noise.iter().any(|n| l.contains(n))).take(60).collect();
+        tail.into_iter().rev().collect::<Vec<_>>().join("\n")
+    }
+
+    /// Whether the server process is still running (not exited and unreaped).
+    pub fn alive(&self) -> bool {
+        let stat = std::fs::read_to_string(format!("/proc/{}/stat", self.child.id())).unwrap_or_default();
+        // The state follows the parenthesised command name.
+        stat.rsplit_once(')').is_some_and(|(_, rest)| !rest.trim_start().starts_with(['Z', 'X']))
+    }
+
     /// The whole server log so far.
     pub fn full_log(&self) -> String {
         std::fs::read_to_string(self.data_dir.join("server.log")).unwrap_or_default()
