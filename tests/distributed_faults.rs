@@ -98,7 +98,7 @@ async fn a_kafka_broker_restart_that_loses_every_message_loses_no_recording() {
         ("ORAK_RETRY__BASE_MS", "200"),
     ])
     .await;
-    let s = cluster.instance().await;
+    let mut s = cluster.instance().await;
     let token = s.token("kafka-fan", false);
     let ids = submit(&cluster, &s, &token, N).await;
     wait_completed(&cluster, 3, &s).await;
@@ -117,6 +117,9 @@ async fn a_kafka_broker_restart_that_loses_every_message_loses_no_recording() {
         s.full_log().matches("repair=\"stuck_queued\"").count() + s.full_log().matches("repair=stuck_queued").count();
     eprintln!("kafka restart: jobs={N} lost=0 duplicated=0 recovered_in={took:.1}s sweeps_reannouncing={reannounced}");
     assert_eq!(ids.len(), N);
+    // A graceful stop closes the consumer (it leaves the group) within its bound.
+    s.stop();
+    assert!(!s.full_log().contains("still closing"), "the consumer did not close in time:\n{}", s.app_log());
 }
 
 #[tokio::test]

@@ -45,8 +45,8 @@ impl Actor for JobSource {
     }
 
     async fn post_stop(&self, _me: ActorRef<JobSourceMsg>, st: &mut JobSourceState) -> Result<(), ActorProcessingErr> {
-        if let Some(k) = &st.kafka {
-            k.stop();
+        if let Some(k) = st.kafka.take() {
+            k.close(std::time::Duration::from_secs(5)).await;
         }
         Ok(())
     }

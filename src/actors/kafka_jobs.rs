@@ -53,8 +53,17 @@ impl KafkaJobs {
         store_offsets(&self.consumer, ready);
     }
 
-    pub fn stop(&self) {
-        self.task.abort();
+    /// Stops reading and closes the consumer (it leaves the group), waiting up to
+    /// `within` for that.
+    pub async fn close(self, within: Duration) {
+        let KafkaJobs { consumer, task, .. } = self;
+        task.abort();
+        // The task's clone of the consumer goes with it.
+        let _ = task.await;
+        // Were it still shared (it is not), the last holder's drop would close it.
+        if let Ok(consumer) = Arc::try_unwrap(consumer) {
+            consumer.close(within).await;
+        }
     }
 }
 

@@ -94,6 +94,25 @@ impl<T: Send + 'static> Detached<T> {
     pub fn new(client: T) -> Self {
         Detached(Some(client))
     }
+
+    /// Destroys the client on its own thread and waits up to `within` for it
+    /// (a consumer leaving its group at shutdown hands its partitions over at
+    /// once rather than after the session timeout).
+    pub async fn close(mut self, within: Duration) {
+        let Some(client) = self.0.take() else { return };
+        let (done, closed) = tokio::sync::oneshot::channel();
+        let closing = std::thread::Builder::new().name("kafka-close".into()).spawn(move || {
+            drop(client);
+            let _ = done.send(());
+        });
+        match closing {
+            Ok(_) if tokio::time::timeout(within, closed).await.is_err() => {
+                tracing::warn!(seconds = within.as_secs_f64(), "a Kafka client is still closing; not waiting longer");
+            }
+            Ok(_) => {}
+            Err(e) => tracing::warn!(error = %e, "no thread to close a Kafka client on; it was closed in place"),
+        }
+    }
 }
 
 impl<T: Send + 'static> Deref for Detached<T> {
