@@ -101,18 +101,39 @@ impl<T: Send + 'static> Detached<T> {
     pub async fn close(mut self, within: Duration) {
         let Some(client) = self.0.take() else { return };
         let (done, closed) = tokio::sync::oneshot::channel();
-        let closing = std::thread::Builder::new().name("kafka-close".into()).spawn(move || {
-            drop(client);
+        if close_on_thread(client, move || {
             let _ = done.send(());
-        });
-        match closing {
-            Ok(_) if tokio::time::timeout(within, closed).await.is_err() => {
-                tracing::warn!(seconds = within.as_secs_f64(), "a Kafka client is still closing; not waiting longer");
-            }
-            Ok(_) => {}
-            Err(e) => tracing::warn!(error = %e, "no thread to close a Kafka client on; it was closed in place"),
+        }) && tokio::time::timeout(within, closed).await.is_err()
+        {
+            tracing::warn!(seconds = within.as_secs_f64(), "a Kafka client is still closing; not waiting longer");
         }
     }
+}
+
+/// Drops `client` on a new thread, then runs `then` there; false when no thread
+/// could be started (the client was then dropped in place, and `then` never runs).
+fn close_on_thread<T: Send + 'static>(client: T, then: impl FnOnce() + Send + 'static) -> bool {
+    let closing = std::thread::Builder::new().name("kafka-close".into()).spawn(move || {
+        drop(client);
+        then();
+    });
+    if let Err(e) = &closing {
+        // The closure, and the client in it, was dropped here instead.
+        tracing::warn!(error = %e, "no thread to close a Kafka client on; closed it in place");
+    }
+    closing.is_ok()
+}
+
+/// Runs a librdkafka call that waits on a blocking thread.
+async fn blocking<R: Send + 'static>(
+    call: impl FnOnce() -> Result<R, QueueError> + Send + 'static,
+) -> Result<R, QueueError> {
+    tokio::task::spawn_blocking(call).await.map_err(|e| QueueError::Blocking(e.to_string()))?
+}
+
+/// Awaits `reply` from librdkafka for at most `wait`.
+async fn bounded<T>(wait: Duration, reply: impl std::future::Future<Output = T>) -> Result<T, QueueError> {
+    tokio::time::timeout(wait, reply).await.map_err(|_| QueueError::TimedOut(wait))
 }
 
 impl<T: Send + 'static> Deref for Detached<T> {
@@ -125,11 +146,8 @@ impl<T: Send + 'static> Deref for Detached<T> {
 
 impl<T: Send + 'static> Drop for Detached<T> {
     fn drop(&mut self) {
-        let Some(client) = self.0.take() else { return };
-        let closing = std::thread::Builder::new().name("kafka-close".into()).spawn(move || drop(client));
-        if let Err(e) = closing {
-            // The closure, and the client in it, is dropped here instead.
-            tracing::warn!(error = %e, "no thread to close a Kafka client on; closing it in place");
+        if let Some(client) = self.0.take() {
+            close_on_thread(client, || {});
         }
     }
 }
@@ -180,9 +198,8 @@ impl JobProducer {
         // librdkafka reports every message within `message.timeout.ms` (plus the
         // local queue's wait); the bound here is for the case it does not.
         let wait = 3 * REQUEST_TIMEOUT;
-        tokio::time::timeout(wait, self.producer.send(record, Timeout::After(REQUEST_TIMEOUT)))
-            .await
-            .map_err(|_| QueueError::TimedOut(wait))?
+        bounded(wait, self.producer.send(record, Timeout::After(REQUEST_TIMEOUT)))
+            .await?
             .map_err(|(e, _)| QueueError::Kafka(e))?;
         Ok(())
     }
@@ -241,7 +258,7 @@ impl ConsumerErrors {
 /// Asking for the assignment waits on librdkafka's main thread, hence a blocking task.
 pub async fn pause_assigned(consumer: &SharedConsumer, pause: bool) -> Result<usize, QueueError> {
     let consumer = consumer.clone();
-    tokio::task::spawn_blocking(move || {
+    blocking(move || {
         let assigned = consumer.assignment()?;
         if pause {
             consumer.pause(&assigned)?;
@@ -251,7 +268,6 @@ pub async fn pause_assigned(consumer: &SharedConsumer, pause: bool) -> Result<us
         Ok(assigned.count())
     })
     .await
-    .map_err(|e| QueueError::Blocking(e.to_string()))?
 }
 
 /// Sets a partition back to `offset`, so that message is read again (after a
@@ -260,14 +276,13 @@ pub async fn pause_assigned(consumer: &SharedConsumer, pause: bool) -> Result<us
 pub async fn reread(consumer: &SharedConsumer, topic: &str, partition: i32, offset: i64) {
     tokio::time::sleep(Duration::from_secs(1)).await;
     let (c, t) = (consumer.clone(), topic.to_owned());
-    let seek = tokio::task::spawn_blocking(move || {
+    let seek = blocking(move || {
         let mut tpl = TopicPartitionList::new();
         tpl.add_partition_offset(&t, partition, Offset::Offset(offset))?;
-        c.seek_partitions(tpl, Duration::from_secs(5)).map(|_| ()).map_err(QueueError::from)
+        c.seek_partitions(tpl, Duration::from_secs(5))?;
+        Ok(())
     })
-    .await
-    .map_err(|e| QueueError::Blocking(e.to_string()))
-    .and_then(|r| r);
+    .await;
     if let Err(e) = seek {
         // The partition may have moved to another member, which reads it from the last commit.
         tracing::warn!(topic, partition, offset, error = %e, "could not rewind the partition");
@@ -317,9 +332,7 @@ impl TopicAdmin {
             .request_timeout(Some(Timeout::After(REQUEST_TIMEOUT)));
         // Bounded here too: the answer comes through librdkafka's queue.
         let wait = 2 * REQUEST_TIMEOUT;
-        let results = tokio::time::timeout(wait, self.admin.create_topics(&topics, &opts))
-            .await
-            .map_err(|_| QueueError::TimedOut(wait))??;
+        let results = bounded(wait, self.admin.create_topics(&topics, &opts)).await??;
         for result in results {
             match result {
                 Ok(_) => {}
