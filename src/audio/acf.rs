@@ -14,9 +14,8 @@
 //! Hand-written: FFT crates transform, but none keeps sliding short-lag
 //! autocorrelations.
 
-use realfft::{ComplexToReal, RealFftPlanner, RealToComplex};
+use crate::audio::rfft::{ForwardFft, InverseFft};
 use rustfft::num_complex::Complex;
-use std::sync::Arc;
 
 /// The smallest even length ≥ `n` whose only prime factors are 2, 3 and 5.
 fn smooth_len(n: usize) -> usize {
@@ -35,26 +34,19 @@ fn smooth_len(n: usize) -> usize {
 
 /// A forward/inverse real FFT pair of one size with its buffers.
 struct FftPair {
-    fwd: Arc<dyn RealToComplex<f32>>,
-    inv: Arc<dyn ComplexToReal<f32>>,
+    fwd: ForwardFft,
+    inv: InverseFft,
     time: Vec<f32>,
     spec: Vec<Complex<f32>>,
-    scratch_f: Vec<Complex<f32>>,
-    scratch_i: Vec<Complex<f32>>,
 }
 
 impl FftPair {
     fn new(n: usize) -> Self {
-        let mut planner = RealFftPlanner::<f32>::new();
-        let fwd = planner.plan_fft_forward(n);
-        let inv = planner.plan_fft_inverse(n);
         FftPair {
-            time: fwd.make_input_vec(),
-            spec: fwd.make_output_vec(),
-            scratch_f: fwd.make_scratch_vec(),
-            scratch_i: inv.make_scratch_vec(),
-            fwd,
-            inv,
+            fwd: ForwardFft::new(n),
+            inv: InverseFft::new(n),
+            time: vec![0.0; n],
+            spec: vec![Complex::default(); n / 2 + 1],
         }
     }
 
@@ -64,18 +56,17 @@ impl FftPair {
 
     /// `self.spec = FFT(x zero-padded)`.
     fn forward(&mut self, x: &[f32]) {
-        self.time[..x.len()].copy_from_slice(x);
-        self.time[x.len()..].fill(0.0);
-        self.fwd.process_with_scratch(&mut self.time, &mut self.spec, &mut self.scratch_f).expect("planned sizes");
+        let input = self.fwd.input();
+        input[..x.len()].copy_from_slice(x);
+        input[x.len()..].fill(0.0);
+        self.fwd.run(&mut self.spec);
     }
 
     /// `self.time = IFFT(self.spec) / n`'s first `out.len()` points into `out`.
     fn inverse_into(&mut self, out: &mut [f32]) {
-        // A real signal's spectrum has real end points; rounding must not say otherwise.
-        let last = self.spec.len() - 1;
-        self.spec[0].im = 0.0;
-        self.spec[last].im = 0.0;
-        self.inv.process_with_scratch(&mut self.spec, &mut self.time, &mut self.scratch_i).expect("planned sizes");
+        // A real signal's spectrum has real end points: the inverse takes them so,
+        // whatever rounding left in their imaginary parts.
+        self.inv.run(&mut self.spec, &mut self.time);
         let scale = 1.0 / self.len() as f32;
         for (o, &t) in out.iter_mut().zip(&self.time) {
             *o = t * scale;

@@ -15,6 +15,7 @@ pub mod mfcc;
 pub mod pyin;
 pub mod report;
 pub mod resample;
+pub mod rfft;
 pub mod rhythm;
 pub mod sniff;
 pub mod spectral;

@@ -4,7 +4,7 @@
 //! log-normal prior around 120 BPM) and `beat.beat_track` (Ellis's dynamic
 //! programme), including their edge rules.
 
-use realfft::RealFftPlanner;
+use crate::audio::rfft::{ForwardFft, InverseFft};
 use rustfft::num_complex::Complex;
 
 /// How `onset_strength` combines the mel bands of one frame.
@@ -110,18 +110,18 @@ pub fn tempo(env: &[f32], sr: f64, hop: usize) -> f64 {
         (0..win).map(|i| 0.5 - 0.5 * (2.0 * std::f64::consts::PI * i as f64 / win as f64).cos()).collect();
     let n_fft = (2 * win - 1).next_power_of_two();
     // float32 like librosa's tempogram of a float32 envelope.
-    let mut planner = RealFftPlanner::<f32>::new();
-    let fwd = planner.plan_fft_forward(n_fft);
-    let inv = planner.plan_fft_inverse(n_fft);
-    let mut time = fwd.make_input_vec();
-    let mut spec = fwd.make_output_vec();
+    let mut fwd = ForwardFft::new(n_fft);
+    let mut inv = InverseFft::new(n_fft);
+    let mut time = vec![0f32; n_fft];
+    let mut spec = vec![Complex::default(); n_fft / 2 + 1];
     let mut mean = vec![0f64; win];
     for t in 0..n {
-        time[..win].iter_mut().zip(&padded[t..t + win]).zip(&window).for_each(|((d, x), w)| *d = (x * w) as f32);
-        time[win..].fill(0.0);
-        fwd.process(&mut time, &mut spec).expect("planned sizes");
+        let input = fwd.input();
+        input[..win].iter_mut().zip(&padded[t..t + win]).zip(&window).for_each(|((d, x), w)| *d = (x * w) as f32);
+        input[win..].fill(0.0);
+        fwd.run(&mut spec);
         spec.iter_mut().for_each(|c| *c = Complex::new(c.norm_sqr(), 0.0));
-        inv.process(&mut spec, &mut time).expect("planned sizes");
+        inv.run(&mut spec, &mut time);
         let max = time[..win].iter().fold(0f32, |m, v| m.max(v.abs()));
         let scale = if max < f32::MIN_POSITIVE { 1.0 } else { 1.0 / f64::from(max) };
         mean.iter_mut().zip(&time[..win]).for_each(|(m, v)| *m += f64::from(*v) * scale);

@@ -6,9 +6,8 @@
 //! [`Framer`] is streaming: samples go in as they are decoded, whole frames come
 //! out, and memory stays at one frame whatever the length of the recording.
 
-use realfft::{RealFftPlanner, RealToComplex};
+use crate::audio::rfft::ForwardFft;
 use rustfft::num_complex::Complex;
-use std::sync::Arc;
 
 /// Cuts a stream of samples into centered, overlapping frames.
 #[derive(Debug, Clone)]
@@ -68,41 +67,33 @@ pub fn hann(n: usize) -> Vec<f32> {
 
 /// Power spectra of windowed frames: `|FFT(w · x)|²` for bins `0..=n_fft/2`.
 pub struct PowerSpectrum {
-    n_fft: usize,
     window: Vec<f32>,
-    fft: Arc<dyn RealToComplex<f32>>,
-    input: Vec<f32>,
+    fft: ForwardFft,
     output: Vec<Complex<f32>>,
-    scratch: Vec<Complex<f32>>,
 }
 
 impl PowerSpectrum {
+    /// For frames of `n_fft` samples (even).
     pub fn new(n_fft: usize) -> Self {
-        let fft = RealFftPlanner::<f32>::new().plan_fft_forward(n_fft);
         PowerSpectrum {
-            n_fft,
             window: hann(n_fft),
-            input: fft.make_input_vec(),
-            output: fft.make_output_vec(),
-            scratch: fft.make_scratch_vec(),
-            fft,
+            fft: ForwardFft::new(n_fft),
+            output: vec![Complex::default(); n_fft / 2 + 1],
         }
     }
 
     /// Number of frequency bins, `n_fft / 2 + 1`.
     pub fn bins(&self) -> usize {
-        self.n_fft / 2 + 1
+        self.output.len()
     }
 
     /// Computes the power spectrum of `frame` (length `n_fft`) into `out`.
     pub fn compute(&mut self, frame: &[f32], out: &mut [f32]) {
-        debug_assert_eq!(frame.len(), self.n_fft);
-        for ((dst, &x), &w) in self.input.iter_mut().zip(frame).zip(&self.window) {
+        debug_assert_eq!(frame.len(), self.window.len());
+        for ((dst, &x), &w) in self.fft.input().iter_mut().zip(frame).zip(&self.window) {
             *dst = x * w;
         }
-        self.fft
-            .process_with_scratch(&mut self.input, &mut self.output, &mut self.scratch)
-            .expect("buffer sizes come from the plan");
+        self.fft.run(&mut self.output);
         for (o, c) in out.iter_mut().zip(&self.output) {
             *o = c.re * c.re + c.im * c.im;
         }
