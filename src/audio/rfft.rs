@@ -44,8 +44,9 @@ impl Twiddles {
 }
 
 /// Splits `spec` (length `n/2 + 1`) into its lower bins `0..=pairs` and the rest,
-/// and calls `step` on every run of bins `k..k+N` with their partners, the bins
-/// `n/2−k−N+1..=n/2−k` (in ascending order: partner of lane `j` is lane `N−1−j`).
+/// and calls a step on every run of bins `k..k+N` (`step8` on runs of eight, then
+/// `step1` on the bins left) with their partners, the bins `n/2−k−N+1..=n/2−k` (in
+/// ascending order: the partner of lane `j` is lane `N−1−j`).
 fn for_each_pair(
     spec: &mut [Complex<f32>],
     tw: &Twiddles,
