@@ -20,7 +20,7 @@ pub fn start(ctx: &Ctx) -> Option<tokio::task::JoinHandle<()>> {
     if cfg.brokers.is_empty() || cfg.seaweedfs_topic.is_empty() {
         return None;
     }
-    match notification_consumer(cfg, &format!("orakgaraki-{}-bucket", ctx.instance_id)) {
+    match notification_consumer(cfg, &format!("{}-bucket", ctx.client_id())) {
         Ok(consumer) => {
             tracing::info!(topic = %cfg.seaweedfs_topic, "consuming SeaweedFS's Kafka notifications");
             Some(tokio::spawn(run(ctx.clone(), consumer)))

@@ -40,6 +40,11 @@ pub struct Bus {
 }
 
 impl Ctx {
+    /// How this instance names itself to Kafka brokers (`client.id`).
+    pub fn client_id(&self) -> String {
+        format!("orakgaraki-{}", self.instance_id)
+    }
+
     /// A record's stored embedding from the current model, with its index key,
     /// owner and visibility (`None` when it has none).
     pub async fn record_vector(&self, id: &RecordId) -> Result<Option<(VectorKey, Vec<f32>)>, StoreError> {

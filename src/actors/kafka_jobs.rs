@@ -28,8 +28,7 @@ pub struct KafkaJobs {
 
 impl KafkaJobs {
     pub fn start(ctx: &Ctx) -> Result<Self, QueueError> {
-        let client_id = format!("orakgaraki-{}", ctx.instance_id);
-        let consumer = job_consumer(&ctx.config.kafka, &client_id, &JOB_TOPICS)?;
+        let consumer = job_consumer(&ctx.config.kafka, &ctx.client_id(), &JOB_TOPICS)?;
         let tracker = Arc::new(Mutex::new(OffsetTracker::default()));
         let wake = Arc::new(Notify::new());
         let task = tokio::spawn(run(ctx.clone(), consumer.clone(), tracker.clone(), wake.clone()));

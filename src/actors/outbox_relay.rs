@@ -41,7 +41,7 @@ impl Actor for OutboxRelay {
 
     async fn pre_start(&self, myself: ActorRef<RelayMsg>, ctx: Ctx) -> Result<RelayState, ActorProcessingErr> {
         let cfg = &ctx.config.kafka;
-        let client_id = format!("orakgaraki-{}", ctx.instance_id);
+        let client_id = ctx.client_id();
         let producer = Arc::new(JobProducer::new(cfg, &client_id)?);
         let admin = if cfg.create_topics { Some(TopicAdmin::new(cfg, &client_id)?) } else { None };
         super::instrument::every(&myself, Duration::from_millis(cfg.outbox_interval_ms.max(10)), || RelayMsg::Tick);
@@ -78,8 +78,7 @@ impl Actor for OutboxRelay {
                         "replacing the Kafka producer after a failed round"
                     );
                     // The old one is destroyed on a thread of its own (`Detached`).
-                    let client_id = format!("orakgaraki-{}", st.ctx.instance_id);
-                    st.producer = Arc::new(JobProducer::new(&st.ctx.config.kafka, &client_id)?);
+                    st.producer = Arc::new(JobProducer::new(&st.ctx.config.kafka, &st.ctx.client_id())?);
                 }
                 Ok(())
             })
