@@ -3,7 +3,7 @@
 
 use crate::actors::supervisor::shutdown_tree;
 use crate::actors::{Bus, Ctx, Directory, start_tree};
-use crate::auth::{JwtKeys, UploadSigner};
+use crate::auth::{JwtKeys, SignInLink, TicketSigner, UploadSigner};
 use crate::config::Config;
 use crate::domain::catalog::parse_catalog;
 use crate::http::rate_limit::RateLimiter;
@@ -38,6 +38,8 @@ pub enum StartError {
     Objects(#[from] ObjectError),
     #[error("invalid auth configuration: {0}")]
     Auth(String),
+    #[error("refusing to start: {0}")]
+    Exposed(#[from] crate::auth::exposure::ExposureError),
     #[error("cannot start the actor tree: {0}")]
     Actors(String),
     #[error("I/O error: {0}")]
@@ -136,6 +138,7 @@ pub async fn serve(config: Config) -> Result<(), StartError> {
     crate::telemetry::install();
     let data_dir = config.storage.data_dir.clone();
     std::fs::create_dir_all(&data_dir)?;
+    check_exposure(&config)?;
     let _lock = DataDirLock::acquire(&data_dir)?;
     let secret = secret(&config)?;
     let jwt = jwt_keys_with(&config, &secret)?;
@@ -208,11 +211,19 @@ pub async fn serve(config: Config) -> Result<(), StartError> {
     let limiter = RateLimiter::new(&ctx.config.rate_limit, bus.as_ref().map(|b| b.redis.clone()))
         .map_err(|e| StartError::Io(std::io::Error::new(std::io::ErrorKind::InvalidInput, e)))?
         .map(Arc::new);
+    // check_exposure refused dev sign-in on an instance others can reach, so
+    // here it is loopback-only; the sign-in link likewise.
     let dev_sign_in = ctx.config.auth.dev_sign_in && !database_shared && jwt.can_issue();
     if dev_sign_in {
-        tracing::warn!("sign-in by name is on ([auth] dev_sign_in): anyone who reaches this instance can get a token");
+        tracing::warn!("sign-in by name is on ([auth] dev_sign_in): anyone on this machine can get a user token");
     } else if ctx.config.auth.dev_sign_in && database_shared {
         tracing::info!("sign-in by name is off: the database is shared (distributed mode)");
+    }
+    let sign_in_link =
+        (ctx.config.auth.sign_in_link && !database_shared && jwt.can_issue() && loopback_only(&ctx.config, addr))
+            .then(|| Arc::new(SignInLink::new(&public_url)));
+    if let Some(link) = &sign_in_link {
+        tracing::info!(url = %link.url(), "open this link to sign in (it works once; the next one is logged when it is used)");
     }
     let state = AppState::new(crate::http::AppStateInner {
         ctx: ctx.clone(),
@@ -222,6 +233,8 @@ pub async fn serve(config: Config) -> Result<(), StartError> {
         trusted_proxies: cidrs("rate_limit.trusted_proxies", &ctx.config.rate_limit.trusted_proxies)?.into(),
         webhook_sources: cidrs("webhooks.allowed_cidrs", &ctx.config.webhooks.allowed_cidrs)?.into(),
         dev_sign_in,
+        sign_in_link,
+        tickets: TicketSigner::new(&secret),
         // Every change to a record passes through this process only without a shared database.
         record_cache: (!database_shared && ctx.config.http.record_cache_entries > 0)
             .then(|| Arc::new(crate::http::record_cache::RecordCache::new(ctx.config.http.record_cache_entries))),
@@ -260,6 +273,34 @@ pub async fn serve(config: Config) -> Result<(), StartError> {
     let _ = std::fs::remove_file(data_dir.join("server.addr"));
     tracing::info!("stopped");
     Ok(())
+}
+
+/// Every address the service listens on, as configured (port 0 included).
+fn bind_addresses(config: &Config) -> Vec<SocketAddr> {
+    [&config.server.bind, &config.server.metrics_bind].into_iter().filter_map(|a| a.parse().ok()).collect()
+}
+
+/// Refuses a configuration that would open a door on an instance others can
+/// reach: sign-in by name, or a short or placeholder secret.
+pub fn check_exposure(config: &Config) -> Result<(), crate::auth::exposure::ExposureError> {
+    let secrets: Vec<(&'static str, &str)> = vec![
+        ("auth.jwt_secret (ORAK_AUTH__JWT_SECRET)", &config.auth.jwt_secret),
+        ("webhooks.secret (ORAK_WEBHOOKS__SECRET)", &config.webhooks.secret),
+    ];
+    crate::auth::exposure::check(
+        &bind_addresses(config),
+        &config.server.public_url,
+        &config.rate_limit.trusted_proxies,
+        config.auth.dev_sign_in,
+        &secrets,
+    )
+}
+
+/// Whether only this machine can reach the instance (bound at `addr`).
+fn loopback_only(config: &Config, addr: SocketAddr) -> bool {
+    let mut binds = bind_addresses(config);
+    binds.push(addr);
+    crate::auth::exposure::exposure(&binds, &config.server.public_url, &config.rate_limit.trusted_proxies).is_none()
 }
 
 /// Opens the configured voice-search index: embedded in `<data dir>/vectors/`

@@ -94,11 +94,19 @@ pub struct AuthConfig {
     pub private_key_file: String,
     pub issuer: String,
     pub audience: String,
-    /// Lifetime of tokens printed by `orakgaraki token`, seconds.
+    /// Lifetime of tokens printed by `orakgaraki token` and given by the
+    /// sign-in link, seconds.
     pub token_ttl_seconds: u64,
-    /// The web page's "sign in as NAME" (`POST /api/dev/token`), for the
-    /// single-machine mode. Always off with a shared (MySQL) database.
+    /// Lifetime of the tickets `POST /api/tickets` gives (one stream or one
+    /// recording's audio), seconds.
+    pub ticket_ttl_seconds: u64,
+    /// The web page's "sign in as NAME" (`POST /api/dev/token`, user tokens
+    /// only). Startup refuses it unless every address is loopback; always off
+    /// with a shared (MySQL) database.
     pub dev_sign_in: bool,
+    /// On a loopback-only instance, log a one-time sign-in link at start (and
+    /// the next one each time it is used).
+    pub sign_in_link: bool,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -389,8 +397,10 @@ impl Default for AuthConfig {
             private_key_file: String::new(),
             issuer: "orakgaraki".into(),
             audience: "orakgaraki".into(),
-            token_ttl_seconds: 7 * 24 * 3600,
-            dev_sign_in: true,
+            token_ttl_seconds: 12 * 3600,
+            ticket_ttl_seconds: 60,
+            dev_sign_in: false,
+            sign_in_link: true,
         }
     }
 }

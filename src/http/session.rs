@@ -1,10 +1,12 @@
 //! What the web page needs before it has a token:
 //!
-//! - `GET /api/ui/config`: whether "sign in as NAME" is offered, and limits.
-//! - `POST /api/dev/token` `{"user", "admin"}`: a token for any name — the
-//!   single-machine mode's sign-in (`[auth] dev_sign_in`). Never in the
-//!   distributed mode: with a shared MySQL database it is off whatever the setting,
-//!   since anyone reaching the service could then act as anyone.
+//! - `GET /api/ui/config`: which sign-ins are offered, and limits.
+//! - `POST /api/session/link` `{"code", "user"}`: redeems the one-time sign-in
+//!   link a loopback-only instance logs at start, for a user token.
+//! - `POST /api/dev/token` `{"user"}`: a user token for any name (`[auth]
+//!   dev_sign_in`, which startup refuses unless every address is loopback; off
+//!   with a shared database). Neither ever gives an admin token: those come only
+//!   from `orakgaraki token --admin` on the machine.
 
 use super::records::json_body;
 use super::{ApiError, AppState, with_state};
@@ -12,6 +14,7 @@ use crate::auth::Role;
 use crate::clock::now_ms;
 use serde::{Deserialize, Serialize};
 use warp::Filter;
+use warp::http::StatusCode;
 use warp::reply::{Reply, Response};
 
 pub fn routes(state: AppState) -> impl Filter<Extract = (impl Reply,), Error = warp::Rejection> + Clone {
@@ -19,14 +22,21 @@ pub fn routes(state: AppState) -> impl Filter<Extract = (impl Reply,), Error = w
     let token = warp::path!("api" / "dev" / "token")
         .and(warp::post())
         .and(json_body::<TokenRequest>())
-        .and(with_state(state))
+        .and(with_state(state.clone()))
         .and_then(dev_token);
-    config.or(token)
+    let link = warp::path!("api" / "session" / "link")
+        .and(warp::post())
+        .and(json_body::<LinkRequest>())
+        .and(with_state(state))
+        .and_then(redeem_link);
+    config.or(token).or(link)
 }
 
 #[derive(Serialize)]
 struct UiConfig {
     dev_sign_in: bool,
+    /// A sign-in link was logged where the service runs.
+    sign_in_link: bool,
     max_upload_bytes: u64,
     version: &'static str,
 }
@@ -34,6 +44,7 @@ struct UiConfig {
 fn ui_config(state: AppState) -> Response {
     warp::reply::json(&UiConfig {
         dev_sign_in: state.dev_sign_in,
+        sign_in_link: state.sign_in_link.is_some(),
         max_upload_bytes: state.ctx.config.uploads.max_bytes,
         version: env!("CARGO_PKG_VERSION"),
     })
@@ -46,6 +57,13 @@ struct TokenRequest {
     user: String,
     #[serde(default)]
     admin: bool,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct LinkRequest {
+    code: String,
+    user: String,
 }
 
 #[derive(Serialize)]
@@ -68,19 +86,43 @@ fn check_name(user: &str) -> Result<&str, ApiError> {
 
 async fn dev_token(req: TokenRequest, state: AppState) -> Result<Response, warp::Rejection> {
     if !state.dev_sign_in {
-        return Err(
-            ApiError::not_found("sign-in by name is off ([auth] dev_sign_in; never with a shared database)").reject()
-        );
+        let why = "sign-in by name is off ([auth] dev_sign_in: loopback-only instances, never with a shared database)";
+        return Err(ApiError::new(StatusCode::NOT_FOUND, "not_found", why).reject());
+    }
+    if req.admin {
+        return Err(ApiError::forbidden(
+            "sign-in by name never gives an admin token; run `orakgaraki token --user NAME --admin` on the server",
+        )
+        .reject());
     }
     let user = check_name(&req.user).map_err(ApiError::reject)?;
-    let role = if req.admin { Role::Admin } else { Role::User };
+    tracing::info!(user, "signed in by name (dev sign-in)");
+    user_token(&state, user).map_err(ApiError::reject)
+}
+
+async fn redeem_link(req: LinkRequest, state: AppState) -> Result<Response, warp::Rejection> {
+    let Some(link) = &state.sign_in_link else {
+        let why = "this instance has no sign-in link (only loopback-only instances log one)";
+        return Err(ApiError::new(StatusCode::NOT_FOUND, "not_found", why).reject());
+    };
+    let user = check_name(&req.user).map_err(ApiError::reject)?;
+    let Some(next) = link.redeem(req.code.trim()) else {
+        return Err(ApiError::unauthorized(
+            "this sign-in link was used already or is not this instance's; open the newest link in the service's log",
+        )
+        .reject());
+    };
+    tracing::info!(user, next = %next, "signed in with the sign-in link; the next link");
+    user_token(&state, user).map_err(ApiError::reject)
+}
+
+/// A user token for `user`, as JSON.
+fn user_token(state: &AppState, user: &str) -> Result<Response, ApiError> {
     let now = now_ms() / 1000;
     let ttl = state.ctx.config.auth.token_ttl_seconds;
-    let token = state.jwt.issue(user, role, now, ttl).map_err(|e| ApiError::internal(e.to_string()).reject())?;
-    tracing::info!(user, admin = req.admin, "signed in by name (dev sign-in)");
+    let token = state.jwt.issue(user, Role::User, now, ttl).map_err(|e| ApiError::internal(e.to_string()))?;
     let expires_at = crate::domain::record::rfc3339_millis((now + ttl as i64) * 1000);
-    let role = if req.admin { "admin" } else { "user" };
-    Ok(warp::reply::json(&TokenResponse { token, user: user.to_owned(), role, expires_at }).into_response())
+    Ok(warp::reply::json(&TokenResponse { token, user: user.to_owned(), role: "user", expires_at }).into_response())
 }
 
 #[cfg(test)]
