@@ -8,9 +8,10 @@
 //!   with their status changes.
 //! - `GET /api/admin/alerts/stream`: server-sent events, `event: alert`, the most
 //!   recent alerts first (`[alerts] stream_backlog`), then each new alert or status
-//!   change as it arrives (`?access_token=` for EventSource).
+//!   change as it arrives (`?ticket=` for EventSource: `POST /api/tickets`
+//!   `{"scope": "alerts"}`).
 
-use super::auth::{Caller, admin, admin_or_query};
+use super::auth::{Caller, admin, admin_or_ticket};
 use super::records::parse_limit;
 use super::{ApiError, AppState, webhook_auth, with_state};
 use crate::actors::alert_webhook::AlertMsg;
@@ -43,7 +44,7 @@ pub fn routes(state: AppState) -> impl Filter<Extract = (impl Reply,), Error = w
         .and_then(list);
     let stream = warp::path!("api" / "admin" / "alerts" / "stream")
         .and(warp::get())
-        .and(admin_or_query(state.clone()))
+        .and(admin_or_ticket(state.clone()))
         .and(with_state(state))
         .and_then(stream);
     webhook.or(list).or(stream)

@@ -20,11 +20,12 @@ pub mod session;
 pub mod similar;
 pub mod sse;
 pub mod status;
+pub mod tickets;
 pub mod web;
 pub mod webhook_auth;
 
 use crate::actors::Ctx;
-use crate::auth::{JwtKeys, UploadSigner};
+use crate::auth::{JwtKeys, SignInLink, TicketSigner, UploadSigner};
 use ipnet::IpNet;
 use std::convert::Infallible;
 use std::net::{IpAddr, SocketAddr};
@@ -65,8 +66,12 @@ pub struct AppStateInner {
     pub trusted_proxies: Arc<[IpNet]>,
     /// Where webhooks may come from; empty: anywhere.
     pub webhook_sources: Arc<[IpNet]>,
-    /// Whether `POST /api/dev/token` gives out tokens (embedded mode only).
+    /// Whether `POST /api/dev/token` gives out user tokens (loopback-only, embedded).
     pub dev_sign_in: bool,
+    /// The one-time sign-in link (loopback-only instances).
+    pub sign_in_link: Option<Arc<SignInLink>>,
+    /// Issues and checks the tickets of `POST /api/tickets`.
+    pub tickets: TicketSigner,
     /// COMPLETED records' JSON for `GET /api/records/{id}` (embedded mode only).
     pub record_cache: Option<Arc<record_cache::RecordCache>>,
 }
@@ -110,6 +115,7 @@ pub fn routes(state: AppState) -> BoxedFilter<(Response,)> {
         .or(dead_letters::routes(state.clone()))
         .or(alerts::routes(state.clone()))
         .or(session::routes(state.clone()))
+        .or(tickets::routes(state.clone()))
         .or(audio::routes(state.clone()))
         .or(web::routes())
         .or(openapi::routes())

@@ -3,7 +3,7 @@
 //! subscriber has already seen are skipped by sequence number), with keep-alive
 //! comments while idle; the stream ends after a terminal status.
 
-use super::auth::{Caller, caller_or_query};
+use super::auth::{Credentials, credentials};
 use super::records::visible_record;
 use super::{ApiError, AppState, with_state};
 use crate::actors::ask;
@@ -21,7 +21,7 @@ use warp::sse::Event;
 pub fn routes(state: AppState) -> impl Filter<Extract = (impl Reply,), Error = warp::Rejection> + Clone {
     warp::path!("api" / "processing" / "status" / String)
         .and(warp::get())
-        .and(caller_or_query(state.clone()))
+        .and(credentials())
         .and(with_state(state))
         .and_then(status_stream)
 }
@@ -73,7 +73,12 @@ fn status_events<G: Send + 'static>(
     })
 }
 
-async fn status_stream(id: String, caller: Caller, state: AppState) -> Result<warp::reply::Response, warp::Rejection> {
+async fn status_stream(
+    id: String,
+    credentials: Credentials,
+    state: AppState,
+) -> Result<warp::reply::Response, warp::Rejection> {
+    let caller = credentials.authorize(&state, crate::auth::TicketScope::Status, &id).map_err(ApiError::reject)?;
     // Check access first, subscribe, then read the state: a transition between the
     // two reads is either in the state or in the channel, never in neither.
     visible_record(&state, &caller, &id).await.map_err(ApiError::reject)?;
