@@ -99,6 +99,10 @@ pub struct RecordView {
     /// `private` (default) or `public`: public recordings show up in other users' voice search.
     #[serde(default)]
     pub visibility: Visibility,
+    /// The name others see beside this recording when it is public (the owner's
+    /// choice); null: no name. Other users never see the owner's id.
+    #[serde(default)]
+    pub display_name: Option<String>,
     /// Bytes stored (the declared size until the upload arrives).
     pub size: i64,
     /// RFC 3339, UTC.
@@ -133,6 +137,51 @@ pub fn rfc3339_millis(ms: i64) -> String {
     chrono::DateTime::from_timestamp_millis(ms).unwrap_or_default().to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
 }
 
+/// The audio content type an upload is stored and served under: the declared
+/// one when it is `audio/*` (a browser's `video/webm` recording counts as
+/// `audio/webm`); with no useful declaration, the one the file's extension names;
+/// `None` when neither says audio. Serving only audio types keeps the object
+/// store from ever handing a browser HTML or script under the service's name.
+pub fn audio_content_type(declared: &str, filename: &str) -> Option<String> {
+    let declared = declared.trim().to_ascii_lowercase();
+    let essence = declared.split(';').next().unwrap_or("").trim();
+    if let Some(sub) = essence.strip_prefix("audio/")
+        && !sub.is_empty()
+    {
+        return Some(declared);
+    }
+    if let Some(sub @ ("webm" | "mp4" | "ogg")) = essence.strip_prefix("video/") {
+        return Some(format!("audio/{sub}"));
+    }
+    if !essence.is_empty() && essence != "application/octet-stream" {
+        return None;
+    }
+    let ext = filename.rsplit_once('.').map(|(_, e)| e.to_ascii_lowercase()).unwrap_or_default();
+    let by_ext = match ext.as_str() {
+        "wav" | "wave" => "audio/wav",
+        "mp3" => "audio/mpeg",
+        "flac" => "audio/flac",
+        "ogg" | "oga" => "audio/ogg",
+        "opus" => "audio/opus",
+        "webm" | "weba" => "audio/webm",
+        "m4a" | "mp4" | "aac" => "audio/mp4",
+        "aif" | "aiff" | "aifc" => "audio/aiff",
+        "caf" => "audio/x-caf",
+        _ => return None,
+    };
+    Some(by_ext.to_owned())
+}
+
+/// A display name as an owner may choose one: trimmed, at most 64 characters,
+/// no control characters; empty means none.
+pub fn display_name(name: &str) -> Result<Option<String>, &'static str> {
+    let name = name.trim();
+    if name.chars().count() > 64 || name.chars().any(char::is_control) {
+        return Err("display_name must be at most 64 characters, without control characters");
+    }
+    Ok((!name.is_empty()).then(|| name.to_owned()))
+}
+
 /// Makes a client-supplied filename safe to store and show: no path, no control
 /// characters, at most 255 bytes; never empty.
 pub fn sanitize_filename(name: &str) -> String {
@@ -150,6 +199,22 @@ pub fn sanitize_filename(name: &str) -> String {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn only_audio_types_are_stored() {
+        let t = |declared: &str, name: &str| audio_content_type(declared, name);
+        assert_eq!(t("audio/wav", "x.bin").as_deref(), Some("audio/wav"));
+        assert_eq!(t(" Audio/WebM;codecs=opus ", "x").as_deref(), Some("audio/webm;codecs=opus"));
+        assert_eq!(t("video/webm", "take.webm").as_deref(), Some("audio/webm"));
+        assert_eq!(t("", "song.MP3").as_deref(), Some("audio/mpeg"));
+        assert_eq!(t("application/octet-stream", "a.m4a").as_deref(), Some("audio/mp4"));
+        for (declared, name) in
+            [("text/html", "a.wav"), ("image/svg+xml", "x.mp3"), ("", "notes.txt"), ("audio/", "a"), ("", "")]
+        {
+            assert_eq!(t(declared, name), None, "{declared} {name}");
+        }
+    }
+
     use super::*;
 
     #[test]

@@ -1,5 +1,7 @@
 //! `/health` (the process answers), `/ready` (database reachable, actors alive)
-//! and `/metrics` (Prometheus text format).
+//! and `/metrics` (Prometheus text format). `/ready` tells a caller only ready or
+//! not ready: which check failed, and why, goes to the log (a database error can
+//! name hosts and users).
 
 use super::{AppState, with_state};
 use serde_json::json;
@@ -34,10 +36,7 @@ pub fn metrics() -> impl Filter<Extract = (impl Reply,), Error = warp::Rejection
 
 async fn ready(state: AppState) -> Result<warp::reply::Response, Infallible> {
     let d = &state.ctx.directory;
-    let database = match state.ctx.store.ping().await {
-        Ok(()) => "ok".to_owned(),
-        Err(e) => e.to_string(),
-    };
+    let database = state.ctx.store.ping().await;
     let actors = d.alive()
         && d.sse().is_some()
         && d.pool().is_some()
@@ -46,11 +45,14 @@ async fn ready(state: AppState) -> Result<warp::reply::Response, Infallible> {
         && d.s3_event().is_some()
         && d.upload_session().is_some()
         && d.sweeper().is_some();
-    let ok = database == "ok" && actors;
-    let body = json!({
-        "status": if ok { "ready" } else { "unavailable" },
-        "checks": { "database": database, "actors": if actors { "ok" } else { "down" } },
-    });
+    if let Err(e) = &database {
+        tracing::warn!(error = %e, "not ready: the database does not answer");
+    }
+    if !actors {
+        tracing::warn!("not ready: a supervised actor is down");
+    }
+    let ok = database.is_ok() && actors;
+    let body = json!({ "status": if ok { "ready" } else { "unavailable" } });
     let status = if ok { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
     Ok(warp::reply::with_status(warp::reply::json(&body), status).into_response())
 }

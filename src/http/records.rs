@@ -158,10 +158,19 @@ async fn presigned_url(caller: Caller, req: PresignRequest, state: AppState) -> 
     if req.size > max {
         return Err(ApiError::too_large(format!("size {} is over the limit of {max} bytes", req.size)).reject());
     }
+    let declared = check_content_type(req.content_type).map_err(ApiError::reject)?;
+    let Some(content_type) = crate::domain::record::audio_content_type(&declared, &req.filename) else {
+        return Err(ApiError::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "unsupported_media_type",
+            format!("uploads are audio: content_type must be audio/* (got {declared:?})"),
+        )
+        .reject());
+    };
     let request = UploadRequest {
         owner: caller.user,
         filename: sanitize_filename(&req.filename),
-        content_type: check_content_type(req.content_type).map_err(ApiError::reject)?,
+        content_type,
         size: req.size,
         metadata: None,
         presign: true,
@@ -302,6 +311,11 @@ async fn get(id: String, caller: Caller, q: GetQuery, state: AppState) -> Result
     let mut record = readable_record(&state, &caller, &id).await.map_err(ApiError::reject)?;
     for extra in include.split(',').map(str::trim).filter(|s| !s.is_empty()) {
         match extra {
+            // A voiceprint is biometric data: its owner's (and admins') alone, even
+            // when the recording is public.
+            "embedding" if !caller.may_see(&record.owner) => {
+                return Err(ApiError::forbidden("only the owner (or an admin) may read a voice embedding").reject());
+            }
             "embedding" => {
                 if let Some(analysis) = record.view.analysis.as_mut() {
                     analysis.embedding =
@@ -415,19 +429,27 @@ async fn delete(id: String, caller: Caller, state: AppState) -> Result<Response,
 #[serde(deny_unknown_fields)]
 struct PatchRequest {
     visibility: Option<crate::domain::Visibility>,
+    /// The name others see beside the recording when it is public; "" for none.
+    display_name: Option<String>,
 }
 
-/// `PATCH /api/records/{id}` `{"visibility": "public" | "private"}`: who may find
-/// the recording in voice search. The owner (or an admin) only.
+/// `PATCH /api/records/{id}` `{"visibility": "public" | "private", "display_name"}`:
+/// who may find the recording in voice search, and the name they see beside it
+/// (never the owner's id). The owner (or an admin) only.
 async fn patch(id: String, caller: Caller, req: PatchRequest, state: AppState) -> Result<Response, warp::Rejection> {
     let record = owned_record(&state, &caller, &id).await.map_err(ApiError::reject)?;
-    let Some(visibility) = req.visibility else {
-        return Err(ApiError::bad_request("nothing to change (known fields: visibility)").reject());
+    if req.visibility.is_none() && req.display_name.is_none() {
+        return Err(ApiError::bad_request("nothing to change (known fields: visibility, display_name)").reject());
+    }
+    let visibility = req.visibility.unwrap_or(record.view.visibility);
+    let display_name = match req.display_name.as_deref() {
+        Some(name) => crate::domain::record::display_name(name).map_err(|e| ApiError::bad_request(e).reject())?,
+        None => record.view.display_name.clone(),
     };
     state
         .ctx
         .store
-        .set_visibility(&record.view.id, visibility, now_ms())
+        .set_visibility(&record.view.id, visibility, display_name.as_deref(), now_ms())
         .await
         .map_err(|e| ApiError::from(e).reject())?;
     if let Some(cache) = &state.record_cache {

@@ -2,6 +2,12 @@
 //! find the recordings whose voice embeddings are closest to a recording's (or to
 //! a given vector), among those the caller may see: their own and others' public
 //! ones (an admin sees all).
+//!
+//! Voiceprints are biometric data. Users search from their own (or public)
+//! recordings; a raw vector is an admin's query only (it would let anyone probe
+//! the index with a voiceprint taken elsewhere). Results name no user: others'
+//! recordings show the display name their owner chose, or none; only admins see
+//! owner ids, and only admins filter by owner.
 
 use super::auth::{Caller, caller};
 use super::records::{json_body, may_read, readable_record};
@@ -81,7 +87,13 @@ struct Item {
     record_id: String,
     /// Cosine similarity of the two voice embeddings, −1..=1 (6 decimals).
     score: f64,
-    owner: String,
+    /// Whether the recording is the caller's own.
+    mine: bool,
+    /// The name the owner chose to be shown under; null: none.
+    display_name: Option<String>,
+    /// The owner's id: in admins' answers only.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    owner: Option<String>,
     visibility: Visibility,
     analysis_summary: Option<Summary>,
 }
@@ -163,6 +175,11 @@ async fn search(caller: Caller, req: SearchRequest, state: AppState) -> Result<R
                 let (_, key, vector) = searchable_record(&state, &caller, id).await?;
                 (vector, Some(key))
             }
+            (None, Some(_)) if caller.role != Role::Admin => {
+                return Err(ApiError::forbidden(
+                    "searching by a raw vector is for admins; search from one of your recordings (record_id)",
+                ));
+            }
             (None, Some(v)) => {
                 let dims = crate::model::EMBEDDING_DIM;
                 if v.len() != dims {
@@ -175,6 +192,9 @@ async fn search(caller: Caller, req: SearchRequest, state: AppState) -> Result<R
             }
             _ => return Err(ApiError::bad_request("give exactly one of record_id and vector")),
         };
+        if req.filters.owner.as_ref().is_some_and(|o| *o != caller.user) && caller.role != Role::Admin {
+            return Err(ApiError::forbidden("only admins filter by another user (use scope \"mine\" for yours)"));
+        }
         if let Some(m) = req.filters.min_score
             && !(-1.0..=1.0).contains(&m)
         {
@@ -225,7 +245,9 @@ async fn neighbours(
         items.push(Item {
             record_id: record.view.id.to_string(),
             score: (f64::from(hit.score) * 1e6).round() / 1e6,
-            owner: record.owner,
+            mine: record.owner == caller.user,
+            display_name: record.view.display_name.clone(),
+            owner: admin.then_some(record.owner),
             visibility: record.view.visibility,
             analysis_summary: record.view.analysis.as_ref().map(Summary::from),
         });

@@ -177,11 +177,12 @@ pub trait RecordStore: Send + Sync + 'static {
         limit: i64,
         after: Option<&ListCursor>,
     ) -> Result<Vec<StoredRecord>, StoreError>;
-    /// Makes a record public or private.
+    /// Makes a record public or private, shown to others under `display_name`.
     async fn set_visibility(
         &self,
         id: &RecordId,
         visibility: crate::domain::Visibility,
+        display_name: Option<&str>,
         now: i64,
     ) -> Result<(), StoreError>;
     /// Replaces a record's client metadata.

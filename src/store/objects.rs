@@ -94,7 +94,9 @@ pub trait ObjectStore: Send + Sync + 'static {
     /// A URL from which a client downloads the object until `expires` (unix
     /// seconds), for stores that can sign one; the embedded store's files are
     /// served by the HTTP layer instead (`NoDirectUrl`).
-    async fn presign_get(&self, key: &str, expires: i64) -> Result<String, ObjectError>;
+    /// The download is answered as `content_type` with `Content-Disposition:
+    /// attachment`, whatever the object's stored metadata says.
+    async fn presign_get(&self, key: &str, expires: i64, content_type: &str) -> Result<String, ObjectError>;
 }
 
 /// Server-made object keys only (`audio/<uuid>`): anything that could climb out
@@ -213,7 +215,7 @@ impl ObjectStore for LocalObjects {
         }
     }
 
-    async fn presign_get(&self, _key: &str, _expires: i64) -> Result<String, ObjectError> {
+    async fn presign_get(&self, _key: &str, _expires: i64, _content_type: &str) -> Result<String, ObjectError> {
         Err(ObjectError::NoDirectUrl)
     }
 }

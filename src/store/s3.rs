@@ -337,7 +337,7 @@ impl ObjectStore for S3Objects {
         Ok(())
     }
 
-    async fn presign_get(&self, key: &str, expires: i64) -> Result<String, ObjectError> {
+    async fn presign_get(&self, key: &str, expires: i64, content_type: &str) -> Result<String, ObjectError> {
         check_key(key)?;
         let ttl = (expires - crate::clock::now_ms() / 1000).max(1);
         let config = PresigningConfig::expires_in(Duration::from_secs(ttl.unsigned_abs()))
@@ -347,6 +347,8 @@ impl ObjectStore for S3Objects {
             .get_object()
             .bucket(&self.bucket)
             .key(key)
+            .response_content_type(content_type)
+            .response_content_disposition("attachment")
             .presigned(config)
             .await
             .map_err(failed(format!("presign get {key}")))?;

@@ -32,6 +32,7 @@ pub struct RecordRow {
     pub visibility: String,
     /// Attempts made before the last requeue (not counted against the retry budget).
     pub attempt_base: i32,
+    pub display_name: Option<String>,
 }
 
 #[derive(Debug, Insertable)]
@@ -132,6 +133,7 @@ impl RecordRow {
             filename: self.filename.clone(),
             content_type: self.content_type.clone(),
             visibility: self.visibility()?,
+            display_name: self.display_name.clone(),
             size: self.size.unwrap_or(self.declared_size),
             created_at: rfc3339_millis(self.created_at),
             updated_at: rfc3339_millis(self.updated_at),

@@ -286,10 +286,20 @@ impl RecordStore for $store {
         rows.into_iter().map(|(row, analysis, tag)| row.into_stored(analysis, tag)).collect()
     }
 
-    async fn set_visibility(&self, id: &RecordId, visibility: Visibility, now: i64) -> Result<(), StoreError> {
+    async fn set_visibility(
+        &self,
+        id: &RecordId,
+        visibility: Visibility,
+        display_name: Option<&str>,
+        now: i64,
+    ) -> Result<(), StoreError> {
         let mut conn = self.write().await?;
         let n = diesel::update(records::table.find(id.as_str()))
-            .set((records::visibility.eq(visibility.as_str()), records::updated_at.eq(now)))
+            .set((
+                records::visibility.eq(visibility.as_str()),
+                records::display_name.eq(display_name),
+                records::updated_at.eq(now),
+            ))
             .execute(&mut *conn)
             .await?;
         if n == 0 { Err(StoreError::NotFound) } else { Ok(()) }

@@ -24,6 +24,7 @@ diesel::table! {
         updated_at -> BigInt,
         visibility -> Text,
         attempt_base -> Integer,
+        display_name -> Nullable<Text>,
     }
 }
 
