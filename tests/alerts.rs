@@ -271,21 +271,20 @@ async fn bad_payloads_are_refused_and_a_hanging_chat_never_delays_the_webhook() 
         .unwrap();
     assert_eq!(r.status(), 200);
 
-    // Admins only; the stream takes ?access_token= for EventSource.
+    // Admins only; the stream opens with an admin's ticket (EventSource).
     let user = s.token("someone", false);
     let admin = s.token("ops", true);
     assert_eq!(s.client.get(s.url("/api/admin/alerts")).bearer_auth(&user).send().await.unwrap().status(), 403);
     assert_eq!(s.client.get(s.url("/api/admin/alerts")).send().await.unwrap().status(), 401);
     assert_eq!(s.client.get(s.url("/api/admin/alerts/stream")).send().await.unwrap().status(), 401);
-    assert_eq!(
-        s.client.get(s.url(&format!("/api/admin/alerts/stream?access_token={user}"))).send().await.unwrap().status(),
-        403
-    );
+    assert_eq!(s.client.get(s.url("/api/admin/alerts/stream")).bearer_auth(&user).send().await.unwrap().status(), 403);
+    assert_eq!(s.ticket_url(&user, "alerts", None).await.0, 403);
     assert_eq!(
         s.client.get(s.url("/api/admin/alerts?status=burning")).bearer_auth(&admin).send().await.unwrap().status(),
         400
     );
-    let stream = s.client.get(s.url(&format!("/api/admin/alerts/stream?access_token={admin}"))).send().await.unwrap();
+    let (_, url) = s.ticket_url(&admin, "alerts", None).await;
+    let stream = s.client.get(url).send().await.unwrap();
     assert_eq!(stream.status(), 200);
     // The backlog comes first: both alerts, oldest first.
     let mut events = alert_events(stream);

@@ -71,9 +71,7 @@ async fn users_only_see_their_own_records() {
 
     assert_eq!(error_code(s.get_record(&mallory, &id).await).await, (404, "not_found".into()));
     assert_eq!(s.sse(&mallory, &id).await.status(), 404);
-    let sse_query =
-        s.client.get(s.url(&format!("/api/processing/status/{id}?access_token={mallory}"))).send().await.unwrap();
-    assert_eq!(sse_query.status(), 404);
+    assert_eq!(s.ticket_url(&mallory, "status", Some(&id)).await.0, 404, "no ticket for another's record");
     let del = s.delete(&mallory, &format!("/api/records/{id}")).await;
     assert_eq!(del.status(), 404);
     let list: Value = s.get_json(&mallory, "/api/records").await;
@@ -83,12 +81,13 @@ async fn users_only_see_their_own_records() {
     assert_eq!(error_code(missing).await, (404, "not_found".into()));
     assert_eq!(s.get_record(&mallory, "not-a-uuid").await.status(), 404);
 
-    // The owner (and an admin) still see it; the SSE stream accepts ?access_token=.
+    // The owner (and an admin) still see it; the SSE stream opens with a ticket.
     assert_eq!(s.get_record(&alice, &id).await.status(), 200);
     assert_eq!(s.get_record(&admin, &id).await.status(), 200);
-    let via_query =
-        s.client.get(s.url(&format!("/api/processing/status/{id}?access_token={alice}"))).send().await.unwrap();
-    assert_eq!(statuses(&collect_sse(via_query, T).await), ["COMPLETED"]);
+    let (status, url) = s.ticket_url(&alice, "status", Some(&id)).await;
+    assert_eq!(status, 201);
+    let via_ticket = s.client.get(url).send().await.unwrap();
+    assert_eq!(statuses(&collect_sse(via_ticket, T).await), ["COMPLETED"]);
 }
 
 #[tokio::test]

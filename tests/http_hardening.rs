@@ -279,6 +279,38 @@ async fn uploads_that_are_not_audio_get_415_and_leave_nothing() {
     assert_eq!(s.put(url, wav).await.status(), 200);
     let id = ticket["record_id"].as_str().unwrap();
     assert_eq!(s.wait_terminal(&token, id, Duration::from_secs(60)).await["status"], "COMPLETED");
+
+    // A signed URL is only ever for audio: other declared types are refused up
+    // front; none declared, the filename's extension decides.
+    for (filename, content_type) in [("page.html", "text/html"), ("x.svg", "image/svg+xml"), ("notes.txt", "")] {
+        let r = s
+            .client
+            .post(s.url("/api/records/presigned-url"))
+            .bearer_auth(&token)
+            .json(&serde_json::json!({"filename": filename, "content_type": content_type, "size": 100}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 415, "{filename} {content_type}");
+        assert!(r.text().await.unwrap().contains("audio/*"));
+    }
+    let r = s
+        .client
+        .post(s.url("/api/records/presigned-url"))
+        .bearer_auth(&token)
+        .json(&serde_json::json!({"filename": "take.m4a", "size": 100}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 201);
+    let opened: serde_json::Value = r.json().await.unwrap();
+    assert_eq!(opened["headers"]["Content-Type"], "audio/mp4", "{opened}");
+    // Played back, it is audio and a download.
+    let r = s.client.get(s.url(&format!("/api/audio/{id}"))).bearer_auth(&token).send().await.unwrap();
+    assert_eq!(
+        (r.headers()["content-type"].to_str().unwrap(), r.headers()["content-disposition"].to_str().unwrap()),
+        ("audio/wav", "attachment")
+    );
 }
 
 #[tokio::test]

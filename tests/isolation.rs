@@ -72,12 +72,32 @@ async fn every_route_answers_each_kind_of_caller_as_it_should() {
     row(&s, &who, "GET", &format!("{rec}/similar?k=5"), None, [401, 200, 404, 200]).await;
     row(&s, &who, "POST", "/api/search/similar", Some(json!({"record_id": a1, "k": 5})), [401, 200, 404, 200]).await;
     row(&s, &who, "POST", "/api/recommendations/songs", Some(json!({"record_id": a1})), [401, 200, 404, 200]).await;
+    row(&s, &who, "GET", &format!("{rec}?include=embedding"), None, [401, 200, 404, 200]).await;
+    // Tickets: the same rules as the URLs they open.
+    let tickets = "/api/tickets";
+    row(&s, &who, "POST", tickets, Some(json!({"scope": "status", "record_id": a1})), [401, 201, 404, 201]).await;
+    row(&s, &who, "POST", tickets, Some(json!({"scope": "audio", "record_id": a1})), [401, 201, 404, 201]).await;
+    row(&s, &who, "POST", tickets, Some(json!({"scope": "alerts"})), [401, 403, 403, 201]).await;
+    // Raw voiceprints: searching by one is an admin's query.
+    let raw = json!({"vector": vec![0.0625; 256], "k": 5});
+    row(&s, &who, "POST", "/api/search/similar", Some(raw), [401, 403, 403, 200]).await;
+    // Signing in never gives an admin token, and sign-in by name is off by default.
+    let by_name = json!({"user": "x", "admin": true});
+    row(&s, &who, "POST", "/api/dev/token", Some(by_name), [404, 404, 404, 404]).await;
+    let bad_link = json!({"code": "0".repeat(48), "user": "x"});
+    row(&s, &who, "POST", "/api/session/link", Some(bad_link), [401, 401, 401, 401]).await;
     // Bob's public one: readable by others, changed only by him (or an admin).
     let pub_rec = format!("/api/records/{b1}");
     row(&s, &who, "GET", &pub_rec, None, [401, 200, 200, 200]).await;
     // Its audio plays for anyone signed in (the owner here is Bob: column 2).
     row(&s, &who, "GET", &format!("/api/audio/{b1}"), None, [401, 200, 200, 200]).await;
     row(&s, &who, "PATCH", &pub_rec, Some(public.clone()), [401, 403, 200, 200]).await;
+    // Its voiceprint stays Bob's; its audio ticket is anyone's, its status stream his.
+    row(&s, &who, "GET", &format!("{pub_rec}?include=embedding"), None, [401, 403, 200, 200]).await;
+    let audio_ticket = json!({"scope": "audio", "record_id": b1});
+    row(&s, &who, "POST", "/api/tickets", Some(audio_ticket), [401, 201, 201, 201]).await;
+    let status_ticket = json!({"scope": "status", "record_id": b1});
+    row(&s, &who, "POST", "/api/tickets", Some(status_ticket), [401, 404, 201, 201]).await;
     // Collections and creation: anyone signed in, each for themselves.
     row(&s, &who, "GET", "/api/records", None, [401, 200, 200, 200]).await;
     let presign = json!({"filename": "x.wav", "size": 1000});

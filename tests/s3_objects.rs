@@ -170,8 +170,8 @@ async fn the_service_runs_on_s3() {
 
     // Playback: a redirect to a presigned GET of the very bytes; CSP lets the page reach the store.
     let no_redirects = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
-    let r =
-        no_redirects.get(s.url(&format!("/api/audio/{id}"))).query(&[("access_token", &token)]).send().await.unwrap();
+    let (_, url) = s.ticket_url(&token, "audio", Some(&id)).await;
+    let r = no_redirects.get(url).send().await.unwrap();
     assert_eq!(r.status(), 307);
     let csp = r.headers()["content-security-policy"].to_str().unwrap().to_owned();
     assert!(csp.contains(&format!("connect-src 'self' {endpoint}")), "{csp}");
@@ -179,11 +179,14 @@ async fn the_service_runs_on_s3() {
     assert!(location.starts_with(&endpoint), "{location}");
     let played = reqwest::get(&location).await.unwrap();
     assert_eq!(played.status(), 200);
+    // The store answers as audio, to be downloaded: never a page in the store's origin.
+    assert_eq!(played.headers()["content-type"], "audio/wav", "{:?}", played.headers());
+    assert_eq!(played.headers()["content-disposition"], "attachment", "{:?}", played.headers());
     assert_eq!(played.bytes().await.unwrap().as_ref(), wav.as_slice());
     let other = s.token("stranger", false);
-    let r =
-        no_redirects.get(s.url(&format!("/api/audio/{id}"))).query(&[("access_token", &other)]).send().await.unwrap();
+    let r = no_redirects.get(s.url(&format!("/api/audio/{id}"))).bearer_auth(&other).send().await.unwrap();
     assert_eq!(r.status(), 404, "a private recording's URL is not handed to others");
+    assert_eq!(s.ticket_url(&other, "audio", Some(&id)).await.0, 404);
 
     // Deleting a record deletes its object from the bucket.
     assert_eq!(s.delete(&token, &format!("/api/records/{id}")).await.status(), 204);

@@ -58,7 +58,7 @@ async fn rebuilt_from_the_database_and_kept_in_line_by_sync() {
     // Every third of bob's is public.
     for (n, (id, _)) in ids.iter().enumerate().filter(|(_, (_, o))| *o == "bob") {
         if n % 3 == 1 {
-            store.set_visibility(id, Visibility::Public, 100).await.unwrap();
+            store.set_visibility(id, Visibility::Public, None, 100).await.unwrap();
         }
     }
     let params = IndexParams::default();
@@ -136,7 +136,7 @@ async fn pgvector_is_rebuilt_from_mysql_and_kept_in_line() {
         ids.push(completed(&*store, owner, unit(&mut rng), i as i64).await);
     }
     for id in ids.iter().skip(1).step_by(4).take(5) {
-        store.set_visibility(id, Visibility::Public, 100).await.unwrap();
+        store.set_visibility(id, Visibility::Public, None, 100).await.unwrap();
     }
     let table = format!("vv_test_{}", &uuid::Uuid::new_v4().simple().to_string()[..12]);
     let params = PgParams {
@@ -174,7 +174,7 @@ async fn pgvector_is_rebuilt_from_mysql_and_kept_in_line() {
     let fresh = unit(&mut rng);
     assert!(store.put_embedding(&ids[0], &embedding(fresh.clone(), "1"), 200).await.unwrap());
     store.delete(&ids[2]).await.unwrap();
-    store.set_visibility(&ids[3], Visibility::Public, 201).await.unwrap();
+    store.set_visibility(&ids[3], Visibility::Public, None, 201).await.unwrap();
     let report = vectors.sync().await.unwrap();
     assert_eq!((report.added, report.removed), (1, 2), "{report:?}");
     assert_eq!(vectors.len(), 79);

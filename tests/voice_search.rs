@@ -73,6 +73,16 @@ async fn world(s: &Server) -> World {
     let bo_public = upload_done(s, &bo, "speech_60s_16k.wav").await;
     let bo_private = upload_done(s, &bo, "pyannote_sample.wav").await;
     assert_eq!(set_visibility(s, &ana, &ana_clips[3], "public").await, 200);
+    let r = s
+        .client
+        .patch(s.url(&format!("/api/records/{}", ana_clips[3])))
+        .bearer_auth(&ana)
+        .json(&json!({ "display_name": "  Ana S. " }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    assert_eq!(r.json::<Value>().await.unwrap()["display_name"], "Ana S.");
     assert_eq!(set_visibility(s, &bo, &bo_public, "public").await, 200);
     World { ana, bo, cy, ana_clips, bo_public, bo_private }
 }
@@ -94,7 +104,8 @@ async fn similar_voices_respect_visibility_and_rank_the_same_speaker_first() {
     let scores: Vec<f64> = items.iter().map(|i| i["score"].as_f64().unwrap()).collect();
     assert!(scores.windows(2).all(|p| p[0] >= p[1]), "not sorted: {scores:?}");
     assert!(scores[0] > 0.8 && scores[0] <= 1.0001, "{scores:?}");
-    assert_eq!(items[0]["owner"], "ana");
+    assert_eq!(items[0]["mine"], true);
+    assert!(items.iter().all(|i| i.get("owner").is_none()), "a user's answer names no user: {body}");
     assert!(items[0]["analysis_summary"]["duration_s"].as_f64().unwrap() > 1.0, "{body}");
     assert!(items[0]["analysis_summary"]["low_note"].is_string(), "{body}");
 
@@ -110,6 +121,10 @@ async fn similar_voices_respect_visibility_and_rank_the_same_speaker_first() {
     let (status, body) = similar(&s, &w.cy, &w.bo_public, 10).await;
     assert_eq!(status, 200, "{body}");
     assert_eq!(ids(&body), vec![w.ana_clips[3].clone()], "only Ana's public clip: {body}");
+    // Shown under the name Ana chose, never her id.
+    let item = &body["items"][0];
+    assert_eq!((item["display_name"].as_str(), item["mine"].as_bool()), (Some("Ana S."), Some(false)), "{body}");
+    assert!(item.get("owner").is_none() && !body.to_string().contains("\"ana\""), "{body}");
     // Bo sees his own private one and Ana's public clip, not Ana's private clips.
     let (_, body) = similar(&s, &w.bo, &w.bo_public, 10).await;
     assert_eq!(
@@ -120,6 +135,7 @@ async fn similar_voices_respect_visibility_and_rank_the_same_speaker_first() {
     let admin = s.token("root", true);
     let (_, body) = similar(&s, &admin, &w.bo_public, 10).await;
     assert_eq!(ids(&body).len(), 5, "{body}");
+    assert!(body["items"].as_array().unwrap().iter().all(|i| i["owner"].is_string()), "admins see owners: {body}");
 
     // Visibility changes show at once; only the owner may change it.
     assert_eq!(set_visibility(&s, &w.cy, &w.bo_public, "private").await, 403);
@@ -143,11 +159,30 @@ async fn similar_voices_respect_visibility_and_rank_the_same_speaker_first() {
 async fn search_by_vector_or_record_with_filters() {
     let s = Server::start(&[]).await;
     let w = world(&s).await;
+    let admin = s.token("root", true);
     let full = s.get_json(&w.ana, &format!("/api/records/{}?include=embedding", w.ana_clips[0])).await;
     let vector = full["analysis"]["embedding"]["vector"].clone();
+    assert_eq!(vector.as_array().map(Vec::len), Some(256), "the owner reads her own voiceprint");
+
+    // A voiceprint is its owner's: not readable from a public record by others,
+    // and a raw vector is an admin's query only.
+    let r = s
+        .client
+        .get(s.url(&format!("/api/records/{}?include=embedding", w.bo_public)))
+        .bearer_auth(&w.cy)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 403);
+    assert_eq!(s.get_record(&w.cy, &w.bo_public).await.status(), 200, "the public record itself is readable");
+    let bos = s.get_json(&admin, &format!("/api/records/{}?include=embedding", w.bo_public)).await;
+    assert!(bos["analysis"]["embedding"]["vector"].is_array(), "admins read any: {bos}");
+    let (status, answer) = search(&s, &w.ana, json!({ "vector": vector, "k": 3 })).await;
+    assert_eq!(status, 403, "{answer}");
+    assert!(answer["error"]["message"].as_str().unwrap().contains("record_id"), "{answer}");
 
     // By vector the record itself is a hit (score ~1); by record id it is left out.
-    let (status, body) = search(&s, &w.ana, json!({ "vector": vector, "k": 3 })).await;
+    let (status, body) = search(&s, &admin, json!({ "vector": vector, "k": 3 })).await;
     assert_eq!(status, 200, "{body}");
     assert_eq!(ids(&body)[0], w.ana_clips[0]);
     assert!(body["items"][0]["score"].as_f64().unwrap() > 0.999, "{body}");
@@ -155,18 +190,23 @@ async fn search_by_vector_or_record_with_filters() {
     assert!(!ids(&body).contains(&w.ana_clips[0]));
     assert_eq!(ids(&body).len(), 4, "Ana's 3 other clips and Bo's public one: {body}");
 
-    // Filters: mine, public, owner, min_score.
-    let (_, body) = search(&s, &w.ana, json!({ "vector": vector, "k": 10, "filters": { "scope": "mine" } })).await;
-    assert_eq!(ids(&body).len(), 4, "{body}");
-    assert!(body["items"].as_array().unwrap().iter().all(|i| i["owner"] == "ana"));
-    let (_, body) = search(&s, &w.ana, json!({ "vector": vector, "k": 10, "filters": { "scope": "public" } })).await;
+    // Filters: mine, public, owner (admins, or oneself), min_score.
+    let from_ana = |filters: Value| json!({ "record_id": w.ana_clips[0], "k": 10, "filters": filters });
+    let (_, body) = search(&s, &w.ana, from_ana(json!({ "scope": "mine" }))).await;
+    assert_eq!(ids(&body).len(), 3, "{body}");
+    assert!(body["items"].as_array().unwrap().iter().all(|i| i["mine"] == true));
+    let (_, body) = search(&s, &w.ana, from_ana(json!({ "scope": "public" }))).await;
     assert_eq!(
         ids(&body).into_iter().collect::<HashSet<_>>(),
         HashSet::from([w.ana_clips[3].clone(), w.bo_public.clone()])
     );
-    let (_, body) = search(&s, &w.ana, json!({ "vector": vector, "k": 10, "filters": { "owner": "bo" } })).await;
-    assert_eq!(ids(&body), vec![w.bo_public.clone()], "Bo's private record stays hidden: {body}");
-    let (_, body) = search(&s, &w.ana, json!({ "vector": vector, "k": 10, "filters": { "min_score": 0.75 } })).await;
+    assert_eq!(search(&s, &w.ana, from_ana(json!({ "owner": "bo" }))).await.0, 403, "users cannot probe by user id");
+    let (_, body) = search(&s, &w.ana, from_ana(json!({ "owner": "ana" }))).await;
+    assert_eq!(ids(&body).len(), 3, "{body}");
+    let (_, body) =
+        search(&s, &admin, json!({ "vector": vector, "k": 10, "filters": { "owner": "bo", "scope": "public" } })).await;
+    assert_eq!(ids(&body), vec![w.bo_public.clone()], "Bo's private record stays out of a public scope: {body}");
+    let (_, body) = search(&s, &w.ana, from_ana(json!({ "min_score": 0.75 }))).await;
     assert!(body["items"].as_array().unwrap().iter().all(|i| i["score"].as_f64().unwrap() >= 0.75), "{body}");
     assert!(!ids(&body).is_empty());
 
@@ -181,7 +221,7 @@ async fn search_by_vector_or_record_with_filters() {
         json!({ "vector": vector, "filters": { "min_score": 2.0 } }),
     ];
     for body in bad {
-        let (status, answer) = search(&s, &w.ana, body.clone()).await;
+        let (status, answer) = search(&s, &admin, body.clone()).await;
         assert_eq!(status, 400, "{body} -> {answer}");
         assert!(answer["error"]["message"].as_str().is_some_and(|m| !m.is_empty()), "{answer}");
     }
@@ -192,7 +232,8 @@ async fn search_by_vector_or_record_with_filters() {
     let pid = pending["record_id"].as_str().unwrap();
     assert_eq!(search(&s, &w.ana, json!({ "record_id": pid })).await.0, 409);
     // No token: 401.
-    let r = s.client.post(s.url("/api/search/similar")).json(&json!({ "vector": vector })).send().await.unwrap();
+    let r =
+        s.client.post(s.url("/api/search/similar")).json(&json!({ "record_id": w.ana_clips[0] })).send().await.unwrap();
     assert_eq!(r.status(), 401);
 }
 

@@ -135,7 +135,7 @@ async function api(method, path, body) {
     data = null;
   }
   if (!r.ok) {
-    if (r.status === 401 && path !== "/api/dev/token") {
+    if (r.status === 401 && path !== "/api/dev/token" && path !== "/api/session/link") {
       session.token = "";
       location.hash = "#/signin";
     }
@@ -143,6 +143,13 @@ async function api(method, path, body) {
     throw new ApiError(r.status, msg);
   }
   return data;
+}
+
+/** A URL that opens `scope` ("status", "audio", "alerts") for a minute: bearer
+ * tokens never go in URLs, so an EventSource or an <audio> element gets a ticket. */
+async function ticketUrl(scope, recordId) {
+  const body = recordId ? { scope, record_id: recordId } : { scope };
+  return (await api("POST", "/api/tickets", body)).url;
 }
 
 /** Uploads handed from the record page to the status page: record id → {ticket, file}. */
@@ -174,45 +181,49 @@ function route() {
 
 // ---------------------------------------------------------------- sign in
 
-async function signInView(view) {
+async function signInView(view, code) {
   view.append(el("h1", {}, "Sign in"));
-  let config = { dev_sign_in: false };
+  let config = { dev_sign_in: false, sign_in_link: false };
   try {
     config = await api("GET", "/api/ui/config");
   } catch {
     /* the paste form still works */
   }
   const error = el("p", { class: "error", role: "alert" });
-  if (config.dev_sign_in) {
+  // A name, then a user token from `path` (the one-time link, or sign-in by name).
+  function nameForm(label, intro, path, extra) {
     const name = el("input", { type: "text", id: "signin-name", name: "user", autocomplete: "username", required: true, maxlength: 64 });
-    const admin = el("input", { type: "checkbox", id: "signin-admin" });
-    view.append(
-      el(
-        "form",
-        {
-          class: "card",
-          "aria-label": "Sign in as a name",
-          onsubmit: async (e) => {
-            e.preventDefault();
-            error.textContent = "";
-            try {
-              const r = await api("POST", "/api/dev/token", { user: name.value.trim(), admin: admin.checked });
-              session.token = r.token;
-              location.hash = "#/record";
-              route();
-            } catch (err) {
-              error.textContent = err.message;
-            }
-          },
+    return el(
+      "form",
+      {
+        class: "card",
+        "aria-label": label,
+        onsubmit: async (e) => {
+          e.preventDefault();
+          error.textContent = "";
+          try {
+            const r = await api("POST", path, { ...extra, user: name.value.trim() });
+            session.token = r.token;
+            location.hash = "#/record";
+            route();
+          } catch (err) {
+            error.textContent = err.message;
+          }
         },
-        el("h2", {}, "Sign in as a name"),
-        el("p", { class: "muted" }, "This service runs in its single-machine mode, where anyone who can reach it may pick a name."),
-        el("label", { for: "signin-name" }, "Your name"),
-        name,
-        el("label", { class: "check", for: "signin-admin" }, admin, "Sign in as an administrator"),
-        el("p", {}, el("button", { type: "submit", id: "signin-submit" }, "Sign in")),
-      ),
+      },
+      el("h2", {}, label),
+      el("p", { class: "muted" }, intro),
+      el("label", { for: "signin-name" }, "Your name"),
+      name,
+      el("p", {}, el("button", { type: "submit", id: "signin-submit" }, "Sign in")),
     );
+  }
+  if (code && config.sign_in_link) {
+    view.append(nameForm("Sign in with this machine's link", "The link from the service's log works once. Pick the name your recordings are kept under.", "/api/session/link", { code }));
+  } else if (config.dev_sign_in) {
+    view.append(nameForm("Sign in as a name", "This service runs on one machine, where anyone on it may pick a name.", "/api/dev/token", {}));
+  } else if (config.sign_in_link) {
+    view.append(el("p", { class: "card muted", id: "signin-link-hint" }, "Open the sign-in link the service printed in its log when it started (it works once; each use prints the next one)."));
   }
   const token = el("textarea", { id: "signin-token", spellcheck: "false", autocomplete: "off" });
   view.append(
@@ -237,7 +248,7 @@ async function signInView(view) {
       el("p", { class: "muted" }, "Paste a token from your administrator (or from `orakgaraki token --user NAME`)."),
       el("label", { for: "signin-token" }, "Token"),
       token,
-      el("p", {}, el("button", { type: "submit", class: config.dev_sign_in ? "secondary" : "" }, "Use this token")),
+      el("p", {}, el("button", { type: "submit", id: "signin-token-submit", class: $("#signin-name") ? "secondary" : "" }, "Use this token")),
     ),
     error,
   );
@@ -444,7 +455,7 @@ function put(ticket, onProgress) {
 
 // ---------------------------------------------------------------- live status and result
 
-function resultView(view, id) {
+async function resultView(view, id) {
   if (!id) return recordView(view);
   const title = el("h1", {}, "Your recording");
   const steps = el(
@@ -489,7 +500,14 @@ function resultView(view, id) {
     steps.dataset.seen = seen.map((e) => e.status).join(" ");
   }
 
-  const url = `/api/processing/status/${encodeURIComponent(id)}?access_token=${encodeURIComponent(session.token)}`;
+  let url;
+  try {
+    url = await ticketUrl("status", id);
+  } catch (e) {
+    statusError.textContent = e.message;
+    return;
+  }
+  if (!view.isConnected) return; // navigated away meanwhile
   const source = new EventSource(url);
   let finished = false;
   source.addEventListener("status", (e) => {
@@ -793,21 +811,66 @@ async function loadVoices(id, root) {
     list.replaceChildren(el("li", { class: "muted" }, "No other voices to compare with yet. Public recordings from other people appear here."));
     return;
   }
-  const me = session.claims?.sub;
   list.replaceChildren(
     ...r.items.map((v) => {
       const s = v.analysis_summary || {};
-      const mine = v.owner === me;
+      const mine = v.mine;
+      const who = mine ? "You" : v.display_name || v.owner || "Someone";
       const playable = mine || v.visibility === "public" || session.admin;
       return el(
         "li",
         { "data-record-id": v.record_id },
         el("span", { class: "score", title: "Similarity" }, `${Math.round(100 * v.score)}%`),
-        el("span", { class: "grow" }, el("b", {}, mine ? "You" : v.owner), ` — ${s.low_note || "?"}–${s.high_note || "?"}, ${fmt(s.duration_s)} s `, el("span", { class: "badge" }, v.visibility)),
-        playable ? el("audio", { controls: true, preload: "none", src: `/api/audio/${encodeURIComponent(v.record_id)}?access_token=${encodeURIComponent(session.token)}`, "aria-label": `Play ${mine ? "your" : v.owner + "'s"} recording` }) : null,
+        el("span", { class: "grow" }, el("b", {}, who), ` — ${s.low_note || "?"}–${s.high_note || "?"}, ${fmt(s.duration_s)} s `, el("span", { class: "badge" }, v.visibility)),
+        playable ? player(v.record_id, `Play ${mine ? "your" : who === "Someone" ? "this" : who + "'s"} recording`) : null,
       );
     }),
   );
+}
+
+/** An <audio> player that asks for its one-record ticket when played. */
+function player(recordId, label) {
+  const audio = el("audio", { controls: true, preload: "none", "aria-label": label });
+  let ready = false;
+  audio.addEventListener("play", async () => {
+    if (ready) return;
+    audio.pause();
+    try {
+      audio.src = await ticketUrl("audio", recordId);
+      ready = true;
+      await audio.play();
+    } catch (e) {
+      toast(e.message);
+    }
+  });
+  return audio;
+}
+
+/** Asks the owner, before a recording goes public, under which name; says exactly
+ * what others will see and hear. Resolves with the name ("" for none), or null. */
+function askPublic(rec) {
+  return new Promise((resolve) => {
+    const name = el("input", { type: "text", id: "public-name", maxlength: 64, value: rec.display_name || "" });
+    const dialog = el(
+      "dialog",
+      { id: "public-dialog", "aria-labelledby": "public-h" },
+      el("h2", { id: "public-h" }, `Make “${rec.filename}” public?`),
+      el("p", {}, "Other people's voice search can then find it. They will hear the recording itself, and see its similarity to their voice, its range (lowest, highest and middle note), its length, loudness and tempo, and the name below."),
+      el("p", {}, "They never see your user name, the file's name or your voiceprint (the embedding). You can make it private again at any time."),
+      el("label", { for: "public-name" }, "Shown as (optional)"),
+      name,
+      el(
+        "p",
+        { class: "row" },
+        el("button", { type: "button", id: "public-confirm", onclick: () => { dialog.close(); dialog.remove(); resolve(name.value.trim()); } }, "Make public"),
+        el("button", { type: "button", class: "secondary", onclick: () => { dialog.close(); dialog.remove(); resolve(null); } }, "Cancel"),
+      ),
+    );
+    dialog.addEventListener("cancel", () => { dialog.remove(); resolve(null); });
+    document.body.append(dialog);
+    dialog.showModal();
+    name.focus();
+  });
 }
 
 // ---------------------------------------------------------------- my recordings
@@ -847,11 +910,22 @@ function mineView(view) {
       checked: rec.visibility === "public",
       "aria-label": `Make ${rec.filename} public`,
       onchange: async (e) => {
+        const box = e.target;
         try {
-          await api("PATCH", `/api/records/${rec.id}`, { visibility: e.target.checked ? "public" : "private" });
-          toast(e.target.checked ? "Public: others can find this voice and play it." : "Private again.");
+          let change = { visibility: "private" };
+          if (box.checked) {
+            const shownAs = await askPublic(rec);
+            if (shownAs === null) {
+              box.checked = false;
+              return;
+            }
+            change = { visibility: "public", display_name: shownAs };
+            rec.display_name = shownAs || null;
+          }
+          await api("PATCH", `/api/records/${rec.id}`, change);
+          toast(box.checked ? `Public${rec.display_name ? ` as “${rec.display_name}”` : " without a name"}: others can find this voice and play it.` : "Private again.");
         } catch (err) {
-          e.target.checked = !e.target.checked;
+          box.checked = !box.checked;
           toast(err.message);
         }
       },
@@ -895,7 +969,7 @@ function mineView(view) {
 
 // ---------------------------------------------------------------- admin
 
-function adminView(view) {
+async function adminView(view) {
   view.append(el("h1", {}, "Administration"));
   if (!session.admin) {
     view.append(el("p", { class: "error" }, "This page needs an administrator's token."));
@@ -960,7 +1034,15 @@ function adminView(view) {
   }
   loadDeadLetters();
   const byId = new Map();
-  const source = new EventSource(`/api/admin/alerts/stream?access_token=${encodeURIComponent(session.token)}`);
+  let source;
+  try {
+    const url = await ticketUrl("alerts");
+    if (!view.isConnected) return; // navigated away meanwhile
+    source = new EventSource(url);
+  } catch (e) {
+    alerts.replaceChildren(el("li", { class: "error" }, e.message));
+    return;
+  }
   source.addEventListener("alert", (e) => {
     const a = JSON.parse(e.data);
     const li = el(

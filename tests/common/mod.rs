@@ -159,6 +159,19 @@ impl Server {
         String::from_utf8(out.stdout).unwrap().trim().to_owned()
     }
 
+    /// `POST /api/tickets`: the URL (ticket included) that opens `scope` on
+    /// `record` (None for the alert stream), and the answer's status.
+    pub async fn ticket_url(&self, token: &str, scope: &str, record: Option<&str>) -> (u16, String) {
+        let mut body = serde_json::json!({ "scope": scope });
+        if let Some(id) = record {
+            body["record_id"] = id.into();
+        }
+        let r = self.client.post(self.url("/api/tickets")).bearer_auth(token).json(&body).send().await.unwrap();
+        let status = r.status().as_u16();
+        let v: Value = r.json().await.unwrap_or_default();
+        (status, v["url"].as_str().map(|u| self.url(u)).unwrap_or_default())
+    }
+
     /// Peak resident memory of the server process so far, bytes.
     pub fn peak_rss(&self) -> u64 {
         proc_status_kb(self.pid(), "VmHWM:") * 1024
@@ -319,6 +332,15 @@ pub fn statuses(events: &[Value]) -> Vec<String> {
 }
 
 /// A mono 16-bit WAV: a sine of `freq` Hz at `amp` of full scale.
+/// The newest one-time sign-in link the server logged (`…/#signin/<code>`).
+pub fn sign_in_link(s: &Server) -> String {
+    let log = s.full_log();
+    let at = log.rfind("/#signin/").unwrap_or_else(|| panic!("no sign-in link in the log:\n{log}"));
+    let start = log[..at].rfind("http://").expect("the link's scheme");
+    let end = log[at..].find(|c: char| c.is_whitespace() || c == '"').map_or(log.len(), |n| at + n);
+    log[start..end].to_owned()
+}
+
 pub fn sine_wav(seconds: f64, rate: u32, freq: f64, amp: f64) -> Vec<u8> {
     let mut buf = Cursor::new(Vec::new());
     let spec =

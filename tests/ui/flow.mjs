@@ -9,7 +9,9 @@
 //   node tests/ui/flow.mjs   (tests/web_ui.rs runs it against a fresh service)
 //
 // Environment: ORAK_BASE (the service), ORAK_AUDIO (a WAV to upload),
-// ORAK_WEBHOOK_SECRET (to post a test alert), TEST_UI_ARTIFACTS (screenshot dir),
+// ORAK_WEBHOOK_SECRET (to post a test alert), ORAK_SIGNIN_LINK (the one-time
+// sign-in link the service logged), ORAK_ADMIN_TOKEN (from `orakgaraki token
+// --admin`, pasted on the admin's sign-in), TEST_UI_ARTIFACTS (screenshot dir),
 // CHROMIUM (default /usr/bin/chromium).
 
 import { chromium } from "playwright-core";
@@ -19,9 +21,11 @@ import { join } from "node:path";
 const base = process.env.ORAK_BASE;
 const audio = process.env.ORAK_AUDIO;
 const secret = process.env.ORAK_WEBHOOK_SECRET;
+const signInLink = process.env.ORAK_SIGNIN_LINK;
+const adminTokenGiven = process.env.ORAK_ADMIN_TOKEN;
 const out = process.env.TEST_UI_ARTIFACTS || "ui-artifacts";
-if (!base || !audio || !secret) {
-  console.error("ORAK_BASE, ORAK_AUDIO and ORAK_WEBHOOK_SECRET must be set");
+if (!base || !audio || !secret || !signInLink || !adminTokenGiven) {
+  console.error("ORAK_BASE, ORAK_AUDIO, ORAK_WEBHOOK_SECRET, ORAK_SIGNIN_LINK and ORAK_ADMIN_TOKEN must be set");
   process.exit(2);
 }
 mkdirSync(out, { recursive: true });
@@ -134,8 +138,12 @@ const page = await open(desktop, "desktop");
 let recordId = null;
 let token = null;
 
-await step("sign in as a name", async () => {
+await step("sign in with the one-time link", async () => {
+  // Without the link the page offers only the token form and says where the link is.
   await page.goto(base + "/");
+  await page.waitForSelector("#signin-link-hint");
+  check(!(await page.isVisible("#signin-name")), "no sign-in by name without the link");
+  await page.goto(signInLink);
   await page.waitForSelector("#signin-name");
   check(!(await page.isVisible("#nav")), "no navigation before signing in");
   await labelled(page, "sign-in");
@@ -146,6 +154,7 @@ await step("sign in as a name", async () => {
   check((await page.textContent("#who-name")).includes("playwright"), "the header names the user");
   token = await page.evaluate(() => localStorage.getItem("orak.token"));
   check(token && token.split(".").length === 3, "a token is kept");
+  check(JSON.parse(atob(token.split(".")[1].replace(/-/g, "+").replace(/_/g, "/"))).role !== "admin", "a user's token");
   await labelled(page, "record page");
   await page.screenshot({ path: join(out, "02-record.png") });
 });
@@ -212,8 +221,19 @@ await step("my recordings: listed, and made public", async () => {
   const row = `#my-records tr[data-record-id="${recordId}"]`;
   check((await page.textContent(row)).includes("COMPLETED"), "status shown");
   await page.check(`${row} input[type=checkbox]`);
+  // Before it goes public the owner reads what others will see, and picks a name.
+  await page.waitForSelector("#public-dialog");
+  const told = await page.textContent("#public-dialog");
+  check(told.includes("never see your user name") && told.includes("hear the recording"), `the dialog says what others get: ${told}`);
+  await labelled(page, "make-public dialog");
+  await page.screenshot({ path: join(out, "05a-make-public.png") });
+  await page.fill("#public-name", "Singer P");
+  await page.click("#public-confirm");
   await page.waitForFunction(
-    async ([id, t]) => (await (await fetch(`/api/records/${id}`, { headers: { Authorization: `Bearer ${t}` } })).json()).visibility === "public",
+    async ([id, t]) => {
+      const r = await (await fetch(`/api/records/${id}`, { headers: { Authorization: `Bearer ${t}` } })).json();
+      return r.visibility === "public" && r.display_name === "Singer P";
+    },
     [recordId, token],
   );
   await labelled(page, "my recordings");
@@ -274,11 +294,11 @@ await step("a phone-sized screen", async () => {
 await step("admin: dead letters and the live alert stream", async () => {
   const admin = await browser.newContext({ viewport: { width: 1280, height: 900 } });
   const p = await open(admin, "admin");
+  // Admin tokens come only from `orakgaraki token --admin` on the machine: pasted.
   await p.goto(base + "/");
-  await p.waitForSelector("#signin-name");
-  await p.fill("#signin-name", "ops");
-  await p.check("#signin-admin");
-  await p.click("#signin-submit");
+  await p.waitForSelector("#signin-token");
+  await p.fill("#signin-token", adminTokenGiven);
+  await p.click("#signin-token-submit");
   await p.waitForSelector("#nav-admin:not([hidden])");
   const adminToken = await p.evaluate(() => localStorage.getItem("orak.token"));
   // A recording that fails every attempt becomes a dead letter (the service runs
