@@ -27,13 +27,10 @@ use warp::Filter;
 use warp::reply::{Reply, Response};
 use warp::sse::Event;
 
-/// Largest webhook body accepted (Alertmanager groups are small; 1,000 alerts fit).
-const MAX_BODY: u64 = 4 * 1024 * 1024;
-
 pub fn routes(state: AppState) -> impl Filter<Extract = (impl Reply,), Error = warp::Rejection> + Clone {
     let webhook = warp::path!("api" / "webhook" / "alertmanager")
         .and(warp::post())
-        .and(webhook_auth::verified_body(state.clone(), "the Alertmanager webhook", MAX_BODY))
+        .and(webhook_auth::verified_body(state.clone(), "the Alertmanager webhook"))
         .and(with_state(state.clone()))
         .and_then(notify);
     let list = warp::path!("api" / "admin" / "alerts")
@@ -101,10 +98,12 @@ struct Cursor {
     sent: HashSet<(i64, usize)>,
     rx: broadcast::Receiver<AlertView>,
     /// Counts the stream in `orak_alert_streams` while it is open.
-    _open: crate::telemetry::GaugeGuard,
+    /// The gauge's guard and the admin's stream slot, held while the stream is open.
+    _open: (crate::telemetry::GaugeGuard, super::stream_slots::Slot),
 }
 
-async fn stream(_admin: Caller, state: AppState) -> Result<Response, warp::Rejection> {
+async fn stream(admin: Caller, state: AppState) -> Result<Response, warp::Rejection> {
+    let slot = super::sse::stream_slot(&state, &admin.user)?;
     // Subscribe first, then read the backlog: a change between the two is in one
     // or both, and the duplicates are skipped.
     let rx = ask(state.ctx.directory.alerts(), "alert-webhook", Duration::from_secs(5), |reply| AlertMsg::Subscribe {
@@ -124,7 +123,7 @@ async fn stream(_admin: Caller, state: AppState) -> Result<Response, warp::Rejec
         backlog: backlog.into_iter(),
         sent,
         rx,
-        _open: crate::telemetry::GaugeGuard::new(crate::telemetry::ALERT_STREAMS),
+        _open: (crate::telemetry::GaugeGuard::new(crate::telemetry::ALERT_STREAMS), slot),
     };
     let events = stream::unfold(cursor, |mut c| async move {
         if let Some(a) = c.backlog.next() {

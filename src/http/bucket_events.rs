@@ -16,13 +16,10 @@ use serde::Serialize;
 use warp::Filter;
 use warp::reply::{Reply, Response};
 
-/// Largest notification body accepted.
-const MAX_BODY: u64 = 1024 * 1024;
-
 pub fn routes(state: AppState) -> impl Filter<Extract = (impl Reply,), Error = warp::Rejection> + Clone {
     warp::path!("api" / "records" / "async" / "upload-completed")
         .and(warp::post())
-        .and(webhook_auth::verified_body(state.clone(), "bucket notifications", MAX_BODY))
+        .and(webhook_auth::verified_body(state.clone(), "bucket notifications"))
         .and(with_state(state))
         .and_then(upload_completed)
 }

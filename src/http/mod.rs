@@ -20,6 +20,7 @@ pub mod session;
 pub mod similar;
 pub mod sse;
 pub mod status;
+pub mod stream_slots;
 pub mod tickets;
 pub mod web;
 pub mod webhook_auth;
@@ -72,6 +73,10 @@ pub struct AppStateInner {
     pub sign_in_link: Option<Arc<SignInLink>>,
     /// Issues and checks the tickets of `POST /api/tickets`.
     pub tickets: TicketSigner,
+    /// Failed webhook authentications per source.
+    pub webhook_failures: Arc<rate_limit::FailureLimiter>,
+    /// Open server-sent-event streams per user.
+    pub stream_slots: Arc<stream_slots::StreamSlots>,
     /// COMPLETED records' JSON for `GET /api/records/{id}` (embedded mode only).
     pub record_cache: Option<Arc<record_cache::RecordCache>>,
 }

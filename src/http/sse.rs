@@ -26,6 +26,22 @@ pub fn routes(state: AppState) -> impl Filter<Extract = (impl Reply,), Error = w
         .and_then(status_stream)
 }
 
+/// One of `user`'s stream slots, or 429 when they hold them all.
+pub fn stream_slot(state: &AppState, user: &str) -> Result<super::stream_slots::Slot, warp::Rejection> {
+    state.stream_slots.take(user).ok_or_else(|| {
+        let max = state.ctx.config.sse.max_streams_per_user;
+        ApiError {
+            retry_after: Some(5),
+            ..ApiError::new(
+                warp::http::StatusCode::TOO_MANY_REQUESTS,
+                "too_many_streams",
+                format!("you have {max} live streams open already; close one first"),
+            )
+        }
+        .reject()
+    })
+}
+
 fn to_event(ev: &StatusEvent) -> Event {
     Event::default()
         .event("status")
@@ -82,6 +98,7 @@ async fn status_stream(
     // Check access first, subscribe, then read the state: a transition between the
     // two reads is either in the state or in the channel, never in neither.
     visible_record(&state, &caller, &id).await.map_err(ApiError::reject)?;
+    let slot = stream_slot(&state, &caller.user)?;
     let record_id = crate::domain::RecordId::parse(&id).map_err(|_| ApiError::not_found("record").reject())?;
     let rx = ask(state.ctx.directory.sse(), "sse-broadcaster", Duration::from_secs(5), |reply| SseMsg::Subscribe {
         record_id,
@@ -91,7 +108,7 @@ async fn status_stream(
     .map_err(|e| ApiError::from(e).reject())?;
     let current = visible_record(&state, &caller, &id).await.map_err(ApiError::reject)?;
     let first = current.status_event();
-    let open = crate::telemetry::GaugeGuard::new(crate::telemetry::SSE_CONNECTIONS);
+    let open = (crate::telemetry::GaugeGuard::new(crate::telemetry::SSE_CONNECTIONS), slot);
     let events = status_events(first, rx, open).map(|ev| Ok::<Event, Infallible>(to_event(&ev)));
     let keep = Duration::from_secs(state.ctx.config.sse.keepalive_seconds.max(1));
     Ok(warp::sse::reply(warp::sse::keep_alive().interval(keep).stream(events)).into_response())

@@ -4,6 +4,11 @@
 //! constant time; and, as in the seed, an optional allowlist of source networks
 //! (`[webhooks] allowed_cidrs`). Replays are harmless by design (each handler
 //! applies an event at most once), so no nonce is kept.
+//!
+//! A stranger costs as little as possible: the source, and a bearer secret, are
+//! checked before a byte of the body is read; only a request that offers an HMAC
+//! has its body read (at most [`MAX_BODY`]) to check it. A source that keeps
+//! failing is shut out for a while ([`super::rate_limit::FailureLimiter`]).
 
 use super::ApiError;
 use hmac::{Hmac, Mac};
@@ -27,84 +32,105 @@ fn mac(secret: &str, body: &[u8]) -> Hmac<Sha256> {
     mac
 }
 
-/// Whether the request proves it knows `secret`.
-fn authenticated(secret: &str, authorization: Option<&str>, signature: Option<&str>, body: &[u8]) -> bool {
-    if let Some(token) = authorization.and_then(|h| h.strip_prefix("Bearer ")) {
-        if bool::from(token.trim().as_bytes().ct_eq(secret.as_bytes())) {
-            return true;
-        }
-    }
-    if let Some(given) = signature.and_then(|s| s.trim().strip_prefix("sha256=")) {
-        let Ok(given) = hex::decode(given) else { return false };
-        return mac(secret, body).verify_slice(&given).is_ok();
-    }
-    false
+/// Whether the Authorization header carries `secret` as a bearer token.
+fn bearer_matches(secret: &str, authorization: Option<&str>) -> bool {
+    authorization
+        .and_then(|h| h.strip_prefix("Bearer "))
+        .is_some_and(|token| bool::from(token.trim().as_bytes().ct_eq(secret.as_bytes())))
 }
 
-/// The body of a webhook request (at most `max_body` bytes) once it passed every
-/// webhook's checks ([`gate`]); what the routes build on.
+/// Whether `signature` is the HMAC of `body` under `secret`.
+fn signed(secret: &str, signature: Option<&str>, body: &[u8]) -> bool {
+    let Some(given) = signature.and_then(|s| s.trim().strip_prefix("sha256=")) else { return false };
+    let Ok(given) = hex::decode(given) else { return false };
+    mac(secret, body).verify_slice(&given).is_ok()
+}
+
+/// Largest webhook body read (a bucket notification or an Alertmanager group is
+/// a few KiB; 256 KiB holds hundreds of alerts).
+pub const MAX_BODY: u64 = 256 * 1024;
+
+/// How a request claims to know the secret, once its headers passed.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Proof {
+    /// The bearer secret matched: the body may be read.
+    Bearer,
+    /// An HMAC to check over the body.
+    Signature,
+}
+
+/// The body of a webhook request once it passed every webhook's checks; what
+/// the routes build on. `what` names the endpoint in errors.
 pub fn verified_body(
     state: super::AppState,
     what: &'static str,
-    max_body: u64,
 ) -> impl warp::Filter<Extract = (bytes::Bytes,), Error = warp::Rejection> + Clone {
     use warp::Filter;
-    warp::header::optional::<String>("authorization")
+    let before_body = warp::header::optional::<String>("authorization")
         .and(warp::header::optional::<String>(SIGNATURE_HEADER))
         .and(super::client_ip(state.clone()))
-        .and(warp::body::content_length_limit(max_body))
-        .and(warp::body::bytes())
         .and(super::with_state(state))
         .and_then(
-            move |auth: Option<String>,
-                  signature: Option<String>,
-                  client: IpAddr,
-                  body: bytes::Bytes,
-                  state: super::AppState| async move {
-                gate(&state, what, client, auth.as_deref(), signature.as_deref(), &body).map_err(ApiError::reject)?;
-                Ok::<_, warp::Rejection>(body)
+            move |auth: Option<String>, signature: Option<String>, client: IpAddr, state: super::AppState| async move {
+                let proof = headers_gate(&state, what, client, auth.as_deref(), signature.is_some())
+                    .map_err(ApiError::reject)?;
+                Ok::<_, warp::Rejection>((proof, signature, client, state))
             },
         )
+        .untuple_one();
+    before_body.and(warp::body::content_length_limit(MAX_BODY)).and(warp::body::bytes()).and_then(
+        |proof: Proof, signature: Option<String>, client: IpAddr, state: super::AppState, body: bytes::Bytes| async move {
+            if proof == Proof::Signature && !signed(&state.ctx.config.webhooks.secret, signature.as_deref(), &body) {
+                return Err(refused(&state, client).reject());
+            }
+            Ok::<_, warp::Rejection>(body)
+        },
+    )
 }
 
-/// What every webhook route checks first: the endpoint (`what`) is off (404)
-/// while `[webhooks] secret` is unset; then [`verify`].
-fn gate(
+/// What every webhook route checks from the headers alone: the endpoint is off
+/// (404) while `[webhooks] secret` is unset; a source shut out for failing is
+/// 429; then the allowlist (403) and a bearer secret (401), or an HMAC to check
+/// once the body is read.
+fn headers_gate(
     state: &super::AppState,
     what: &str,
     client: IpAddr,
     authorization: Option<&str>,
-    signature: Option<&str>,
-    body: &[u8],
-) -> Result<(), ApiError> {
+    has_signature: bool,
+) -> Result<Proof, ApiError> {
     let secret = &state.ctx.config.webhooks.secret;
     if secret.is_empty() {
         let message = format!("{what}: off until [webhooks] secret is set");
         return Err(ApiError::new(warp::http::StatusCode::NOT_FOUND, "not_found", message));
     }
-    verify(secret, &state.webhook_sources, client, authorization, signature, body)
-}
-
-/// Checks a webhook request from `client`: 403 from outside `allowed` (when
-/// set), 401 without the secret.
-pub fn verify(
-    secret: &str,
-    allowed: &[IpNet],
-    client: IpAddr,
-    authorization: Option<&str>,
-    signature: Option<&str>,
-    body: &[u8],
-) -> Result<(), ApiError> {
-    if !allowed.is_empty() && !allowed.iter().any(|n| n.contains(&client)) {
-        tracing::warn!(client = %client, "webhook from outside the allowed networks refused");
+    state.webhook_failures.check(client).map_err(super::rate_limit::too_many)?;
+    if !allowed(&state.webhook_sources, client) {
+        state.webhook_failures.failed(client);
         return Err(ApiError::forbidden("this source may not send webhooks"));
     }
-    if !authenticated(secret, authorization, signature, body) {
-        return Err(ApiError::unauthorized(
-            "missing or wrong webhook secret (Bearer, or X-Orak-Signature: sha256=HMAC of the body)",
-        ));
+    if bearer_matches(secret, authorization) {
+        return Ok(Proof::Bearer);
     }
-    Ok(())
+    if has_signature {
+        return Ok(Proof::Signature);
+    }
+    Err(refused(state, client))
+}
+
+/// A failed authentication: counted against the client, and 401.
+fn refused(state: &super::AppState, client: IpAddr) -> ApiError {
+    state.webhook_failures.failed(client);
+    tracing::warn!(client = %client, "webhook with a missing or wrong secret refused");
+    ApiError::unauthorized("missing or wrong webhook secret (Bearer, or X-Orak-Signature: sha256=HMAC of the body)")
+}
+
+fn allowed(allowed: &[IpNet], client: IpAddr) -> bool {
+    let ok = allowed.is_empty() || allowed.iter().any(|n| n.contains(&client));
+    if !ok {
+        tracing::warn!(client = %client, "webhook from outside the allowed networks refused");
+    }
+    ok
 }
 
 #[cfg(test)]
@@ -112,6 +138,11 @@ mod tests {
     use super::*;
 
     const BODY: &[u8] = br#"{"Records":[]}"#;
+
+    /// Whether the request proves it knows `secret`.
+    fn authenticated(secret: &str, authorization: Option<&str>, signature: Option<&str>, body: &[u8]) -> bool {
+        bearer_matches(secret, authorization) || signed(secret, signature, body)
+    }
 
     #[test]
     fn bearer_or_signature_and_nothing_else() {
@@ -127,13 +158,10 @@ mod tests {
     }
 
     #[test]
-    fn the_allowlist_is_checked_first() {
+    fn the_allowlist_admits_its_networks_or_everyone_when_empty() {
         let nets: Vec<IpNet> = vec!["10.0.0.0/8".parse().unwrap()];
-        let inside: IpAddr = "10.2.3.4".parse().unwrap();
-        let outside: IpAddr = "192.0.2.1".parse().unwrap();
-        assert!(verify("k", &nets, inside, Some("Bearer k"), None, BODY).is_ok());
-        let e = verify("k", &nets, outside, Some("Bearer k"), None, BODY).unwrap_err();
-        assert_eq!(e.status.as_u16(), 403);
-        assert_eq!(verify("k", &[], outside, None, None, BODY).unwrap_err().status.as_u16(), 401);
+        assert!(allowed(&nets, "10.2.3.4".parse().unwrap()));
+        assert!(!allowed(&nets, "192.0.2.1".parse().unwrap()));
+        assert!(allowed(&[], "192.0.2.1".parse().unwrap()));
     }
 }
