@@ -235,6 +235,11 @@ pub async fn serve(config: Config) -> Result<(), StartError> {
         dev_sign_in,
         sign_in_link,
         tickets: TicketSigner::new(&secret),
+        webhook_failures: Arc::new(crate::http::rate_limit::FailureLimiter::new(
+            ctx.config.webhooks.max_failures,
+            Duration::from_secs(ctx.config.webhooks.failure_window_seconds.max(1)),
+        )),
+        stream_slots: crate::http::stream_slots::StreamSlots::new(ctx.config.sse.max_streams_per_user),
         // Every change to a record passes through this process only without a shared database.
         record_cache: (!database_shared && ctx.config.http.record_cache_entries > 0)
             .then(|| Arc::new(crate::http::record_cache::RecordCache::new(ctx.config.http.record_cache_entries))),

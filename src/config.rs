@@ -75,6 +75,12 @@ pub struct UploadConfig {
     pub url_ttl_seconds: u64,
     /// PENDING records whose upload never came are removed after this many seconds.
     pub pending_ttl_seconds: u64,
+    /// Recordings one user may have waiting or in analysis at once (PENDING up to
+    /// PROCESSING and RETRYING); one more upload is 429.
+    pub max_active_per_user: u64,
+    /// Bytes of audio one user may store in all (declared sizes of open uploads
+    /// included); an upload past it is 413. 0: no quota.
+    pub quota_bytes_per_user: u64,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -120,8 +126,25 @@ pub struct PipelineConfig {
     pub lease_seconds: u64,
     /// How often expired leases and due retries are looked for, ms.
     pub sweep_interval_ms: u64,
-    /// An analysis that runs longer is abandoned and counts as a transient failure.
+    /// An analysis that runs longer is stopped (its thread included) and fails
+    /// for good: a file that takes this long will take it again.
     pub analysis_deadline_seconds: u64,
+    /// Longest recording analysed, seconds; a longer one fails at once, before
+    /// decoding when its container declares its length.
+    pub max_audio_seconds: u64,
+    /// Most samples (rate × channels × seconds) one analysis decodes.
+    pub max_audio_samples: u64,
+}
+
+impl PipelineConfig {
+    /// The analysis limits, stopped by `cancel`.
+    pub fn limits(&self, cancel: std::sync::Arc<std::sync::atomic::AtomicBool>) -> crate::audio::Limits {
+        crate::audio::Limits {
+            max_duration_s: self.max_audio_seconds as f64,
+            max_samples: self.max_audio_samples,
+            cancel: Some(cancel),
+        }
+    }
 }
 
 impl PipelineConfig {
@@ -177,6 +200,8 @@ impl Default for SweeperConfig {
 pub struct SseConfig {
     /// Keep-alive comment interval on idle streams, seconds.
     pub keepalive_seconds: u64,
+    /// Streams (status and alert streams together) one user may hold open; more is 429.
+    pub max_streams_per_user: usize,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -292,7 +317,7 @@ impl VectorsConfig {
 }
 
 /// Incoming webhooks.
-#[derive(Debug, Clone, Serialize, Deserialize, Default)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct WebhooksConfig {
     /// Shared secret of the webhooks (`POST /api/records/async/upload-completed`),
@@ -300,6 +325,21 @@ pub struct WebhooksConfig {
     pub secret: String,
     /// Networks (CIDRs) webhooks may come from; empty: any.
     pub allowed_cidrs: Vec<String>,
+    /// Failed authentications a source may make within `failure_window_seconds`
+    /// before it is refused until the window ends.
+    pub max_failures: u32,
+    pub failure_window_seconds: u64,
+}
+
+impl Default for WebhooksConfig {
+    fn default() -> Self {
+        WebhooksConfig {
+            secret: String::new(),
+            allowed_cidrs: Vec::new(),
+            max_failures: 10,
+            failure_window_seconds: 60,
+        }
+    }
 }
 
 /// Alertmanager's webhook (`POST /api/webhook/alertmanager`, authenticated like
@@ -383,7 +423,13 @@ impl Default for StorageConfig {
 
 impl Default for UploadConfig {
     fn default() -> Self {
-        UploadConfig { max_bytes: 500 * 1024 * 1024, url_ttl_seconds: 15 * 60, pending_ttl_seconds: 3600 }
+        UploadConfig {
+            max_bytes: 500 * 1024 * 1024,
+            url_ttl_seconds: 15 * 60,
+            pending_ttl_seconds: 3600,
+            max_active_per_user: 20,
+            quota_bytes_per_user: 5 * 1024 * 1024 * 1024,
+        }
     }
 }
 
@@ -413,6 +459,8 @@ impl Default for PipelineConfig {
             lease_seconds: 360,
             sweep_interval_ms: 1000,
             analysis_deadline_seconds: 300,
+            max_audio_seconds: 3600,
+            max_audio_samples: 48_000 * 2 * 3600,
         }
     }
 }
@@ -431,7 +479,7 @@ impl Default for SupervisionConfig {
 
 impl Default for SseConfig {
     fn default() -> Self {
-        SseConfig { keepalive_seconds: 15 }
+        SseConfig { keepalive_seconds: 15, max_streams_per_user: 16 }
     }
 }
 

@@ -62,6 +62,8 @@ pub const ALERTS_RECEIVED: &str = "orak_alerts_received_total";
 pub const ALERT_FORWARDS: &str = "orak_alert_forwards_total";
 /// Open admin alert streams.
 pub const ALERT_STREAMS: &str = "orak_alert_streams";
+/// Analyses stopped at their deadline.
+pub const ANALYSIS_DEADLINES: &str = "orak_analysis_deadlines_total";
 
 static HANDLE: OnceLock<Option<PrometheusHandle>> = OnceLock::new();
 
@@ -182,6 +184,7 @@ fn register_known_series() {
     metrics::counter!(DEAD_LETTERED).absolute(0);
     metrics::gauge!(SSE_CONNECTIONS).set(0.0);
     metrics::gauge!(ALERT_STREAMS).set(0.0);
+    metrics::counter!(ANALYSIS_DEADLINES).absolute(0);
     metrics::gauge!(DEAD_LETTERS).set(0.0);
 }
 
@@ -215,6 +218,7 @@ fn describe() {
     describe_counter!(ALERTS_RECEIVED, "New alerts and alert status changes received from Alertmanager");
     describe_counter!(ALERT_FORWARDS, "Alert messages forwarded to chat, by outcome");
     describe_gauge!(ALERT_STREAMS, "Open admin alert streams");
+    describe_counter!(ANALYSIS_DEADLINES, "Analyses stopped at their deadline (their thread stopped too)");
     describe_histogram!(QUEUE_WAIT, metrics::Unit::Seconds, "Time a job waited in QUEUED");
     describe_histogram!(ANALYSIS_DURATION, metrics::Unit::Seconds, "Time an analysis attempt took, by outcome");
 }

@@ -139,13 +139,20 @@ fn truncated_files_and_lying_headers() {
     bytes.truncate(44 + 16_000 * 2 + 1);
     let a = run(bytes, None).unwrap();
     assert!((a.duration_s - 1.0).abs() < 0.01, "{}", a.duration_s);
-    // A header that claims hours but holds a second.
-    let mut bytes = wav(spec(16_000, 1, 16, false), 16_000, tone(16_000));
-    let claimed: u32 = 16_000 * 2 * 3600 * 3;
-    bytes[40..44].copy_from_slice(&claimed.to_le_bytes());
-    bytes[4..8].copy_from_slice(&(claimed + 36).to_le_bytes());
-    let a = run(bytes, None).unwrap();
+    // A header that claims half an hour but holds a second: analysed up to the end.
+    let claiming = |seconds: u32| {
+        let mut bytes = wav(spec(16_000, 1, 16, false), 16_000, tone(16_000));
+        let claimed: u32 = 16_000 * 2 * seconds;
+        bytes[40..44].copy_from_slice(&claimed.to_le_bytes());
+        bytes[4..8].copy_from_slice(&(claimed + 36).to_le_bytes());
+        bytes
+    };
+    let a = run(claiming(1800), None).unwrap();
     assert!((a.duration_s - 1.0).abs() < 0.01, "{}", a.duration_s);
+    // One that claims hours is refused before decoding, whatever it holds.
+    let err = run(claiming(3 * 3600), None).unwrap_err();
+    assert!(err.is_permanent(), "{err}");
+    assert_eq!(err.to_string(), "too long: 3 h, the limit is 1 h");
     // Cut inside the header.
     let bytes = wav(spec(16_000, 1, 16, false), 100, tone(16_000))[..30].to_vec();
     let err = run(bytes, None).unwrap_err();

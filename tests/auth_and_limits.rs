@@ -226,3 +226,54 @@ async fn behind_an_identity_provider_rs256_tokens_are_verified_with_its_jwks() {
     let r = s.client.get(s.url("/api/records")).bearer_auth(hs.trim()).send().await.unwrap();
     assert_eq!(r.status(), 401);
 }
+
+/// `POST /api/records/presigned-url` for `size` bytes: (status, error code).
+async fn open_upload(s: &Server, token: &str, size: u64) -> (u16, String) {
+    let r = s
+        .client
+        .post(s.url("/api/records/presigned-url"))
+        .bearer_auth(token)
+        .json(&serde_json::json!({"filename": "take.wav", "content_type": "audio/wav", "size": size}))
+        .send()
+        .await
+        .unwrap();
+    let status = r.status().as_u16();
+    let body: Value = r.json().await.unwrap_or_default();
+    (status, body["error"]["code"].as_str().unwrap_or("").to_owned())
+}
+
+#[tokio::test]
+async fn a_user_may_have_only_so_many_recordings_waiting() {
+    let s = Server::start(&[("ORAK_UPLOADS__MAX_ACTIVE_PER_USER", "2")]).await;
+    let (alice, bob) = (s.token("alice", false), s.token("bob", false));
+    // Two uploads opened and never sent: both wait (PENDING).
+    assert_eq!(open_upload(&s, &alice, 1000).await.0, 201);
+    assert_eq!(open_upload(&s, &alice, 1000).await.0, 201);
+    assert_eq!(open_upload(&s, &alice, 1000).await, (429, "too_many_uploads".to_owned()));
+    let r = s.upload_multipart(&alice, "x.wav", sine_wav(0.2, 8_000, 220.0, 0.3), None).await;
+    assert_eq!(r.status(), 429, "the multipart path too");
+    assert_eq!(open_upload(&s, &bob, 1000).await.0, 201, "bob has his own");
+    // Once one is gone, there is room again.
+    let list = s.get_json(&alice, "/api/records").await;
+    let first = list["items"][0]["id"].as_str().unwrap().to_owned();
+    assert_eq!(s.delete(&alice, &format!("/api/records/{first}")).await.status(), 204);
+    assert_eq!(open_upload(&s, &alice, 1000).await.0, 201);
+}
+
+#[tokio::test]
+async fn a_user_stores_at_most_their_quota() {
+    let s = Server::start(&[("ORAK_UPLOADS__QUOTA_BYTES_PER_USER", "50000")]).await;
+    let (alice, bob) = (s.token("alice", false), s.token("bob", false));
+    let wav = sine_wav(1.0, 16_000, 220.0, 0.3); // 32 044 bytes
+    let id = s.upload_presigned(&alice, "a.wav", wav.clone()).await;
+    assert_eq!(s.wait_terminal(&alice, &id, T).await["status"], "COMPLETED");
+    // 32 044 used: 20 000 more would pass 50 000.
+    assert_eq!(open_upload(&s, &alice, 20_000).await, (413, "over_quota".to_owned()));
+    assert_eq!(open_upload(&s, &alice, 10_000).await.0, 201, "what fits is fine");
+    // A multipart upload, whose size is not declared, is cut off at the quota.
+    let r = s.upload_multipart(&alice, "b.wav", wav.clone(), None).await;
+    assert_eq!(r.status(), 413);
+    let list = s.get_json(&alice, "/api/records").await;
+    assert_eq!(list["items"].as_array().unwrap().len(), 2, "nothing left behind: {list}");
+    assert_eq!(open_upload(&s, &bob, 40_000).await.0, 201, "bob's quota is his own");
+}

@@ -362,3 +362,117 @@ async fn json_logs_carry_the_request_id_on_every_line() {
     assert!(!ids.contains(&"no spaces allowed"), "a hostile id is replaced: {ids:?}");
     assert!(ids.iter().any(|i| i.len() == 32 && i.bytes().all(|b| b.is_ascii_hexdigit())), "{ids:?}");
 }
+
+/// Sends a request's head alone over a raw connection (the body it announces
+/// never comes) and reads what the server answers, within 5 s.
+async fn answer_without_a_body(s: &Server, head: &str) -> String {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let addr = s.base.trim_start_matches("http://");
+    let mut conn = tokio::net::TcpStream::connect(addr).await.unwrap();
+    conn.write_all(head.as_bytes()).await.unwrap();
+    let mut buf = vec![0u8; 4096];
+    let n = tokio::time::timeout(Duration::from_secs(5), conn.read(&mut buf))
+        .await
+        .expect("the server answered before any body arrived")
+        .unwrap();
+    String::from_utf8_lossy(&buf[..n]).into_owned()
+}
+
+#[tokio::test]
+async fn webhook_strangers_are_refused_before_the_body_and_shut_out_after_repeated_failures() {
+    let s = Server::start(&[
+        ("ORAK_WEBHOOKS__SECRET", "hook-secret"),
+        ("ORAK_WEBHOOKS__MAX_FAILURES", "3"),
+        ("ORAK_WEBHOOKS__FAILURE_WINDOW_SECONDS", "3"),
+    ])
+    .await;
+    let path = "/api/records/async/upload-completed";
+    // A wrong bearer announcing 100 MB is refused at once: the body is never read.
+    let head =
+        format!("POST {path} HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer guess\r\nContent-Length: 100000000\r\n\r\n");
+    let answer = answer_without_a_body(&s, &head).await;
+    assert!(answer.starts_with("HTTP/1.1 401"), "{answer}");
+    // With the right secret, a body over 256 KiB is refused by its announced length.
+    let head = format!(
+        "POST {path} HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer hook-secret\r\nContent-Length: 300000\r\n\r\n"
+    );
+    let answer = answer_without_a_body(&s, &head).await;
+    assert!(answer.starts_with("HTTP/1.1 413"), "{answer}");
+    let post =
+        |bearer: &'static str| s.client.post(s.url(path)).bearer_auth(bearer).json(&json!({"Records": []})).send();
+    assert_eq!(post("hook-secret").await.unwrap().status(), 200);
+    // Two more failures make three: the source is shut out, the right secret included.
+    assert_eq!(post("guess-2").await.unwrap().status(), 401);
+    assert_eq!(post("guess-3").await.unwrap().status(), 401);
+    let r = post("hook-secret").await.unwrap();
+    assert_eq!(r.status(), 429);
+    assert!(header(&r, "retry-after").is_some_and(|s| s.parse::<u64>().is_ok_and(|n| (1..=3).contains(&n))));
+    // Until its window ends.
+    tokio::time::sleep(Duration::from_millis(3200)).await;
+    assert_eq!(post("hook-secret").await.unwrap().status(), 200);
+    assert!(s.log().contains("webhook with a missing or wrong secret refused"));
+}
+
+#[tokio::test]
+async fn a_user_has_one_budget_whatever_addresses_and_an_ipv6_host_counts_as_its_slash_64() {
+    let s = Server::start(&[
+        ("ORAK_RATE_LIMIT__ENABLED", "true"),
+        ("ORAK_RATE_LIMIT__PER_SECOND", "1"),
+        ("ORAK_RATE_LIMIT__BURST", "2"),
+        ("ORAK_RATE_LIMIT__PER_USER_PER_SECOND", "1"),
+        ("ORAK_RATE_LIMIT__PER_USER_BURST", "3"),
+        ("ORAK_RATE_LIMIT__TRUSTED_PROXIES", "[\"127.0.0.1/32\"]"),
+    ])
+    .await;
+    let alice = s.token("alice", false);
+    let bob = s.token("bob", false);
+    let get = |from: &'static str, token: &str| {
+        s.client.get(s.url("/api/records")).header("x-forwarded-for", from).bearer_auth(token).send()
+    };
+    // Three addresses, one user: the user's budget (3) runs out, not the addresses'.
+    let mut codes = Vec::new();
+    for from in ["203.0.113.1", "203.0.113.2", "203.0.113.3", "203.0.113.4"] {
+        codes.push(get(from, &alice).await.unwrap().status().as_u16());
+    }
+    assert_eq!(codes, [200, 200, 200, 429], "one budget for alice");
+    assert_eq!(get("203.0.113.5", &bob).await.unwrap().status(), 200, "bob has his own");
+    // Two addresses of one /64 share a budget (2); the next /64 has its own.
+    let anon = |from: &'static str| s.client.get(s.url("/api/records")).header("x-forwarded-for", from).send();
+    let mut codes = Vec::new();
+    for from in ["2001:db8:0:7::1", "2001:db8:0:7::2", "2001:db8:0:7:ffff::9"] {
+        codes.push(anon(from).await.unwrap().status().as_u16());
+    }
+    assert_eq!(codes, [401, 401, 429], "one /64, one budget");
+    assert_eq!(anon("2001:db8:0:8::1").await.unwrap().status(), 401, "another /64");
+}
+
+#[tokio::test]
+async fn a_user_holds_a_bounded_number_of_live_streams() {
+    // Keep-alives each second, so a closed stream is noticed at once.
+    let s = Server::start(&[("ORAK_SSE__MAX_STREAMS_PER_USER", "2"), ("ORAK_SSE__KEEPALIVE_SECONDS", "1")]).await;
+    let alice = s.token("alice", false);
+    let bob = s.token("bob", false);
+    // A record whose upload never comes: its stream stays open.
+    let id = s.presign(&alice, "later.wav", 1000).await["record_id"].as_str().unwrap().to_owned();
+    let open = |token: &str| s.client.get(s.url(&format!("/api/processing/status/{id}"))).bearer_auth(token).send();
+    let first = open(&alice).await.unwrap();
+    let second = open(&alice).await.unwrap();
+    assert_eq!((first.status().as_u16(), second.status().as_u16()), (200, 200));
+    let third = open(&alice).await.unwrap();
+    assert_eq!(third.status(), 429);
+    let body: serde_json::Value = third.json().await.unwrap();
+    assert_eq!(body["error"]["code"], "too_many_streams", "{body}");
+    assert_eq!(open(&bob).await.unwrap().status(), 404, "bob may not see it (and his slots are his own)");
+    // Closing one gives its slot back.
+    drop(first);
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let r = open(&alice).await.unwrap();
+        if r.status() == 200 {
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "the closed stream's slot never came back");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    drop(second);
+}

@@ -155,7 +155,7 @@ async fn a_child_that_keeps_crashing_stops_the_tree_and_ready_turns_503() {
 }
 
 #[tokio::test]
-async fn an_analysis_past_its_deadline_is_abandoned_without_wedging_its_worker() {
+async fn an_analysis_past_its_deadline_fails_for_good_without_wedging_its_worker() {
     // One worker: if the hung attempt held it, nothing else would ever finish.
     let s = Server::start(&[
         ("ORAK_FAULTS__HANG_FILENAME", "HANG"),
@@ -169,10 +169,95 @@ async fn an_analysis_past_its_deadline_is_abandoned_without_wedging_its_worker()
     let other = s.upload_presigned(&token, "fine.wav", sine_wav(0.5, 8_000, 300.0, 0.3)).await;
     assert_eq!(s.wait_terminal(&token, &other, T).await["status"], "COMPLETED");
     let rec = s.wait_terminal(&token, &hung, T).await;
-    assert_eq!((rec["status"].as_str(), rec["attempts"].as_i64()), (Some("COMPLETED"), Some(2)), "{rec}");
-    // The abandoned attempt is on record as a transient failure.
-    let admin = s.token("root", true);
-    let r = s.client.get(s.url(&format!("/api/admin/dead-letters/{hung}"))).bearer_auth(&admin).send().await.unwrap();
-    assert_eq!(r.status(), 409, "completed, so not a dead letter");
-    assert!(s.full_log().contains("passed its 1s deadline"), "{}", s.log());
+    // A deadline overrun is permanent: the same file would take as long again.
+    assert_eq!((rec["status"].as_str(), rec["attempts"].as_i64()), (Some("FAILED"), Some(1)), "{rec}");
+    assert!(rec["error"].as_str().unwrap().contains("passed its 1 s deadline"), "{rec}");
+}
+
+/// CPU seconds the process has used, and per thread (`/proc/<pid>/task/*/stat`:
+/// utime + stime, in clock ticks of 1/100 s).
+fn cpu_seconds(pid: u32) -> (f64, Vec<(String, f64)>) {
+    let ticks = |stat: &str| -> f64 {
+        let rest = stat.rsplit_once(')').map_or("", |(_, r)| r);
+        let f: Vec<&str> = rest.split_whitespace().collect();
+        (f[11].parse::<f64>().unwrap() + f[12].parse::<f64>().unwrap()) / 100.0
+    };
+    let total = ticks(&std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap());
+    let mut threads = Vec::new();
+    for t in std::fs::read_dir(format!("/proc/{pid}/task")).unwrap().flatten() {
+        if let Ok(stat) = std::fs::read_to_string(t.path().join("stat")) {
+            threads.push((t.file_name().to_string_lossy().into_owned(), ticks(&stat)));
+        }
+    }
+    (total, threads)
+}
+
+#[tokio::test]
+async fn a_deadline_really_stops_the_work_and_the_cpu_goes_idle() {
+    let s = Server::start(&[
+        ("ORAK_PIPELINE__ANALYSIS_DEADLINE_SECONDS", "1"),
+        ("ORAK_PIPELINE__WORKERS", "1"),
+        ("ORAK_MODEL__ENABLED", "false"),
+    ])
+    .await;
+    let token = s.token("alice", false);
+    // 20 minutes of audio: far more than a second's work.
+    let id = s.upload_presigned(&token, "long.wav", sine_wav(1200.0, 8_000, 220.0, 0.3)).await;
+    let before = cpu_seconds(s.pid()).0;
+    let rec = s.wait_terminal(&token, &id, T).await;
+    assert_eq!((rec["status"].as_str(), rec["attempts"].as_i64()), (Some("FAILED"), Some(1)), "{rec}");
+    assert!(rec["error"].as_str().unwrap().contains("deadline"), "{rec}");
+    // The fault hit: the analysis was busy when the deadline came.
+    let (at_failure, _) = cpu_seconds(s.pid());
+    assert!(at_failure - before >= 0.5, "the analysis never got going ({:.2} s of CPU)", at_failure - before);
+    // Within 2 s the decoding thread has stopped: from then on the process idles.
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let (t1, threads1) = cpu_seconds(s.pid());
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let (t2, threads2) = cpu_seconds(s.pid());
+    assert!(t2 - t1 < 0.3, "the process kept using CPU after the deadline: {:.2} s in 2 s", t2 - t1);
+    for (tid, after) in &threads2 {
+        let earlier = threads1.iter().find(|(t, _)| t == tid).map_or(0.0, |(_, c)| *c);
+        assert!(after - earlier < 0.2, "thread {tid} is still busy: {:.2} s of CPU in 2 s", after - earlier);
+    }
+    let metrics = s.metrics().await;
+    assert!(metrics.lines().any(|l| l == "orak_analysis_deadlines_total 1"), "{metrics}");
+}
+
+/// A WAV header declaring `seconds` of `channels` × `rate` 16-bit audio, followed
+/// by one second of it (the rest never comes: only the declaration is large).
+fn wav_declaring(seconds: u64, rate: u32, channels: u16) -> Vec<u8> {
+    let block = u32::from(channels) * 2;
+    let declared = u32::try_from(seconds * u64::from(rate) * u64::from(block)).unwrap();
+    let mut w = Vec::new();
+    w.extend_from_slice(b"RIFF");
+    w.extend_from_slice(&declared.saturating_add(36).to_le_bytes());
+    w.extend_from_slice(b"WAVEfmt ");
+    w.extend_from_slice(&16u32.to_le_bytes());
+    w.extend_from_slice(&1u16.to_le_bytes());
+    w.extend_from_slice(&channels.to_le_bytes());
+    w.extend_from_slice(&rate.to_le_bytes());
+    w.extend_from_slice(&(rate * block).to_le_bytes());
+    w.extend_from_slice(&(block as u16).to_le_bytes());
+    w.extend_from_slice(&16u16.to_le_bytes());
+    w.extend_from_slice(b"data");
+    w.extend_from_slice(&declared.to_le_bytes());
+    w.resize(w.len() + (rate * block) as usize, 0);
+    w
+}
+
+#[tokio::test]
+async fn a_file_declaring_hours_of_audio_fails_at_once_with_the_reason() {
+    let s = Server::start(&[("ORAK_MODEL__ENABLED", "false")]).await;
+    let token = s.token("alice", false);
+    // Two hours of 48 kHz stereo: over the hour.
+    let long = s.upload_presigned(&token, "two-hours.wav", wav_declaring(2 * 3600, 48_000, 2)).await;
+    // Ten minutes at 192 kHz over 8 channels: within the hour, over the sample budget.
+    let wide = s.upload_presigned(&token, "wide.wav", wav_declaring(600, 192_000, 8)).await;
+    let rec = s.wait_terminal(&token, &long, T).await;
+    assert_eq!((rec["status"].as_str(), rec["attempts"].as_i64()), (Some("FAILED"), Some(1)), "permanent: {rec}");
+    assert!(rec["error"].as_str().unwrap().contains("too long: 2 h, the limit is 1 h"), "{rec}");
+    let rec = s.wait_terminal(&token, &wide, T).await;
+    assert_eq!(rec["status"], "FAILED", "{rec}");
+    assert!(rec["error"].as_str().unwrap().contains("too long: 10 min, the limit is 3 min 45 s"), "{rec}");
 }

@@ -5,6 +5,6 @@
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
-    let limits = orakgaraki::audio::Limits { max_duration_s: 600.0 };
+    let limits = orakgaraki::audio::Limits { max_duration_s: 600.0, ..Default::default() };
     let _ = orakgaraki::audio::analyze(std::io::Cursor::new(data.to_vec()), None, limits);
 });

@@ -9,6 +9,8 @@ use crate::domain::{Analysis, Job, JobFailure};
 use crate::store::StoreError;
 use crate::telemetry;
 use ractor::{Actor, ActorProcessingErr, ActorRef};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 pub enum WorkerMsg {
@@ -72,18 +74,28 @@ impl Actor for AnalysisWorker {
             let hang = !faults.hang_filename.is_empty()
                 && job.attempt == 1
                 && job.filename.contains(&faults.hang_filename);
+            // Dropping the future at the deadline would leave the decoding thread
+            // running: the flag stops it, within a chunk of audio.
+            let cancel = Arc::new(AtomicBool::new(false));
             let analysis = async {
                 if hang {
                     std::future::pending::<()>().await;
                 }
-                pipeline::analyze(ctx, &job).await
+                pipeline::analyze(ctx, &job, cancel.clone()).await
             };
             match tokio::time::timeout(deadline, analysis).await {
                 Ok(r) => r,
-                Err(_) => Err(JobFailure {
-                    message: format!("the analysis passed its {}s deadline", deadline.as_secs()),
-                    permanent: false,
-                }),
+                Err(_) => {
+                    cancel.store(true, Ordering::Relaxed);
+                    metrics::counter!(telemetry::ANALYSIS_DEADLINES).increment(1);
+                    Err(JobFailure {
+                        message: format!(
+                            "the analysis passed its {} deadline and was stopped",
+                            crate::audio::human_duration(deadline.as_secs_f64())
+                        ),
+                        permanent: true,
+                    })
+                }
             }
         };
         let outcome = match outcome {

@@ -9,10 +9,12 @@ use crate::audio::{self, AudioError};
 use crate::domain::{Analysis, Embedding, Job, JobFailure};
 use crate::model::{self, ModelError, frontend};
 use crate::store::ObjectError;
+use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
 use std::time::Duration;
 
-/// Analyses the job's recording.
-pub async fn analyze(ctx: &Ctx, job: &Job) -> Result<Analysis, JobFailure> {
+/// Analyses the job's recording; setting `cancel` stops the decoding thread.
+pub async fn analyze(ctx: &Ctx, job: &Job, cancel: Arc<AtomicBool>) -> Result<Analysis, JobFailure> {
     let copy = ctx.objects.fetch(&job.object_key).await.map_err(|e| match e {
         ObjectError::NotFound(_) => {
             JobFailure { message: "the uploaded audio is missing from storage".into(), permanent: true }
@@ -22,10 +24,11 @@ pub async fn analyze(ctx: &Ctx, job: &Job) -> Result<Analysis, JobFailure> {
     let ext = std::path::Path::new(&job.filename).extension().and_then(|e| e.to_str()).map(str::to_ascii_lowercase);
     let model_cfg = &ctx.config.model;
     let voice_seconds = if model_cfg.enabled { model_cfg.max_seconds } else { 0.0 };
+    let limits = ctx.config.pipeline.limits(cancel);
     let analysis = tokio::task::spawn_blocking(move || {
         let file = std::fs::File::open(&copy.path)?;
         let reader = std::io::BufReader::with_capacity(256 * 1024, file);
-        audio::analyze_with_voice(reader, ext.as_deref(), audio::Limits::default(), voice_seconds)
+        audio::analyze_with_voice(reader, ext.as_deref(), limits, voice_seconds)
     })
     .await;
     let (mut analysis, voice) = match analysis {

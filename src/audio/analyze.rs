@@ -16,7 +16,7 @@ use super::frames::{HOP, N_FFT, N_MELS};
 use super::lanes;
 use super::mel::MelBank;
 use super::mfcc::{Dct, floor_db, power_to_db};
-use super::pyin::{FrameObservation, PyinParams, YinObserver, decode_track_windowed};
+use super::pyin::{FrameObservation, PyinParams, YinObserver, decode_track_windowed_until};
 use super::resample::Resampler;
 use super::rhythm::{Aggregate, OnsetEnvelope, beat_track};
 use super::spectral::{rms, spectral_frame, zero_crossing_rate};
@@ -26,6 +26,8 @@ use crate::domain::analysis::{
     to_dbfs,
 };
 use std::io::{Read, Seek};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 /// The analysis rate (librosa's default).
 pub const SR: u32 = 22_050;
@@ -44,16 +46,40 @@ const TUNING_FRAMES: usize = 1292;
 const DB_STEP: f32 = 0.005;
 const DB_MIN: f32 = -100.0;
 
-/// Limits on what is analysed.
-#[derive(Debug, Clone, Copy, PartialEq)]
+/// Limits on what is analysed, and the flag that stops it.
+#[derive(Debug, Clone)]
 pub struct Limits {
     /// Longest recording analysed, seconds; longer input is refused.
     pub max_duration_s: f64,
+    /// Most samples (frames × channels) decoded: a high rate and many channels
+    /// cost as much as length does.
+    pub max_samples: u64,
+    /// Set from outside (a passed deadline) to stop the analysis; checked for
+    /// every decoded chunk and between the stages after decoding.
+    pub cancel: Option<Arc<AtomicBool>>,
 }
 
 impl Default for Limits {
     fn default() -> Self {
-        Limits { max_duration_s: 4.0 * 3600.0 }
+        // An hour of 48 kHz stereo.
+        Limits { max_duration_s: 3600.0, max_samples: 48_000 * 2 * 3600, cancel: None }
+    }
+}
+
+impl Limits {
+    fn stopped(&self) -> bool {
+        self.cancel.as_ref().is_some_and(|c| c.load(Ordering::Relaxed))
+    }
+
+    /// `Err(Cancelled)` once the flag is set.
+    fn go_on(&self) -> Result<(), AudioError> {
+        if self.stopped() { Err(AudioError::Cancelled) } else { Ok(()) }
+    }
+
+    /// The longest recording analysed at `rate` Hz over `channels`, seconds.
+    fn limit_s(&self, rate: u32, channels: u16) -> f64 {
+        let per_second = f64::from(rate.max(1)) * f64::from(channels.max(1));
+        self.max_duration_s.min(self.max_samples as f64 / per_second)
     }
 }
 
@@ -223,17 +249,27 @@ pub fn analyze_source_capturing(
     mut capture: Option<&mut VoiceCapture>,
 ) -> Result<Analysis, AudioError> {
     let rate = src.info().sample_rate;
+    // Refused before decoding when the file says it is too long.
+    if let Some(declared) = src.info().frames {
+        let limit_s = limits.limit_s(rate, src.info().channels);
+        let seconds = declared as f64 / f64::from(rate.max(1));
+        if seconds > limit_s {
+            return Err(AudioError::TooLong { seconds: Some(seconds), limit_s });
+        }
+    }
     let mut loudness: Option<ebur128::EbuR128> = None;
     let mut resampler = Resampler::new(rate, SR).map_err(|e| AudioError::Unsupported(e.to_string()))?;
     let mut framer = Framer::new(N_FFT, HOP);
     let mut features = FrameFeatures::new();
     let max_frames = (limits.max_duration_s * f64::from(rate)) as u64;
+    let too_long = |ch: usize| AudioError::TooLong { seconds: None, limit_s: limits.limit_s(rate, ch as u16) };
 
     let mut chunk = Vec::new();
     let mut mono = Vec::new();
     let (mut frames, mut peak, mut sum_sq, mut count) = (0u64, 0f64, 0f64, 0u64);
     let mut channels: Option<usize> = None;
     while src.next_chunk(&mut chunk)? {
+        limits.go_on()?;
         // Some containers only tell the channel count with the first decoded packet.
         let ch = usize::from(src.info().channels.max(1));
         if channels.is_some_and(|c| c != ch) {
@@ -262,8 +298,8 @@ pub fn analyze_source_capturing(
         }
         count += chunk.len() as u64;
         frames += (chunk.len() / ch) as u64;
-        if frames > max_frames {
-            return Err(AudioError::Unsupported(format!("recordings longer than {} s", limits.max_duration_s)));
+        if frames > max_frames || count > limits.max_samples {
+            return Err(too_long(ch));
         }
         if let Some(c) = capture.as_deref_mut() {
             c.push(rate, &mono);
@@ -277,12 +313,16 @@ pub fn analyze_source_capturing(
     framer.finish(|f| features.frame(f));
     features.settle_tuning();
 
+    limits.go_on()?;
     let rms_level = (sum_sq / count as f64).sqrt();
     let lufs = loudness.and_then(|m| m.loudness_global().ok()).filter(|v| v.is_finite());
     let (mfcc, env) = mfcc_and_onsets(&features);
+    limits.go_on()?;
     let (bpm, beats) = beat_track(&env, f64::from(SR), HOP);
+    limits.go_on()?;
     let params = PyinParams::new(FMIN_C2, FMAX_C6);
-    let track = decode_track_windowed(&params, &features.observations);
+    let track = decode_track_windowed_until(&params, &features.observations, &|| limits.stopped())
+        .ok_or(AudioError::Cancelled)?;
     let info = src.info();
     Ok(Analysis {
         duration_s: frames as f64 / f64::from(rate),

@@ -46,6 +46,8 @@ pub struct SourceInfo {
     pub channels: u16,
     /// e.g. `wav/pcm16`, `flac`, `mp3`, `webm/opus`.
     pub format: String,
+    /// The length the container declares, in frames (samples per channel), when it does.
+    pub frames: Option<u64>,
 }
 
 /// A stream of interleaved samples.
@@ -151,6 +153,9 @@ impl<R: Read + Seek> WavSource<R> {
         reader.seek(std::io::SeekFrom::Start(0))?;
         let wav = hound::WavReader::new(reader).map_err(map_hound)?;
         let spec = wav.spec();
+        // A data size of all ones is a streaming writer's "unknown", not a length.
+        let data_bytes = u64::from(wav.len()) * u64::from(spec.bits_per_sample.div_ceil(8));
+        let frames = (data_bytes < u64::from(u32::MAX) - 64).then(|| u64::from(wav.duration()));
         let (float, format) = wav_format(spec)?;
         let packed = container_bytes(&head[..n]) == Some(spec.bits_per_sample / 8) && spec.bits_per_sample % 8 == 0;
         let data = if packed {
@@ -161,7 +166,7 @@ impl<R: Read + Seek> WavSource<R> {
         };
         Ok(WavSource {
             data,
-            info: SourceInfo { sample_rate: spec.sample_rate, channels: spec.channels, format },
+            info: SourceInfo { sample_rate: spec.sample_rate, channels: spec.channels, format, frames },
             bits: spec.bits_per_sample,
             float,
             read_any: false,
@@ -302,6 +307,7 @@ fn open_symphonia<R: Read + Seek + Send + Sync + 'static>(
         .ok_or_else(|| AudioError::Invalid("the audio track has no codec parameters".into()))?
         .clone();
     let track_id = track.id;
+    let declared_frames = track.num_frames;
     let container = format.format_info().short_name.to_owned();
     let channels = params.channels.as_ref().map(|c| c.count() as u16).unwrap_or(0);
     let (codec, sample_rate, channels, name) = if params.codec == CODEC_ID_OPUS {
@@ -340,7 +346,7 @@ fn open_symphonia<R: Read + Seek + Send + Sync + 'static>(
         format,
         track_id,
         codec,
-        info: SourceInfo { sample_rate, channels, format: name },
+        info: SourceInfo { sample_rate, channels, format: name, frames: declared_frames },
         bad_packets: 0,
     }))
 }

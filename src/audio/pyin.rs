@@ -633,14 +633,27 @@ const OVERLAP: usize = 512;
 /// with [`OVERLAP`] frames of context on both sides (the Viterbi path converges well
 /// within that), keeping the middle. Exact for recordings under ~3 minutes.
 pub fn decode_track_windowed(p: &PyinParams, frames: &[FrameObservation]) -> PitchTrack {
+    decode_track_windowed_until(p, frames, &|| false).unwrap_or_default()
+}
+
+/// [`decode_track_windowed`], asking `stop` before each window: `None` once it
+/// says stop (a long recording's decode then ends within one window's work).
+pub fn decode_track_windowed_until(
+    p: &PyinParams,
+    frames: &[FrameObservation],
+    stop: &dyn Fn() -> bool,
+) -> Option<PitchTrack> {
     if frames.len() <= WINDOW + 2 * OVERLAP {
-        return decode_track(p, frames);
+        return Some(decode_track(p, frames));
     }
     let n = p.n_pitch_bins();
     let viterbi = BandedViterbi::new(p);
     let mut f0 = Vec::with_capacity(frames.len());
     let mut start = 0;
     while start < frames.len() {
+        if stop() {
+            return None;
+        }
         let end = (start + WINDOW).min(frames.len());
         let lo = start.saturating_sub(OVERLAP);
         let hi = (end + OVERLAP).min(frames.len());
@@ -648,7 +661,7 @@ pub fn decode_track_windowed(p: &PyinParams, frames: &[FrameObservation]) -> Pit
         f0.extend(states[start - lo..end - lo].iter().map(|&s| (s < n).then(|| p.bin_hz(s))));
         start = end;
     }
-    PitchTrack { f0, voiced_prob: frames.iter().map(|f| f.voiced_prob).collect() }
+    Some(PitchTrack { f0, voiced_prob: frames.iter().map(|f| f.voiced_prob).collect() })
 }
 
 #[cfg(test)]

@@ -155,6 +155,13 @@ impl From<UploadError> for ApiError {
         match e {
             UploadError::Store(s) => s.into(),
             UploadError::Object(o) => o.into(),
+            e @ UploadError::TooManyActive { .. } => ApiError {
+                retry_after: Some(30),
+                ..ApiError::new(StatusCode::TOO_MANY_REQUESTS, "too_many_uploads", e.to_string())
+            },
+            e @ UploadError::OverQuota { .. } => {
+                ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "over_quota", e.to_string())
+            }
         }
     }
 }

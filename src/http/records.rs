@@ -244,7 +244,7 @@ async fn multipart_upload(
                     })
                     .await??;
                     let record = ticket.record;
-                    match state.ctx.objects.put_stream(&record.object_key, body, max).await {
+                    match state.ctx.objects.put_stream(&record.object_key, body, max.min(ticket.room)).await {
                         Ok(out) => stored = Some((record, out.size, out.sha256)),
                         Err(e) => {
                             // Nothing usable arrived: the record must not linger as PENDING.

@@ -92,6 +92,14 @@ pub struct StaleEmbedding {
     pub filename: String,
 }
 
+/// What one user holds: recordings waiting or in analysis, and bytes stored
+/// (the declared size of uploads not yet arrived).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct OwnerUsage {
+    pub active: i64,
+    pub bytes: i64,
+}
+
 /// A record with the facts the API does not show.
 #[derive(Debug, Clone)]
 pub struct StoredRecord {
@@ -168,6 +176,8 @@ pub trait RecordStore: Send + Sync + 'static {
     async fn ping(&self) -> Result<(), StoreError>;
     /// Inserts a PENDING record.
     async fn create_pending(&self, new: NewRecord) -> Result<StoredRecord, StoreError>;
+    /// What `owner` holds now (for the per-user caps on uploads).
+    async fn owner_usage(&self, owner: &str) -> Result<OwnerUsage, StoreError>;
     /// One record with its analysis.
     async fn get(&self, id: &RecordId) -> Result<Option<StoredRecord>, StoreError>;
     /// An owner's records, newest first.

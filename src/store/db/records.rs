@@ -16,7 +16,7 @@ const _: () = {
 use $crate::store::db::models::{EmbeddingTag, NewAnalysisRow, NewAttemptRow, NewEmbeddingRow, NewRecordRow, RecordRow};
 use $crate::store::db::schema::{analyses, attempts, embeddings, outbox, records};
 use $crate::domain::{Analysis, Embedding, FailureOutcome, Job, RecordId, RecordStatus, StatusEvent, Visibility};
-use $crate::store::{LeaseScope, ListCursor, NewRecord, RecordStore, StaleEmbedding, StoreError, StoredRecord};
+use $crate::store::{LeaseScope, ListCursor, NewRecord, OwnerUsage, RecordStore, StaleEmbedding, StoreError, StoredRecord};
 use async_trait::async_trait;
 use diesel::prelude::AsChangeset;
 use diesel::{
@@ -254,6 +254,22 @@ impl RecordStore for $store {
             .into_iter()
             .next();
         found.map(|(row, analysis, tag)| row.into_stored(analysis, tag)).transpose()
+    }
+
+    async fn owner_usage(&self, owner: &str) -> Result<OwnerUsage, StoreError> {
+        let mut conn = self.read().await?;
+        let rows: Vec<(String, Option<i64>, i64)> = records::table
+            .filter(records::owner.eq(owner))
+            .select((records::status, records::size, records::declared_size))
+            .load(&mut *conn)
+            .await?;
+        let mut usage = OwnerUsage::default();
+        for (status, size, declared) in rows {
+            let terminal = status.parse::<RecordStatus>().is_ok_and(|s| s.is_terminal());
+            usage.active += i64::from(!terminal);
+            usage.bytes = usage.bytes.saturating_add(size.unwrap_or(declared).max(0));
+        }
+        Ok(usage)
     }
 
     async fn list_for_owner(
