@@ -187,11 +187,19 @@ pub struct SweeperConfig {
     pub missed_event_after_seconds: u64,
     /// A record QUEUED this long is announced again (Kafka) and reported.
     pub stuck_queued_seconds: u64,
+    /// Days the dead-letter audit keeps whose recording it was (owner and
+    /// filename); after that only what admins did remains.
+    pub audit_retention_days: u64,
 }
 
 impl Default for SweeperConfig {
     fn default() -> Self {
-        SweeperConfig { interval_seconds: 300, missed_event_after_seconds: 120, stuck_queued_seconds: 900 }
+        SweeperConfig {
+            interval_seconds: 300,
+            missed_event_after_seconds: 120,
+            stuck_queued_seconds: 900,
+            audit_retention_days: 90,
+        }
     }
 }
 

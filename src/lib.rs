@@ -19,6 +19,7 @@
 //! - [`app`] — the composition root that `orakgaraki serve` runs.
 //! - [`telemetry`] — the Prometheus recorder and the names of the exported metrics.
 //! - [`reembed`] — `orakgaraki reembed`: rolls a model version out to stored records.
+//! - [`erase`] — deleting a recording, or everything of a user, completely.
 
 pub mod actors;
 pub mod app;
@@ -27,6 +28,7 @@ pub mod auth;
 pub mod clock;
 pub mod config;
 pub mod domain;
+pub mod erase;
 pub mod http;
 pub mod model;
 pub mod reembed;

@@ -162,7 +162,7 @@ fn register_known_series() {
         metrics::counter!(ACTOR_RESTARTS, "actor" => actor).absolute(0);
         metrics::counter!(ACTOR_FAILURES, "actor" => actor).absolute(0);
     }
-    for kind in ["lease_expired", "missed_event", "expired_upload", "stuck_queued"] {
+    for kind in ["lease_expired", "missed_event", "expired_upload", "stuck_queued", "audit_expired"] {
         metrics::counter!(SWEEPER_REPAIRS, "kind" => kind).absolute(0);
     }
     for path in ["direct", "notified", "found"] {

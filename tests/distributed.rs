@@ -210,3 +210,78 @@ async fn two_hundred_recordings_through_the_whole_distributed_path() {
         assert_eq!(found.len(), N / tokens.len() - 1, "all of this singer's other takes: {similar}");
     }
 }
+
+#[tokio::test]
+async fn a_user_who_leaves_leaves_nothing_in_any_store() {
+    use orakgaraki::store::ObjectStore;
+    let cluster = Cluster::new(&[
+        ("ORAK_RATE_LIMIT__ENABLED", "true"),
+        ("ORAK_RATE_LIMIT__PER_SECOND", "1000"),
+        ("ORAK_RATE_LIMIT__BURST", "1000"),
+        ("ORAK_RATE_LIMIT__PER_USER_PER_SECOND", "1000"),
+        ("ORAK_RATE_LIMIT__PER_USER_BURST", "1000"),
+    ])
+    .await;
+    let bucket = cluster.bucket();
+    let s = cluster.instance().await;
+    let user = "leaver-dist-8b2d";
+    let (me, keeper) = (s.token(user, false), s.token("keeper", false));
+    let mut mine = Vec::new();
+    for clip in ["librivox_0870.wav", "librivox_0890.wav"] {
+        let bytes = reference(clip);
+        let id = presigned_put(&s, &me, clip, bytes.clone()).await;
+        bucket_event(&s, &bucket, &id, bytes.len()).await;
+        assert_eq!(s.wait_terminal(&me, &id, T).await["status"], "COMPLETED");
+        mine.push(id);
+    }
+    let bytes = reference("librivox_0920.wav");
+    let kept = presigned_put(&s, &keeper, "keeper.wav", bytes.clone()).await;
+    bucket_event(&s, &bucket, &kept, bytes.len()).await;
+    assert_eq!(s.wait_terminal(&keeper, &kept, T).await["status"], "COMPLETED");
+    let r = s
+        .client
+        .post(s.url("/api/recommendations/dislikes"))
+        .bearer_auth(&me)
+        .json(&serde_json::json!({"song_id": 1}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 204);
+    // Everything the user has is in every store (the fault is there to erase).
+    let owned = |table: &str| format!("SELECT COUNT(*) AS n FROM {table} WHERE owner = '{user}'");
+    assert_eq!(cluster.db.query_count(&owned("records")).await, 2);
+    assert_eq!(cluster.db.query_count(&owned("song_dislikes")).await, 1);
+    assert_eq!(cluster.pg_count(&format!("COUNT(*) FILTER (WHERE owner = '{user}')")).await, 2);
+    let objects = cluster.objects().await;
+    for id in &mine {
+        assert!(objects.size(&format!("audio/{id}")).await.unwrap().is_some(), "{id} in the bucket");
+    }
+    let redis = common::cluster::env_or("TEST_REDIS_URL", "redis://127.0.0.1:6379/0");
+    let prefix = cluster.env.iter().find(|(k, _)| k == "ORAK_REDIS__PREFIX").unwrap().1.clone();
+    let keys = common::redis_keys(&redis, &prefix).await;
+    assert!(keys.iter().any(|k| k.contains(user)), "a per-user counter: {keys:?}");
+
+    let r = s.client.delete(s.url("/api/me")).query(&[("confirm", user)]).bearer_auth(&me).send().await.unwrap();
+    assert_eq!(r.status(), 200, "{}", s.log());
+
+    // No row in MySQL, no vector in pgvector, no object in S3, no key in Redis.
+    for table in ["records", "song_dislikes", "dead_letter_audit"] {
+        assert_eq!(cluster.db.query_count(&owned(table)).await, 0, "{table}");
+    }
+    assert_eq!(cluster.db.query_count(&format!("SELECT COUNT(*) AS n FROM outbox WHERE msg_key = '{user}'")).await, 0);
+    let ids = mine.iter().map(|id| format!("'{id}'")).collect::<Vec<_>>().join(",");
+    for table in ["analyses", "embeddings", "attempts"] {
+        let sql = format!("SELECT COUNT(*) AS n FROM {table} WHERE record_id IN ({ids})");
+        assert_eq!(cluster.db.query_count(&sql).await, 0, "{table}");
+    }
+    assert_eq!(cluster.pg_count(&format!("COUNT(*) FILTER (WHERE owner = '{user}')")).await, 0);
+    for id in &mine {
+        assert_eq!(objects.size(&format!("audio/{id}")).await.unwrap(), None, "{id} left in the bucket");
+    }
+    let keys = common::redis_keys(&redis, &prefix).await;
+    assert!(!keys.iter().any(|k| k.contains(user) || mine.iter().any(|id| k.contains(id.as_str()))), "{keys:?}");
+    // The keeper's recording is all there.
+    assert_eq!(s.get_json(&keeper, &format!("/api/records/{kept}")).await["status"], "COMPLETED");
+    assert!(objects.size(&format!("audio/{kept}")).await.unwrap().is_some());
+    assert_eq!(cluster.pg_count("COUNT(*)").await, 1);
+}

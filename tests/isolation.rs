@@ -86,6 +86,10 @@ async fn every_route_answers_each_kind_of_caller_as_it_should() {
     row(&s, &who, "POST", "/api/dev/token", Some(by_name), [404, 404, 404, 404]).await;
     let bad_link = json!({"code": "0".repeat(48), "user": "x"});
     row(&s, &who, "POST", "/api/session/link", Some(bad_link), [401, 401, 401, 401]).await;
+    // One's own data: exported by anyone signed in, for themselves; erasing needs
+    // the name repeated (not given here: nobody's data goes yet).
+    row(&s, &who, "GET", "/api/me/export", None, [401, 200, 200, 200]).await;
+    row(&s, &who, "DELETE", "/api/me", None, [401, 400, 400, 400]).await;
     // Bob's public one: readable by others, changed only by him (or an admin).
     let pub_rec = format!("/api/records/{b1}");
     row(&s, &who, "GET", &pub_rec, None, [401, 200, 200, 200]).await;
@@ -162,4 +166,9 @@ async fn every_route_answers_each_kind_of_caller_as_it_should() {
     let again: Value = search(&who.alice, &a1).await.unwrap().json().await.unwrap();
     assert!(ids(&again).is_empty(), "{again}");
     assert_eq!(status(&s, "GET", &format!("/api/records/{b1}"), None, Some(&who.alice)).await, 404);
+
+    // Leaving: alice's name erases alice's data only, whoever else repeats it.
+    row(&s, &who, "DELETE", "/api/me?confirm=alice", None, [401, 200, 400, 400]).await;
+    assert_eq!(status(&s, "GET", &format!("/api/records/{a1}"), None, Some(&who.admin)).await, 404);
+    assert_eq!(status(&s, "GET", &format!("/api/records/{b1}"), None, Some(&who.bob)).await, 200);
 }

@@ -182,6 +182,19 @@ async fn dead_letters_requeue_with_a_fresh_budget_and_discard_with_an_audit(s: &
     assert_eq!(audit[1].history.len(), 2);
     assert_eq!(s.dead_letter_audit(Some(id.as_str()), None, 10).await.unwrap().len(), 1);
     assert_eq!(s.dead_letter_audit(None, Some(audit[0].id), 10).await.unwrap().len(), 1, "paging by id");
+    assert_ne!(audit[1].owner, "", "the requeue row names its owner");
+
+    // Past retention (here: before 10) a row keeps what the admin did, not whose it was.
+    assert_eq!(s.forget_audit_identities(10).await.unwrap(), 1);
+    assert_eq!(s.forget_audit_identities(10).await.unwrap(), 0, "once");
+    let audit = s.dead_letter_audit(None, None, 10).await.unwrap();
+    assert_eq!((audit[0].owner.as_str(), audit[1].owner.as_str(), audit[1].filename.as_str()), ("v", "", ""));
+    assert_eq!((audit[1].action, audit[1].admin.as_str()), (DeadLetterAction::Requeue, "admin"));
+    // A user who leaves takes their name out of the rest.
+    s.erase_owner_traces("v").await.unwrap();
+    let audit = s.dead_letter_audit(None, None, 10).await.unwrap();
+    assert!(audit.iter().all(|a| a.owner.is_empty() && a.filename.is_empty()), "{audit:?}");
+    assert_eq!(audit[0].admin, "admin2");
 }
 
 async fn the_sweeper_finds_unfinished_uploads_and_long_waits(s: &dyn Database) {

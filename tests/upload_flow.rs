@@ -158,3 +158,177 @@ async fn health_and_readiness() {
     let e: Value = nf.json().await.unwrap();
     assert_eq!(e["error"]["code"], "not_found");
 }
+
+#[tokio::test]
+async fn a_user_takes_everything_with_them_and_leaves_no_trace() {
+    let redis = std::env::var("TEST_REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379/0".into());
+    let prefix = format!("orak-erase-{}:", &uuid::Uuid::new_v4().simple().to_string()[..10]);
+    // Redis for status caches and (generous) rate-limit counters; "doomed" files
+    // fail at once, for dead letters and an audit row.
+    let mut s = Server::start(&[
+        ("ORAK_REDIS__URL", redis.as_str()),
+        ("ORAK_REDIS__PREFIX", prefix.as_str()),
+        ("ORAK_RATE_LIMIT__ENABLED", "true"),
+        ("ORAK_RATE_LIMIT__PER_SECOND", "1000"),
+        ("ORAK_RATE_LIMIT__BURST", "1000"),
+        ("ORAK_RATE_LIMIT__PER_USER_PER_SECOND", "1000"),
+        ("ORAK_RATE_LIMIT__PER_USER_BURST", "1000"),
+        ("ORAK_FAULTS__TRANSIENT_FAILURE_FILENAME", "doomed"),
+        ("ORAK_FAULTS__TRANSIENT_FAILURES", "1000"),
+        ("ORAK_RETRY__MAX_RETRIES", "0"),
+    ])
+    .await;
+    let user = "leaver-5c1e9";
+    let (me, keeper, admin) = (s.token(user, false), s.token("keeper", false), s.token("root", true));
+    let voice = std::fs::read(
+        std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/reference/audio/librivox_0870.wav"),
+    )
+    .unwrap();
+    let mine = s.upload_presigned(&me, "leaver-take-one.wav", voice.clone()).await;
+    let public = s.upload_presigned(&me, "leaver-take-two.wav", voice.clone()).await;
+    let discarded = s.upload_presigned(&me, "leaver-doomed-a.wav", sine_wav(0.3, 8_000, 200.0, 0.3)).await;
+    let failed = s.upload_presigned(&me, "leaver-doomed-b.wav", sine_wav(0.3, 8_000, 200.0, 0.3)).await;
+    let kept = s.upload_presigned(&keeper, "keeper.wav", voice.clone()).await;
+    for (id, t, want) in [
+        (&mine, &me, "COMPLETED"),
+        (&public, &me, "COMPLETED"),
+        (&discarded, &me, "FAILED"),
+        (&failed, &me, "FAILED"),
+        (&kept, &keeper, "COMPLETED"),
+    ] {
+        assert_eq!(s.wait_terminal(t, id, T).await["status"], want);
+    }
+    let r = s
+        .client
+        .patch(s.url(&format!("/api/records/{public}")))
+        .bearer_auth(&me)
+        .json(&serde_json::json!({"visibility": "public", "display_name": "leaver-shown-as"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let songs: Value = s
+        .client
+        .post(s.url("/api/recommendations/songs"))
+        .bearer_auth(&me)
+        .json(&serde_json::json!({"record_id": mine}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let song = songs["items"][0]["song_id"].as_i64().unwrap();
+    let r = s
+        .client
+        .post(s.url("/api/recommendations/dislikes"))
+        .bearer_auth(&me)
+        .json(&serde_json::json!({"song_id": song}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 204);
+    // An admin discards one dead letter: the audit keeps the owner and file name.
+    let r = s.delete(&admin, &format!("/api/admin/dead-letters/{discarded}")).await;
+    assert_eq!(r.status(), 204);
+    let audit = s.get_json(&admin, &format!("/api/admin/dead-letters/audit?record_id={discarded}")).await;
+    assert_eq!(audit["items"][0]["owner"], user, "{audit}");
+    // The status caches hold the user's records, the rate limiter their name.
+    let keys = common::redis_keys(&redis, &prefix).await;
+    assert!(keys.iter().any(|k| k.contains(&mine)), "the fault hit: a status is cached: {keys:?}");
+    assert!(keys.iter().any(|k| k.contains(user)), "the fault hit: a per-user counter: {keys:?}");
+
+    // The export: every recording with its analysis and voiceprint, and the dislikes.
+    let r = s.client.get(s.url("/api/me/export")).bearer_auth(&me).send().await.unwrap();
+    assert_eq!(r.status(), 200);
+    assert!(header(&r, "content-disposition").contains("attachment"));
+    let export: Value = r.json().await.unwrap();
+    assert_eq!(export["user"], user);
+    let records = export["records"].as_array().unwrap();
+    let ids: std::collections::HashSet<&str> = records.iter().map(|r| r["id"].as_str().unwrap()).collect();
+    assert_eq!(ids, [mine.as_str(), public.as_str(), failed.as_str()].into(), "{export}");
+    for r in records.iter().filter(|r| r["status"] == "COMPLETED") {
+        assert_eq!(r["analysis"]["embedding"]["vector"].as_array().map(Vec::len), Some(256), "{r}");
+        assert!(r["audio_url"].as_str().unwrap().starts_with("/api/audio/"));
+    }
+    assert_eq!(export["disliked_song_ids"], serde_json::json!([song]));
+
+    // Leaving takes the user's name, repeated.
+    let leave = |confirm: Option<&'static str>| {
+        let mut r = s.client.delete(s.url("/api/me")).bearer_auth(&me);
+        if let Some(c) = confirm {
+            r = r.query(&[("confirm", c)]);
+        }
+        r.send()
+    };
+    assert_eq!(leave(None).await.unwrap().status(), 400);
+    assert_eq!(leave(Some("keeper")).await.unwrap().status(), 400);
+    assert_eq!(s.get_json(&me, "/api/records").await["items"].as_array().unwrap().len(), 3, "nothing erased yet");
+    let r = leave(Some(user)).await.unwrap();
+    assert_eq!(r.status(), 200);
+    let erased: Value = r.json().await.unwrap();
+    assert_eq!(erased["records"], 3, "{erased}");
+    // No Redis key names them (checked before the user's token calls again, which
+    // would count against a fresh per-user counter).
+    let keys = common::redis_keys(&redis, &prefix).await;
+    for id in [&mine, &public, &failed, &discarded] {
+        assert!(!keys.iter().any(|k| k.contains(id.as_str())), "{id} in {keys:?}");
+    }
+    assert!(!keys.iter().any(|k| k.contains(user)), "{keys:?}");
+
+    // Nothing of theirs answers any more; the keeper's recording is untouched.
+    assert!(s.get_json(&me, "/api/records").await["items"].as_array().unwrap().is_empty());
+    for id in [&mine, &public, &failed] {
+        assert_eq!(s.get_record(&admin, id).await.status(), 404, "{id}");
+    }
+    assert_eq!(s.get_record(&keeper, &kept).await.status(), 200);
+    let everyone: Value = s
+        .client
+        .post(s.url("/api/search/similar"))
+        .bearer_auth(&admin)
+        .json(&serde_json::json!({"record_id": kept, "k": 50}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert!(everyone["items"].as_array().unwrap().is_empty(), "their voiceprints left the index: {everyone}");
+    let audit = s.get_json(&admin, &format!("/api/admin/dead-letters/audit?record_id={discarded}")).await;
+    assert_eq!((audit["items"][0]["owner"].as_str(), audit["items"][0]["filename"].as_str()), (Some(""), Some("")));
+    assert_eq!(audit["items"][0]["action"], "discard", "what the admin did stays");
+    // No audio object.
+    let objects: Vec<String> = std::fs::read_dir(s.data_dir.join("objects/audio"))
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(objects, vec![kept.clone()], "only the keeper's audio remains");
+    // And no row: with secure_delete the freed space is zeroed, so neither the
+    // name nor the file names are anywhere in the database file (checkpointed
+    // by a clean stop and a fresh open).
+    s.stop();
+    let data_dir = s.data_dir.clone();
+    let out = std::process::Command::new(common::BIN)
+        .args(["migrate", "--data-dir"])
+        .arg(&data_dir)
+        .current_dir(&data_dir)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let db = data_dir.join("orakgaraki.sqlite3");
+    assert!(common::file_contains(&db, b"keeper.wav"), "the check can see rows");
+    for needle in [user, "leaver-take", "leaver-doomed", "leaver-shown-as"] {
+        assert!(!common::file_contains(&db, needle.as_bytes()), "{needle} is still in the database file");
+    }
+    assert!(
+        !data_dir.join("orakgaraki.sqlite3-wal").exists() || {
+            let wal = data_dir.join("orakgaraki.sqlite3-wal");
+            !common::file_contains(&wal, user.as_bytes())
+        }
+    );
+}
+
+fn header<'a>(r: &'a reqwest::Response, name: &str) -> &'a str {
+    r.headers().get(name).and_then(|v| v.to_str().ok()).unwrap_or("")
+}

@@ -14,6 +14,8 @@
 //!     announced again (the message may have been lost with a broker) —
 //!     `kind="stuck_queued"`; without, the job source reads the table itself and
 //!     a long wait is only reported (a backlog);
+//!   - dead-letter audit rows older than `sweeper.audit_retention_days` lose
+//!     their owner and filename — `kind="audit_expired"`;
 //!   - the records-by-status, dead-letter and index-size gauges are refreshed.
 
 use super::Ctx;
@@ -72,6 +74,7 @@ impl Actor for BatchSweeper {
                         missed_events(ctx).await;
                         expired_uploads(ctx).await;
                         stuck_queued(ctx).await;
+                        audit_retention(ctx).await;
                         gauges(ctx).await;
                     }
                 }
@@ -105,6 +108,24 @@ async fn expired_leases(ctx: &Ctx) {
         }
         Ok(_) => {}
         Err(e) => tracing::warn!(error = %e, "reclaiming expired leases failed"),
+    }
+}
+
+async fn audit_retention(ctx: &Ctx) {
+    let days = ctx.config.sweeper.audit_retention_days;
+    let cutoff = now_ms() - ms(days.saturating_mul(86_400));
+    match ctx.dead_letters.forget_audit_identities(cutoff).await {
+        Ok(0) => {}
+        Ok(n) => {
+            tracing::info!(
+                repair = "audit_expired",
+                count = n,
+                days,
+                "audit rows past retention lost their owner and filename"
+            );
+            repaired("audit_expired", n as usize);
+        }
+        Err(e) => tracing::warn!(error = %e, "expiring the audit's identities failed"),
     }
 }
 

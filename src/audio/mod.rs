@@ -48,7 +48,6 @@ pub enum AudioError {
     Cancelled,
 }
 
-
 /// A duration as a person says it: "4 h", "1 h 30 min", "12 min", "45 s".
 pub fn human_duration(seconds: f64) -> String {
     let s = seconds.max(0.0).round() as u64;

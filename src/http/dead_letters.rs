@@ -167,13 +167,15 @@ async fn requeue(id: String, admin: Caller, state: AppState) -> Result<Response,
 async fn discard(id: String, admin: Caller, state: AppState) -> Result<Response, warp::Rejection> {
     let result: Result<Response, ApiError> = async {
         let id = record_id(&id)?;
-        let key = state.ctx.dead_letters.discard_dead_letter(&id, &admin.user, now_ms()).await?;
+        // A dead letter (409 otherwise); its audio goes first, so a failing object
+        // store leaves the record to discard again rather than an orphaned object.
+        state.ctx.dead_letters.dead_letter(&id).await?;
+        let record = state.ctx.store.get(&id).await?.ok_or_else(|| ApiError::not_found("record"))?;
+        crate::erase::erase_object(&state.ctx, &record.object_key).await?;
+        state.ctx.dead_letters.discard_dead_letter(&id, &admin.user, now_ms()).await?;
+        crate::erase::forget_cached(&state.ctx, &id).await;
         metrics::counter!(telemetry::DEAD_LETTER_ACTIONS, "action" => "discard").increment(1);
         tracing::info!(record_id = %id, admin = %admin.user, "dead letter discarded");
-        if let Err(e) = state.ctx.objects.delete(&key).await {
-            // The record is gone; an orphaned object costs space, not correctness.
-            tracing::warn!(record_id = %id, key, error = %e, "could not delete a discarded record's object");
-        }
         Ok(StatusCode::NO_CONTENT.into_response())
     }
     .await;

@@ -150,6 +150,15 @@ impl From<ActorError> for ApiError {
     }
 }
 
+impl From<crate::erase::EraseError> for ApiError {
+    fn from(e: crate::erase::EraseError) -> Self {
+        match e {
+            crate::erase::EraseError::Store(s) => s.into(),
+            crate::erase::EraseError::Object(o) => o.into(),
+        }
+    }
+}
+
 impl From<UploadError> for ApiError {
     fn from(e: UploadError) -> Self {
         match e {

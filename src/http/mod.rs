@@ -8,6 +8,7 @@ pub mod bucket_events;
 pub mod dead_letters;
 pub mod error;
 pub mod health;
+pub mod me;
 pub mod objects;
 pub mod openapi;
 pub mod rate_limit;
@@ -121,6 +122,7 @@ pub fn routes(state: AppState) -> BoxedFilter<(Response,)> {
         .or(alerts::routes(state.clone()))
         .or(session::routes(state.clone()))
         .or(tickets::routes(state.clone()))
+        .or(me::routes(state.clone()))
         .or(audio::routes(state.clone()))
         .or(web::routes())
         .or(openapi::routes())

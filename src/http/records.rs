@@ -408,19 +408,11 @@ async fn list(caller: Caller, q: ListQuery, state: AppState) -> Result<Response,
 
 async fn delete(id: String, caller: Caller, state: AppState) -> Result<Response, warp::Rejection> {
     let record = owned_record(&state, &caller, &id).await.map_err(ApiError::reject)?;
-    state.ctx.unindex_record(&record.view.id).await;
-    let removed = state.ctx.store.delete(&record.view.id).await.map_err(|e| ApiError::from(e).reject())?;
+    let erased = crate::erase::erase_record(&state.ctx, &record).await;
     if let Some(cache) = &state.record_cache {
         cache.invalidate(record.view.id.as_str());
     }
-    if let Some(bus) = &state.ctx.bus {
-        if let Err(e) = bus.redis.forget(&record.view.id).await {
-            tracing::warn!(record_id = %record.view.id, error = %e, "could not drop a deleted record's cached status");
-        }
-    }
-    if let Some(key) = removed {
-        state.ctx.objects.delete(&key).await.map_err(|e| ApiError::from(e).reject())?;
-    }
+    erased.map_err(|e| ApiError::from(e).reject())?;
     tracing::info!(record_id = %record.view.id, by = %caller.user, "record deleted");
     Ok(StatusCode::NO_CONTENT.into_response())
 }

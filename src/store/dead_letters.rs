@@ -28,6 +28,9 @@ pub trait DeadLetterStore: Send + Sync + 'static {
     /// Deletes a FAILED record with its history, writing an audit row that keeps a
     /// copy; returns the object key (for the caller to delete the object).
     async fn discard_dead_letter(&self, id: &RecordId, admin: &str, now: i64) -> Result<String, StoreError>;
+    /// Blanks the owner and filename of audit rows written before `cutoff` (unix
+    /// ms): the trail of what admins did stays, whose recording it was does not.
+    async fn forget_audit_identities(&self, cutoff: i64) -> Result<u64, StoreError>;
     /// The audit trail, newest first, optionally for one record; ids below `before`.
     async fn dead_letter_audit(
         &self,

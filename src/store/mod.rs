@@ -178,6 +178,10 @@ pub trait RecordStore: Send + Sync + 'static {
     async fn create_pending(&self, new: NewRecord) -> Result<StoredRecord, StoreError>;
     /// What `owner` holds now (for the per-user caps on uploads).
     async fn owner_usage(&self, owner: &str) -> Result<OwnerUsage, StoreError>;
+    /// Erases what is left of `owner` once their records are deleted: their song
+    /// dislikes and unsent outbox messages, and their name and filenames in the
+    /// dead-letter audit (the admins' actions stay, anonymous). Rows changed.
+    async fn erase_owner_traces(&self, owner: &str) -> Result<u64, StoreError>;
     /// One record with its analysis.
     async fn get(&self, id: &RecordId) -> Result<Option<StoredRecord>, StoreError>;
     /// An owner's records, newest first.

@@ -202,6 +202,12 @@ impl RedisBus {
         Ok(())
     }
 
+    /// Drops what is kept about a user: their rate-limit counter.
+    pub async fn forget_user(&self, user: &str) -> Result<(), BusError> {
+        let _: i64 = self.client.del(vec![format!("{}rl:user:{user}", self.prefix)]).await?;
+        Ok(())
+    }
+
     /// A record's latest status if it changed within the cache's lifetime.
     pub async fn cached_status(&self, id: &RecordId) -> Result<Option<StatusEvent>, BusError> {
         let raw: Option<String> = self.client.get(self.status_key(id)).await?;

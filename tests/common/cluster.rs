@@ -87,6 +87,20 @@ impl Cluster {
         client.query_one(&format!("SELECT {what} FROM {}", self.pg_table), &[]).await.expect(what).get(0)
     }
 
+    /// The test's bucket, opened as the service opens it (to look objects up).
+    pub async fn objects(&self) -> orakgaraki::store::s3::S3Objects {
+        let env = |k: &str| self.env.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone()).unwrap_or_default();
+        let config = orakgaraki::store::s3::S3Config {
+            endpoint: env("ORAK_S3__ENDPOINT"),
+            bucket: self.bucket(),
+            access_key_id: env("ORAK_S3__ACCESS_KEY_ID"),
+            secret_access_key: env("ORAK_S3__SECRET_ACCESS_KEY"),
+            ..Default::default()
+        };
+        let dir = std::env::temp_dir().join(format!("orak-probe-{}", self.bucket()));
+        orakgaraki::store::s3::S3Objects::open(&config, dir).await.expect("the test bucket")
+    }
+
     pub async fn instance(&self) -> Server {
         let pairs: Vec<(&str, &str)> = self.env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
         Server::start(&pairs).await

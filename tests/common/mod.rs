@@ -354,3 +354,20 @@ pub fn sine_wav(seconds: f64, rate: u32, freq: f64, amp: f64) -> Vec<u8> {
     w.finalize().unwrap();
     buf.into_inner()
 }
+
+/// Every Redis key under `prefix` (KEYS: fine for a test's own prefix).
+pub async fn redis_keys(url: &str, prefix: &str) -> Vec<String> {
+    use fred::prelude::{Builder, ClientLike, Config};
+    let client = Builder::from_config(Config::from_url(url).unwrap()).build().unwrap();
+    client.init().await.unwrap();
+    let cmd = fred::types::CustomCommand::new_static("KEYS", None::<u16>, false);
+    let keys: Vec<String> = client.custom(cmd, vec![format!("{prefix}*")]).await.unwrap();
+    let _ = client.quit().await;
+    keys
+}
+
+/// Whether `needle` occurs anywhere in the file at `path` (a database file, say).
+pub fn file_contains(path: &Path, needle: &[u8]) -> bool {
+    let bytes = std::fs::read(path).unwrap_or_default();
+    bytes.windows(needle.len()).any(|w| w == needle)
+}

@@ -185,6 +185,19 @@ macro_rules! dead_letter_store_impl {
                 .await
             }
 
+            async fn forget_audit_identities(&self, cutoff: i64) -> Result<u64, StoreError> {
+                let mut conn = self.write().await?;
+                let n = diesel::update(
+                    dead_letter_audit::table
+                        .filter(dead_letter_audit::at.lt(cutoff))
+                        .filter(dead_letter_audit::owner.ne("").or(dead_letter_audit::filename.ne(""))),
+                )
+                .set((dead_letter_audit::owner.eq(""), dead_letter_audit::filename.eq("")))
+                .execute(&mut *conn)
+                .await?;
+                Ok(n as u64)
+            }
+
             async fn dead_letter_audit(
                 &self,
                 record_id: Option<&str>,

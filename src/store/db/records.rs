@@ -272,6 +272,24 @@ impl RecordStore for $store {
         Ok(usage)
     }
 
+    async fn erase_owner_traces(&self, owner: &str) -> Result<u64, StoreError> {
+        use $crate::store::db::schema::{dead_letter_audit, song_dislikes};
+        let mut conn = self.write().await?;
+        let owner = owner.to_owned();
+        conn.transaction::<_, StoreError, _>(async move |conn| {
+            let mut n = diesel::delete(song_dislikes::table.filter(song_dislikes::owner.eq(&owner)))
+                .execute(conn)
+                .await?;
+            n += diesel::delete(outbox::table.filter(outbox::msg_key.eq(&owner))).execute(conn).await?;
+            n += diesel::update(dead_letter_audit::table.filter(dead_letter_audit::owner.eq(&owner)))
+                .set((dead_letter_audit::owner.eq(""), dead_letter_audit::filename.eq("")))
+                .execute(conn)
+                .await?;
+            Ok(n as u64)
+        })
+        .await
+    }
+
     async fn list_for_owner(
         &self,
         owner: &str,
@@ -737,6 +755,11 @@ impl RecordStore for $store {
                 diesel::delete(analyses::table.find(&id)).execute(conn).await?;
                 diesel::delete(embeddings::table.filter(embeddings::record_id.eq(&id))).execute(conn).await?;
                 diesel::delete(attempts::table.filter(attempts::record_id.eq(&id))).execute(conn).await?;
+                // Announcements not yet sent to Kafka carry the owner and the record.
+                let announced = format!("%\"record_id\":\"{id}\"%");
+                diesel::delete(outbox::table.filter(outbox::msg_key.eq(&row.owner)).filter(outbox::payload.like(announced)))
+                    .execute(conn)
+                    .await?;
                 diesel::delete(records::table.find(&id)).execute(conn).await?;
                 Ok(Some(row.object_key))
             })

@@ -36,9 +36,11 @@ pub struct SqliteStore {
 
 /// WAL: readers never block the writer. FULL: a committed transition survives a
 /// power cut, not only a crash. busy_timeout covers other processes (e.g.
-/// `orakgaraki migrate`) holding the write lock.
+/// `orakgaraki migrate`) holding the write lock. secure_delete: a deleted row
+/// (a voiceprint, a filename) is overwritten with zeros, not left in free space
+/// for anyone who copies the file.
 const SETUP: &str = "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; \
-                     PRAGMA busy_timeout = 10000; PRAGMA foreign_keys = ON;";
+                     PRAGMA busy_timeout = 10000; PRAGMA foreign_keys = ON; PRAGMA secure_delete = ON;";
 
 impl SqliteStore {
     /// Opens (creating if needed) the database at `url` and runs pending migrations.
