@@ -846,6 +846,47 @@ function player(recordId, label) {
   return audio;
 }
 
+/** "Your data": download everything kept about you, or erase it all and leave. */
+function yourData() {
+  const me = session.claims?.sub || "";
+  const status = el("p", { class: "muted", role: "status", id: "data-status" });
+  const download = el("button", { type: "button", class: "secondary", id: "export-data" }, "Download my data");
+  download.addEventListener("click", async () => {
+    const r = await fetch("/api/me/export", { headers: { Authorization: `Bearer ${session.token}` } });
+    if (!r.ok) return (status.textContent = `The export failed (${r.status}).`);
+    const a = el("a", { href: URL.createObjectURL(await r.blob()), download: "orakgaraki-export.json" });
+    document.body.append(a);
+    a.click();
+    a.remove();
+    status.textContent = "Downloaded: every recording's analysis and voiceprint, and your song choices.";
+  });
+  const confirmName = el("input", { type: "text", id: "erase-confirm", autocomplete: "off" });
+  const erase = el("button", { type: "button", class: "danger", id: "erase-all" }, "Delete everything");
+  erase.addEventListener("click", async () => {
+    if (confirmName.value.trim() !== me) return (status.textContent = `Type your user name (${me}) first.`);
+    try {
+      const r = await api("DELETE", `/api/me?confirm=${encodeURIComponent(me)}`);
+      session.token = "";
+      toast(`Erased: ${r.records} recording(s) and everything else kept about you.`);
+      location.hash = "#/signin";
+      route();
+    } catch (e) {
+      status.textContent = e.message;
+    }
+  });
+  return el(
+    "section",
+    { class: "card", "aria-labelledby": "data-h" },
+    el("h2", { id: "data-h" }, "Your data"),
+    el("p", {}, download, " every recording's analysis and voiceprint and the songs you turned down, as one file."),
+    el("p", {}, "Deleting everything erases your recordings, their audio and voiceprints, and everything else kept about you. It cannot be undone."),
+    el("label", { for: "erase-confirm" }, `Type your user name (${me}) to confirm`),
+    confirmName,
+    el("p", {}, erase),
+    status,
+  );
+}
+
 /** Asks the owner, before a recording goes public, under which name; says exactly
  * what others will see and hear. Resolves with the name ("" for none), or null. */
 function askPublic(rec) {
@@ -888,6 +929,7 @@ function mineView(view) {
       more,
       error,
     ),
+    yourData(),
   );
   let cursor = null;
   async function page() {

@@ -341,6 +341,25 @@ await step("admin: dead letters and the live alert stream", async () => {
   await admin.close();
 });
 
+await step("my data: download it all, then delete everything", async () => {
+  await page.goto(base + "/#/mine");
+  await page.waitForSelector("#export-data");
+  const [download] = await Promise.all([page.waitForEvent("download"), page.click("#export-data")]);
+  const saved = join(out, "export.json");
+  await download.saveAs(saved);
+  const exported = JSON.parse(readFileSync(saved, "utf8"));
+  check(exported.user === "playwright" && exported.records.some((r) => r.id === recordId), `the export holds the recording: ${exported.records.length} records`);
+  await page.click("#erase-all");
+  check((await page.textContent("#data-status")).includes("Type your user name"), "nothing is erased without the name");
+  await labelled(page, "your data");
+  await page.screenshot({ path: join(out, "10-your-data.png"), fullPage: true });
+  await page.fill("#erase-confirm", "playwright");
+  await page.click("#erase-all");
+  await page.waitForSelector("#signin-token");
+  const left = await (await fetch(`${base}/api/records`, { headers: { Authorization: `Bearer ${token}` } })).json();
+  check(left.items.length === 0, `nothing of theirs is left: ${JSON.stringify(left.items.map((r) => r.id))}`);
+});
+
 await step("no console errors, failed requests or uncaught exceptions", async () => {
   check(problems.length === 0, problems.join("\n"));
 });
