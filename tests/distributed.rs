@@ -238,14 +238,7 @@ async fn a_user_who_leaves_leaves_nothing_in_any_store() {
     let kept = presigned_put(&s, &keeper, "keeper.wav", bytes.clone()).await;
     bucket_event(&s, &bucket, &kept, bytes.len()).await;
     assert_eq!(s.wait_terminal(&keeper, &kept, T).await["status"], "COMPLETED");
-    let r = s
-        .client
-        .post(s.url("/api/recommendations/dislikes"))
-        .bearer_auth(&me)
-        .json(&serde_json::json!({"song_id": 1}))
-        .send()
-        .await
-        .unwrap();
+    let r = s.post_json(&me, "/api/recommendations/dislikes", &serde_json::json!({"song_id": 1})).await;
     assert_eq!(r.status(), 204);
     // Everything the user has is in every store (the fault is there to erase).
     let owned = |table: &str| format!("SELECT COUNT(*) AS n FROM {table} WHERE owner = '{user}'");

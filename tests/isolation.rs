@@ -106,17 +106,8 @@ async fn every_route_answers_each_kind_of_caller_as_it_should() {
     row(&s, &who, "GET", "/api/records", None, [401, 200, 200, 200]).await;
     let presign = json!({"filename": "x.wav", "size": 1000});
     row(&s, &who, "POST", "/api/records/presigned-url", Some(presign), [401, 201, 201, 201]).await;
-    let songs: Value = s
-        .client
-        .post(s.url("/api/recommendations/songs"))
-        .bearer_auth(&who.alice)
-        .json(&json!({"record_id": a1}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let songs: Value =
+        s.post_json(&who.alice, "/api/recommendations/songs", &json!({"record_id": a1})).await.json().await.unwrap();
     let song = songs["items"][0]["song_id"].as_i64().expect("a recommendation");
     row(&s, &who, "POST", "/api/recommendations/dislikes", Some(json!({"song_id": song})), [401, 204, 204, 204]).await;
     // Admin routes.

@@ -208,25 +208,13 @@ async fn a_user_takes_everything_with_them_and_leaves_no_trace() {
         .unwrap();
     assert_eq!(r.status(), 200);
     let songs: Value = s
-        .client
-        .post(s.url("/api/recommendations/songs"))
-        .bearer_auth(&me)
-        .json(&serde_json::json!({"record_id": mine}))
-        .send()
+        .post_json(&me, "/api/recommendations/songs", &serde_json::json!({"record_id": mine}))
         .await
-        .unwrap()
         .json()
         .await
         .unwrap();
     let song = songs["items"][0]["song_id"].as_i64().unwrap();
-    let r = s
-        .client
-        .post(s.url("/api/recommendations/dislikes"))
-        .bearer_auth(&me)
-        .json(&serde_json::json!({"song_id": song}))
-        .send()
-        .await
-        .unwrap();
+    let r = s.post_json(&me, "/api/recommendations/dislikes", &serde_json::json!({"song_id": song})).await;
     assert_eq!(r.status(), 204);
     // An admin discards one dead letter: the audit keeps the owner and file name.
     let r = s.delete(&admin, &format!("/api/admin/dead-letters/{discarded}")).await;
@@ -283,13 +271,8 @@ async fn a_user_takes_everything_with_them_and_leaves_no_trace() {
     }
     assert_eq!(s.get_record(&keeper, &kept).await.status(), 200);
     let everyone: Value = s
-        .client
-        .post(s.url("/api/search/similar"))
-        .bearer_auth(&admin)
-        .json(&serde_json::json!({"record_id": kept, "k": 50}))
-        .send()
+        .post_json(&admin, "/api/search/similar", &serde_json::json!({"record_id": kept, "k": 50}))
         .await
-        .unwrap()
         .json()
         .await
         .unwrap();

@@ -226,6 +226,11 @@ impl Server {
         self.client.post(self.url("/api/records/upload")).bearer_auth(token).multipart(form).send().await.unwrap()
     }
 
+    /// POST `body` as JSON to `path` with a token.
+    pub async fn post_json(&self, token: &str, path: &str, body: &Value) -> reqwest::Response {
+        self.client.post(self.url(path)).bearer_auth(token).json(body).send().await.unwrap()
+    }
+
     /// GET `path` with a token; the body as JSON.
     pub async fn get_json(&self, token: &str, path: &str) -> Value {
         let r = self.client.get(self.url(path)).bearer_auth(token).send().await.unwrap();
