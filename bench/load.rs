@@ -117,6 +117,11 @@ impl Service {
             .current_dir(dir)
             .env("RUST_LOG", "warn")
             .env("ORAK_RATE_LIMIT__ENABLED", "false")
+            // Capacity is measured, not the per-user policy: no caps on one
+            // user's waiting recordings, bytes or streams.
+            .env("ORAK_UPLOADS__MAX_ACTIVE_PER_USER", "0")
+            .env("ORAK_UPLOADS__QUOTA_BYTES_PER_USER", "0")
+            .env("ORAK_SSE__MAX_STREAMS_PER_USER", "1000000")
             .stdin(Stdio::null())
             .stdout(log.try_clone().unwrap())
             .stderr(log);

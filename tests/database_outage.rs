@@ -36,6 +36,8 @@ async fn a_ten_second_database_outage_loses_and_duplicates_nothing() {
     let s = Server::start(&[
         ("ORAK_STORAGE__DATABASE_URL", url.as_str()),
         ("ORAK_PIPELINE__WORKERS", "2"),
+        // 24 recordings of one user wait at once: the per-user cap is off here.
+        ("ORAK_UPLOADS__MAX_ACTIVE_PER_USER", "0"),
         // Slow enough that the outage hits jobs in every state.
         ("ORAK_FAULTS__WORKER_DELAY_MS", "400"),
         ("ORAK_RETRY__BASE_MS", "200"),

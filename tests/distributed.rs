@@ -137,7 +137,8 @@ async fn a_killed_instance_jobs_are_finished_by_the_other_exactly_once() {
 async fn two_hundred_recordings_through_the_whole_distributed_path() {
     use futures_util::StreamExt;
     const N: usize = 200;
-    let cluster = Cluster::new(&[]).await;
+    // Four users' 50 recordings each wait at once: the per-user cap is off here.
+    let cluster = Cluster::new(&[("ORAK_UPLOADS__MAX_ACTIVE_PER_USER", "0")]).await;
     let bucket = cluster.bucket();
     let (a, b) = (cluster.instance().await, cluster.instance().await);
     let tokens: Vec<String> = (0..4).map(|u| a.token(&format!("singer{u}"), false)).collect();
@@ -238,7 +239,14 @@ async fn a_user_who_leaves_leaves_nothing_in_any_store() {
     let kept = presigned_put(&s, &keeper, "keeper.wav", bytes.clone()).await;
     bucket_event(&s, &bucket, &kept, bytes.len()).await;
     assert_eq!(s.wait_terminal(&keeper, &kept, T).await["status"], "COMPLETED");
-    let r = s.post_json(&me, "/api/recommendations/dislikes", &serde_json::json!({"song_id": 1})).await;
+    let songs: Value = s
+        .post_json(&me, "/api/recommendations/songs", &serde_json::json!({"record_id": mine[0]}))
+        .await
+        .json()
+        .await
+        .unwrap();
+    let song = songs["items"][0]["song_id"].as_i64().expect("a recommendation");
+    let r = s.post_json(&me, "/api/recommendations/dislikes", &serde_json::json!({"song_id": song})).await;
     assert_eq!(r.status(), 204);
     // Everything the user has is in every store (the fault is there to erase).
     let owned = |table: &str| format!("SELECT COUNT(*) AS n FROM {table} WHERE owner = '{user}'");

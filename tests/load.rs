@@ -10,7 +10,9 @@ use std::time::Duration;
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_flood_of_a_thousand_uploads_against_two_workers_all_complete_with_bounded_memory() {
     const N: usize = 1000;
-    let s = Arc::new(Server::start(&[("ORAK_PIPELINE__WORKERS", "2")]).await);
+    // One user floods: the per-user cap on waiting recordings is off here.
+    let s =
+        Arc::new(Server::start(&[("ORAK_PIPELINE__WORKERS", "2"), ("ORAK_UPLOADS__MAX_ACTIVE_PER_USER", "0")]).await);
     let token = s.token("flood", false);
     let baseline = s.rss();
     let wav = sine_wav(1.0, 16_000, 220.0, 0.4); // 32 KB each, 32 MB in all
