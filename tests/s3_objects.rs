@@ -325,3 +325,58 @@ async fn seaweedfs_kafka_notifications_complete_a_presigned_upload() {
     assert_eq!(rec["status"], "COMPLETED", "{rec}\n{}", s.log());
     assert!(s.full_log().contains("upload reported by SeaweedFS's Kafka notification"), "{}", s.log());
 }
+
+#[tokio::test]
+async fn a_delete_the_object_store_refuses_leaves_the_recording_to_delete_again() {
+    let (key, secret) = ("erase-key", "erase-secret");
+    let mut store = common::services::seaweed(key, secret);
+    store.start();
+    let endpoint = format!("http://127.0.0.1:{}", store.port);
+    let bucket = bucket_name();
+    let extra = [("ORAK_S3__CREATE_BUCKET", "true"), ("ORAK_MODEL__ENABLED", "false")];
+    let env = s3_service_env(&endpoint, &bucket, key, secret, &extra);
+    // SeaweedFS answers on its port a little before it serves S3: wait for it.
+    let s = loop {
+        if let Ok(s) = tokio::time::timeout(Duration::from_secs(60), Server::start(&env)).await {
+            break s;
+        }
+    };
+    let token = s.token("ana", false);
+    let r = s.upload_multipart(&token, "take.wav", sine_wav(1.0, 16_000, 196.0, 0.5), None).await;
+    assert_eq!(r.status(), 202);
+    let id = r.json::<serde_json::Value>().await.unwrap()["record_id"].as_str().unwrap().to_owned();
+    assert_eq!(s.wait_terminal(&token, &id, Duration::from_secs(60)).await["status"], "COMPLETED");
+    let path = format!("/api/records/{id}");
+
+    // The store is down: the delete is refused, and nothing of the recording is gone.
+    store.kill();
+    let r = s.delete(&token, &path).await;
+    assert_eq!(r.status(), 503, "the fault hit: {}", r.text().await.unwrap());
+    assert_eq!(s.get_record(&token, &id).await.status(), 200, "the rows stay while the audio does");
+
+    // Back up: the same delete finishes, and the object is gone from the bucket.
+    store.start();
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    loop {
+        let status = s.delete(&token, &path).await.status();
+        if status == 204 {
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "the delete never went through ({status})");
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    assert_eq!(s.get_record(&token, &id).await.status(), 404);
+    let probe = S3Objects::open(
+        &S3Config {
+            endpoint,
+            bucket,
+            access_key_id: key.into(),
+            secret_access_key: secret.into(),
+            ..S3Config::default()
+        },
+        s.data_dir.join("probe"),
+    )
+    .await
+    .unwrap();
+    assert_eq!(probe.size(&format!("audio/{id}")).await.unwrap(), None, "no orphaned object");
+}
