@@ -500,40 +500,48 @@ async function resultView(view, id) {
     steps.dataset.seen = seen.map((e) => e.status).join(" ");
   }
 
-  let url;
-  try {
-    url = await ticketUrl("status", id);
-  } catch (e) {
-    statusError.textContent = e.message;
-    return;
-  }
-  if (!view.isConnected) return; // navigated away meanwhile
-  const source = new EventSource(url);
+  // A ticket opens the stream once: when the service refuses a reconnection
+  // (its minute is up), a fresh ticket opens it again — a few times at most.
+  let source = null;
   let finished = false;
-  source.addEventListener("status", (e) => {
-    const ev = JSON.parse(e.data);
-    mark(ev);
-    upload.start();
-    if (ev.status === "COMPLETED" || ev.status === "FAILED") {
-      finished = true;
-      source.close();
-      if (ev.status === "COMPLETED") loadResult(id, result, title);
+  let reopened = 0;
+  cleanup.push(() => source?.close());
+  async function listen() {
+    let url;
+    try {
+      url = await ticketUrl("status", id);
+    } catch (e) {
+      statusError.textContent = e.message;
+      return;
     }
-  });
-  source.onerror = () => {
-    if (finished) return;
-    if (source.readyState === EventSource.CLOSED) {
-      // Refused (not found, signed out): say so instead of retrying forever.
-      api("GET", `/api/records/${encodeURIComponent(id)}`).then(
-        () => (statusError.textContent = "The live status stream closed; reload to reconnect."),
-        (e) => (statusError.textContent = e.message),
-      );
-    } else {
-      statusError.textContent = "Connection lost; reconnecting…";
-      setTimeout(() => statusError.textContent === "Connection lost; reconnecting…" && (statusError.textContent = ""), 4000);
-    }
-  };
-  cleanup.push(() => source.close());
+    if (!view.isConnected) return; // navigated away meanwhile
+    source = new EventSource(url);
+    source.addEventListener("status", (e) => {
+      const ev = JSON.parse(e.data);
+      mark(ev);
+      upload.start();
+      if (ev.status === "COMPLETED" || ev.status === "FAILED") {
+        finished = true;
+        source.close();
+        if (ev.status === "COMPLETED") loadResult(id, result, title);
+      }
+    });
+    source.onerror = () => {
+      if (finished) return;
+      if (source.readyState === EventSource.CLOSED) {
+        if (reopened++ < 5) return void listen();
+        // Refused again and again (not found, signed out): say so instead of retrying forever.
+        api("GET", `/api/records/${encodeURIComponent(id)}`).then(
+          () => (statusError.textContent = "The live status stream closed; reload to reconnect."),
+          (e) => (statusError.textContent = e.message),
+        );
+      } else {
+        statusError.textContent = "Connection lost; reconnecting…";
+        setTimeout(() => statusError.textContent === "Connection lost; reconnecting…" && (statusError.textContent = ""), 4000);
+      }
+    };
+  }
+  await listen();
 }
 
 async function loadResult(id, root, title) {
