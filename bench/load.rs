@@ -131,10 +131,10 @@ impl Service {
         let child = cmd.spawn().expect("start the service");
         let deadline = Instant::now() + Duration::from_secs(3600);
         let addr = loop {
-            if let Ok(a) = std::fs::read_to_string(dir.join("server.addr")) {
-                if !a.is_empty() {
-                    break a;
-                }
+            if let Ok(a) = std::fs::read_to_string(dir.join("server.addr"))
+                && !a.is_empty()
+            {
+                break a;
             }
             assert!(Instant::now() < deadline, "the service did not start");
             std::thread::sleep(Duration::from_millis(20));
@@ -149,10 +149,10 @@ impl Service {
 
     async fn wait_ready(&self) {
         loop {
-            if let Ok(r) = self.client.get(self.url("/ready")).send().await {
-                if r.status() == 200 {
-                    return;
-                }
+            if let Ok(r) = self.client.get(self.url("/ready")).send().await
+                && r.status() == 200
+            {
+                return;
             }
             tokio::time::sleep(Duration::from_millis(20)).await;
         }

@@ -63,6 +63,9 @@ if [ ! -d tests/ui/node_modules/playwright-core ]; then
 fi
 export TEST_UI_ARTIFACTS="${TEST_UI_ARTIFACTS:-$CARGO_TARGET_DIR/ui-artifacts}"
 
+echo "== house rules (cargo fmt --check, cargo clippy -D warnings)"
+cargo fmt --all --check
+cargo clippy --locked --all-targets -- -D warnings
 echo "== build"
 cargo build --locked --all-targets
 echo "== API fuzzing (schemathesis, from /api/openapi.json)"

@@ -546,12 +546,15 @@ impl Config {
         if self.uploads.max_bytes == 0 {
             return Err(ConfigError::Invalid("uploads.max_bytes must be positive".into()));
         }
+        // Negated, so that NaN is refused too.
+        #[allow(clippy::neg_cmp_op_on_partial_ord)]
         if !(self.retry.factor >= 1.0) {
             return Err(ConfigError::Invalid("retry.factor must be at least 1".into()));
         }
         if self.model.instances == 0 || self.model.max_batch == 0 {
             return Err(ConfigError::Invalid("model.instances and model.max_batch must be positive".into()));
         }
+        #[allow(clippy::neg_cmp_op_on_partial_ord)]
         if !(self.model.max_seconds > 0.0) {
             return Err(ConfigError::Invalid("model.max_seconds must be positive".into()));
         }
@@ -625,6 +628,8 @@ mod tests {
         assert_eq!(serde_json::to_value(&shipped).unwrap(), serde_json::to_value(&defaults).unwrap());
     }
 
+    // figment's Jail returns its own (large) error type.
+    #[allow(clippy::result_large_err)]
     #[test]
     fn environment_overrides_nested_keys() {
         figment::Jail::expect_with(|jail| {
@@ -639,6 +644,7 @@ mod tests {
         });
     }
 
+    #[allow(clippy::result_large_err)]
     #[test]
     fn bad_values_are_refused_with_a_reason() {
         figment::Jail::expect_with(|jail| {

@@ -165,7 +165,7 @@ fn pyin_matches_librosa() {
             (0..ref_vp.len()).filter(|&i| (f64::from(track.voiced_prob[i]) - ref_vp[i]).abs() > 1e-4).collect();
         let vp_err = track.voiced_prob.iter().zip(&ref_vp).map(|(a, b)| (f64::from(*a) - b).abs()).fold(0f64, f64::max);
         // Voicing decisions agree on at least 95% of frames.
-        let agree = track.f0.iter().zip(&ref_f0).filter(|(a, b)| a.is_some() == !b.is_nan()).count();
+        let agree = track.f0.iter().zip(&ref_f0).filter(|(a, b)| a.is_some() != b.is_nan()).count();
         let agreement = agree as f64 / ref_f0.len() as f64;
         // F0 on frames both call voiced: median error under 10 cents.
         let mut cents: Vec<f64> = track

@@ -203,10 +203,10 @@ async fn the_sweeper_finds_unfinished_uploads_and_long_waits(s: &dyn Database) {
     assert_eq!(s.pending_uploads(6, 10).await.unwrap(), [(pending.clone(), pending.object_key())]);
     // Without the outbox a long wait is only found; with it, announced again and its clock reset.
     let waiting = queued(s, "u", 10).await;
-    assert_eq!(s.reannounce_queued(11, 50, 10).await.unwrap(), [waiting.clone()]);
-    assert_eq!(s.reannounce_queued(11, 50, 10).await.unwrap(), [waiting.clone()]);
+    assert_eq!(s.reannounce_queued(11, 50, 10).await.unwrap(), std::slice::from_ref(&waiting));
+    assert_eq!(s.reannounce_queued(11, 50, 10).await.unwrap(), std::slice::from_ref(&waiting));
     s.enable_outbox();
-    assert_eq!(s.reannounce_queued(11, 60, 10).await.unwrap(), [waiting.clone()]);
+    assert_eq!(s.reannounce_queued(11, 60, 10).await.unwrap(), std::slice::from_ref(&waiting));
     assert!(s.reannounce_queued(11, 61, 10).await.unwrap().is_empty(), "queued_at moved to 60");
     let rows = s.outbox_pending(10).await.unwrap();
     assert_eq!(rows.len(), 1);

@@ -188,7 +188,7 @@ impl FrameAcf {
     /// `hop`. Lags beyond the frame are not computed.
     pub fn new(frame_length: usize, hop: usize, max_lag: usize) -> Self {
         let max_lag = max_lag.min(frame_length.saturating_sub(1));
-        let blocked = hop > 0 && frame_length % hop == 0 && frame_length / hop >= 2 && max_lag < hop;
+        let blocked = hop > 0 && frame_length.is_multiple_of(hop) && frame_length / hop >= 2 && max_lag < hop;
         let blocks = blocked.then(|| {
             let m = frame_length / hop;
             let nb = hop + 1;

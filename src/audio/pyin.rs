@@ -222,6 +222,9 @@ impl YinObserver {
         // troughs in order and counting, per threshold, how many earlier troughs are
         // under it gives every term without a branch.
         self.t0.clear();
+        // `!(h < thr)` rather than `h >= thr`: a NaN height sits above every
+        // threshold, as in librosa's comparison.
+        #[allow(clippy::neg_cmp_op_on_partial_ord)]
         self.t0.extend(heights.iter().map(|&h| self.thresholds[1..].partition_point(|&thr| !(h < thr))));
         let t0 = &self.t0;
         self.below.clear();
@@ -254,6 +257,7 @@ impl YinObserver {
             probs[m] = p;
         }
         let global_min = heights.iter().enumerate().fold(0, |best, (i, &h)| if h < heights[best] { i } else { best });
+        #[allow(clippy::neg_cmp_op_on_partial_ord)]
         let n_below_min = self.thresholds[1..].iter().filter(|&&thr| !(heights[global_min] < thr)).count();
         probs[global_min] += self.p.no_trough_prob * self.beta_probs[..n_below_min].iter().sum::<f64>();
 
@@ -730,6 +734,8 @@ mod tests {
                 .collect();
             let (mut out, mut arg) = (vec![0.0; n], vec![0u16; n]);
             vit.band_max(&v, &mut out, &mut arg, &mut BandScratch::default());
+            // The reference band maximum, written with the indices of its definition.
+            #[allow(clippy::needless_range_loop)]
             for b in 0..n {
                 let (lo, hi) = (b.saturating_sub(vit.half), (b + vit.half).min(n - 1));
                 let (mut best, mut at) = (f64::NEG_INFINITY, lo);

@@ -45,8 +45,8 @@ pub fn spectral_frame(power: &[f32], bin_hz: f64) -> SpectralFrame {
         let lanes = chunk.chunks_exact(L);
         let rest = lanes.remainder();
         for (j, v) in lanes.enumerate() {
-            for l in 0..L {
-                add(l, base + (j * L + l) as f32, v[l]);
+            for (l, &pw) in v.iter().enumerate() {
+                add(l, base + (j * L + l) as f32, pw);
             }
         }
         let done = chunk.len() - rest.len();

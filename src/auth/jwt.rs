@@ -179,17 +179,17 @@ impl JwtKeys {
     fn verify_at(&self, token: &str, now: u64) -> Result<Claims, AuthError> {
         // A poisoned lock only means another request panicked mid-update: the
         // cache is then skipped, never trusted.
-        if let Ok(mut verified) = self.verified.lock() {
-            if let Some(claims) = verified.get(token) {
-                // jsonwebtoken's rule: expired when exp < now - leeway.
-                let now = i64::try_from(now).unwrap_or(i64::MAX);
-                let leeway = i64::try_from(self.validation.leeway).unwrap_or(i64::MAX);
-                if claims.exp.saturating_add(leeway) >= now {
-                    return Ok(claims.clone());
-                }
-                verified.pop(token);
-                return Err(AuthError::Invalid("ExpiredSignature".into()));
+        if let Ok(mut verified) = self.verified.lock()
+            && let Some(claims) = verified.get(token)
+        {
+            // jsonwebtoken's rule: expired when exp < now - leeway.
+            let now = i64::try_from(now).unwrap_or(i64::MAX);
+            let leeway = i64::try_from(self.validation.leeway).unwrap_or(i64::MAX);
+            if claims.exp.saturating_add(leeway) >= now {
+                return Ok(claims.clone());
             }
+            verified.pop(token);
+            return Err(AuthError::Invalid("ExpiredSignature".into()));
         }
         let claims = self.verify_uncached(token)?;
         if let Ok(mut verified) = self.verified.lock() {

@@ -202,13 +202,13 @@ fn standardiser(songs: &[Song]) -> ([f64; N_MFCC], [f64; N_MFCC]) {
     let mut mean = [0.0; N_MFCC];
     let mut std = [0.0; N_MFCC];
     for s in songs {
-        for k in 0..N_MFCC {
-            mean[k] += s.mfcc[k] / n;
+        for (m, x) in mean.iter_mut().zip(&s.mfcc) {
+            *m += x / n;
         }
     }
     for s in songs {
-        for k in 0..N_MFCC {
-            std[k] += (s.mfcc[k] - mean[k]).powi(2) / n;
+        for ((d, x), m) in std.iter_mut().zip(&s.mfcc).zip(&mean) {
+            *d += (x - m).powi(2) / n;
         }
     }
     for v in &mut std {

@@ -23,7 +23,9 @@ impl Embedding {
 
     /// A vector from its stored bytes; `None` when the length is not a whole number of floats.
     pub fn vector_from_bytes(bytes: &[u8]) -> Option<Vec<f32>> {
-        (bytes.len() % 4 == 0)
+        bytes
+            .len()
+            .is_multiple_of(4)
             .then(|| bytes.chunks_exact(4).map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]])).collect())
     }
 

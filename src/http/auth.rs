@@ -49,7 +49,7 @@ pub fn caller(state: AppState) -> impl Filter<Extract = (Caller,), Error = warp:
 #[derive(Deserialize, Default)]
 struct TicketQuery {
     ticket: Option<String>,
-    /// Refused with a pointer to tickets (it used to be accepted).
+    /// A bearer token in a URL: refused, with a pointer to tickets.
     access_token: Option<String>,
 }
 

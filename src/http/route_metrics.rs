@@ -52,20 +52,23 @@ fn method_label(method: &Method) -> &'static str {
 /// bounded (templates × methods × status codes).
 #[derive(Default)]
 pub struct RouteMetrics {
-    handles: RwLock<HashMap<(&'static str, &'static str, u16), (Counter, Histogram)>>,
+    handles: RwLock<HashMap<RouteKey, (Counter, Histogram)>>,
 }
+
+/// Route template, method and status code.
+type RouteKey = (&'static str, &'static str, u16);
 
 impl RouteMetrics {
     /// Records one answered request.
     pub fn record(&self, method: &Method, path: &str, status: u16, elapsed: Duration) {
         let key = (template(path), method_label(method), status);
         let seconds = elapsed.as_secs_f64();
-        if let Ok(handles) = self.handles.read() {
-            if let Some((count, duration)) = handles.get(&key) {
-                count.increment(1);
-                duration.record(seconds);
-                return;
-            }
+        if let Ok(handles) = self.handles.read()
+            && let Some((count, duration)) = handles.get(&key)
+        {
+            count.increment(1);
+            duration.record(seconds);
+            return;
         }
         let (route, method, _) = key;
         let count = metrics::counter!(crate::telemetry::HTTP_REQUESTS, "route" => route, "method" => method, "status" => status.to_string());

@@ -43,10 +43,10 @@ async fn status(id: String, caller: Caller, state: AppState) -> Result<Response,
         }
     }
     let record = visible_record(&state, &caller, &id).await.map_err(ApiError::reject)?;
-    if let Some(bus) = &state.ctx.bus {
-        if let Err(e) = bus.redis.cache_owner(&rid, &record.owner).await {
-            tracing::debug!(error = %e, "could not cache a record's owner");
-        }
+    if let Some(bus) = &state.ctx.bus
+        && let Err(e) = bus.redis.cache_owner(&rid, &record.owner).await
+    {
+        tracing::debug!(error = %e, "could not cache a record's owner");
     }
     Ok(body(&record.status_event(), false))
 }

@@ -24,8 +24,8 @@ fn file(name: &'static str) -> Response {
 
 pub fn routes() -> impl Filter<Extract = (impl Reply,), Error = warp::Rejection> + Clone {
     let get = warp::get().or(warp::head()).unify();
-    let index = warp::path::end().and(get.clone()).map(|| file("index.html"));
-    let js = warp::path!("app.js").and(get.clone()).map(|| file("app.js"));
+    let index = warp::path::end().and(get).map(|| file("index.html"));
+    let js = warp::path!("app.js").and(get).map(|| file("app.js"));
     let css = warp::path!("app.css").and(get).map(|| file("app.css"));
     index.or(js).unify().or(css).unify()
 }

@@ -62,10 +62,10 @@ impl Server {
         let child = cmd.spawn().expect("spawn orakgaraki");
         let deadline = Instant::now() + Duration::from_secs(60);
         let addr = loop {
-            if let Ok(a) = std::fs::read_to_string(&addr_file) {
-                if !a.is_empty() {
-                    break a;
-                }
+            if let Ok(a) = std::fs::read_to_string(&addr_file)
+                && !a.is_empty()
+            {
+                break a;
             }
             assert!(Instant::now() < deadline, "server did not start; log:\n{}", read_log(dir));
             tokio::time::sleep(Duration::from_millis(50)).await;
@@ -86,10 +86,10 @@ impl Server {
     pub async fn wait_ready(&self) {
         let deadline = Instant::now() + Duration::from_secs(30);
         loop {
-            if let Ok(r) = self.client.get(self.url("/ready")).send().await {
-                if r.status() == 200 {
-                    return;
-                }
+            if let Ok(r) = self.client.get(self.url("/ready")).send().await
+                && r.status() == 200
+            {
+                return;
             }
             assert!(Instant::now() < deadline, "server never became ready; log:\n{}", self.log());
             tokio::time::sleep(Duration::from_millis(50)).await;

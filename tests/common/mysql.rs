@@ -37,7 +37,7 @@ impl TestMysql {
         use diesel_async::RunQueryDsl;
         let mut conn = AsyncMysqlConnection::establish(&self.url).await.expect("connect");
         let rows: Vec<N> = diesel::sql_query(sql).load(&mut conn).await.expect(sql);
-        rows.iter().next().map(|r| r.n).unwrap_or(0)
+        rows.as_slice().first().map(|r| r.n).unwrap_or(0)
     }
 }
 

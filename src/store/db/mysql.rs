@@ -61,7 +61,7 @@ impl MysqlStore {
                 .into_iter()
                 .map(|r| r.l)
                 .collect();
-        if got.iter().next().copied().flatten() != Some(1) {
+        if got.as_slice().first().copied().flatten() != Some(1) {
             return Err(StoreError::Database("another instance held the migration lock too long".into()));
         }
         // diesel's migration harness is synchronous; diesel-async's adapter blocks
