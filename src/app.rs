@@ -187,7 +187,10 @@ pub async fn serve(config: Config) -> Result<(), StartError> {
                 .await
                 .map_err(|source| StartError::Redis { url: crate::config::redact_url(&config.redis.url), source })?,
         );
-        tracing::info!(prefix = %config.redis.prefix, "connected to Redis: status events are shared with other instances");
+        tracing::info!(
+            prefix = %config.redis.prefix,
+            "connected to Redis: status events are shared with other instances",
+        );
         Some(Bus { sender: redis.publisher(&instance_id), redis })
     };
     let ctx = Ctx {
@@ -223,7 +226,10 @@ pub async fn serve(config: Config) -> Result<(), StartError> {
         (ctx.config.auth.sign_in_link && !database_shared && jwt.can_issue() && loopback_only(&ctx.config, addr))
             .then(|| Arc::new(SignInLink::new(&public_url)));
     if let Some(link) = &sign_in_link {
-        tracing::info!(url = %link.url(), "open this link to sign in (it works once; the next one is logged when it is used)");
+        tracing::info!(
+            url = %link.url(),
+            "open this link to sign in (it works once; the next one is logged when it is used)",
+        );
     }
     let state = AppState::new(crate::http::AppStateInner {
         ctx: ctx.clone(),
@@ -258,7 +264,14 @@ pub async fn serve(config: Config) -> Result<(), StartError> {
     };
 
     std::fs::write(data_dir.join("server.addr"), addr.to_string())?;
-    tracing::info!(addr = %addr, public_url = %public_url, instance = %instance_id, data_dir = %data_dir.display(), workers = ctx.config.workers(), "listening");
+    tracing::info!(
+        addr = %addr,
+        public_url = %public_url,
+        instance = %instance_id,
+        data_dir = %data_dir.display(),
+        workers = ctx.config.workers(),
+        "listening",
+    );
 
     let upkeep = tokio::spawn(vector_upkeep(vectors.clone(), ctx.config.vectors.clone()));
     warp::serve(http::routes(state)).incoming(listener).graceful(shutdown_signal()).run().await;

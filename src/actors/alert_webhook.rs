@@ -95,7 +95,12 @@ impl AlertState {
             return;
         }
         if self.queue.len() >= cfg.forward_queue.max(1) {
-            tracing::error!(alert = %view.name, status = view.status.as_str(), queued = self.queue.len(), "alert forward queue full; message dropped");
+            tracing::error!(
+                alert = %view.name,
+                status = view.status.as_str(),
+                queued = self.queue.len(),
+                "alert forward queue full; message dropped",
+            );
             metrics::counter!(telemetry::ALERT_FORWARDS, "outcome" => "dropped").increment(1);
             return;
         }
@@ -183,7 +188,13 @@ impl Actor for AlertWebhook {
                         continue;
                     };
                     out.changed += 1;
-                    tracing::info!(alert = %view.name, status = view.status.as_str(), severity = %view.severity, fingerprint = %view.fingerprint, "alert");
+                    tracing::info!(
+                        alert = %view.name,
+                        status = view.status.as_str(),
+                        severity = %view.severity,
+                        fingerprint = %view.fingerprint,
+                        "alert",
+                    );
                     metrics::counter!(telemetry::ALERTS_RECEIVED, "status" => view.status.as_str()).increment(1);
                     let _ = st.streams.send(view.clone());
                     if let Some(bus) = &st.ctx.bus {
@@ -226,7 +237,13 @@ impl Actor for AlertWebhook {
                     st.pump(&myself);
                 } else {
                     let delay = st.backoff(st.tries);
-                    tracing::warn!(alert = %name, tries = st.tries, retry_in_ms = delay.as_millis() as u64, error = %error, "alert forward failed; will retry");
+                    tracing::warn!(
+                        alert = %name,
+                        tries = st.tries,
+                        retry_in_ms = delay.as_millis() as u64,
+                        error = %error,
+                        "alert forward failed; will retry",
+                    );
                     metrics::counter!(telemetry::ALERT_FORWARDS, "outcome" => "retried").increment(1);
                     super::instrument::after(&myself, delay, || AlertMsg::Retry);
                 }

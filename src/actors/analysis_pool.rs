@@ -143,7 +143,12 @@ impl Actor for AnalysisPool {
         let Some(slot) = st.slots.remove(&cell.get_id()) else {
             return Ok(());
         };
-        tracing::error!(worker = %cell.get_id(), reason = %reason, held_job = slot.job.is_some(), "analysis worker died");
+        tracing::error!(
+            worker = %cell.get_id(),
+            reason = %reason,
+            held_job = slot.job.is_some(),
+            "analysis worker died",
+        );
         super::instrument::failed("analysis-worker");
         if let Some(job) = slot.job {
             let failure = JobFailure { message: format!("the analysis worker crashed ({reason})"), permanent: false };

@@ -142,7 +142,13 @@ async fn missed_events(ctx: &Ctx) {
                 let Some(s3) = ctx.directory.s3_event() else {
                     return tracing::warn!("s3-event actor down; missed uploads are picked up by the next sweep");
                 };
-                tracing::warn!(repair = "missed_event", record_id = %id, key, size, "the object arrived but its event never came; queuing it");
+                tracing::warn!(
+                    repair = "missed_event",
+                    record_id = %id,
+                    key,
+                    size,
+                    "the object arrived but its event never came; queuing it",
+                );
                 let event = ObjectCreated { key, size, sha256: String::new() };
                 if super::instrument::tell(&s3, S3EventMsg::ObjectCreated { event, reply: None }).is_ok() {
                     found += 1;
@@ -183,10 +189,19 @@ async fn stuck_queued(ctx: &Ctx) {
         Ok(ids) if !ids.is_empty() => {
             if ctx.config.kafka.brokers.is_empty() {
                 // The job source reads the table itself: nothing was lost, the queue is long.
-                tracing::warn!(count = ids.len(), oldest = %ids[0], "records waited in QUEUED past the threshold: a backlog");
+                tracing::warn!(
+                    count = ids.len(),
+                    oldest = %ids[0],
+                    "records waited in QUEUED past the threshold: a backlog",
+                );
                 return;
             }
-            tracing::warn!(repair = "stuck_queued", count = ids.len(), oldest = %ids[0], "records waited in QUEUED past the threshold; announced again");
+            tracing::warn!(
+                repair = "stuck_queued",
+                count = ids.len(),
+                oldest = %ids[0],
+                "records waited in QUEUED past the threshold; announced again",
+            );
             repaired("stuck_queued", ids.len());
             if let Some(relay) = ctx.directory.relay() {
                 let _ = super::instrument::tell(&relay, super::outbox_relay::RelayMsg::Wake);

@@ -242,7 +242,12 @@ impl Actor for ModelPool {
             return Ok(());
         };
         let held = slot.batch.as_ref().map_or(0, |(_, p)| p.iter().map(|p| p.count).sum::<usize>());
-        tracing::error!(worker = %cell.get_id(), reason = %reason, held_partials = held, "model actor died; its batch is re-queued");
+        tracing::error!(
+            worker = %cell.get_id(),
+            reason = %reason,
+            held_partials = held,
+            "model actor died; its batch is re-queued",
+        );
         super::instrument::failed("model-worker");
         if let Some((_, pieces)) = slot.batch {
             for p in pieces.into_iter().rev() {

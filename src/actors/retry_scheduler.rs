@@ -66,27 +66,50 @@ async fn on_failure(myself: &ActorRef<RetryMsg>, ctx: &Ctx, job: Job, failure: J
             match decision {
                 RetryDecision::RetryAfter(d) => {
                     metrics::counter!(telemetry::RETRIES).increment(1);
-                    tracing::info!(record_id = %job.record_id, attempt = job.attempt, delay_ms = d.as_millis() as u64, "retry scheduled");
+                    tracing::info!(
+                        record_id = %job.record_id,
+                        attempt = job.attempt,
+                        delay_ms = d.as_millis() as u64,
+                        "retry scheduled",
+                    );
                     super::instrument::after(myself, d, || RetryMsg::Tick);
                 }
                 RetryDecision::GiveUp => {
                     metrics::counter!(telemetry::DEAD_LETTERED).increment(1);
-                    tracing::warn!(record_id = %job.record_id, attempt = job.attempt, permanent = failure.permanent, error = %failure.message, "record failed: dead letter");
+                    tracing::warn!(
+                        record_id = %job.record_id,
+                        attempt = job.attempt,
+                        permanent = failure.permanent,
+                        error = %failure.message,
+                        "record failed: dead letter",
+                    );
                 }
             }
             ctx.publish([ev]);
         }
         Ok(None) => {
-            tracing::warn!(record_id = %job.record_id, attempt = job.attempt, "failure of a job whose lease was lost; ignored")
+            tracing::warn!(
+                record_id = %job.record_id,
+                attempt = job.attempt,
+                "failure of a job whose lease was lost; ignored",
+            )
         }
         Err(e) if now < job.claimed_at + ctx.config.pipeline.lease_ms() => {
             // The database is unreachable: keep the failure and write it once it is
             // back, while the lease lasts (after that the sweeper reclaims the job).
-            tracing::warn!(record_id = %job.record_id, error = %e, "could not record a failure; trying again in a second");
+            tracing::warn!(
+                record_id = %job.record_id,
+                error = %e,
+                "could not record a failure; trying again in a second",
+            );
             super::instrument::after(myself, Duration::from_secs(1), move || RetryMsg::Failed { job, failure });
         }
         Err(e) => {
-            tracing::error!(record_id = %job.record_id, error = %e, "could not record a failure; the expired lease will be reclaimed")
+            tracing::error!(
+                record_id = %job.record_id,
+                error = %e,
+                "could not record a failure; the expired lease will be reclaimed",
+            )
         }
     }
 }

@@ -41,11 +41,16 @@ pub enum AudioError {
     /// More audio than the budget allows (a permanent failure): `seconds` is its
     /// declared length when the file says, `limit_s` the longest analysed at its
     /// rate and channel count.
-    #[error("too long: {}, the limit is {}", seconds.map_or_else(|| "over the limit".to_owned(), human_duration), human_duration(*limit_s))]
+    #[error("too long: {}, the limit is {}", length(*seconds), human_duration(*limit_s))]
     TooLong { seconds: Option<f64>, limit_s: f64 },
     /// The analysis was told to stop (its deadline passed).
     #[error("the analysis was stopped")]
     Cancelled,
+}
+
+/// A recording's length when the file declares it.
+fn length(seconds: Option<f64>) -> String {
+    seconds.map_or_else(|| "over the limit".to_owned(), human_duration)
 }
 
 /// A duration as a person says it: "4 h", "1 h 30 min", "12 min", "45 s".

@@ -98,7 +98,8 @@ struct Erased {
 async fn erase(caller: Caller, q: EraseQuery, state: AppState) -> Result<Response, warp::Rejection> {
     if q.confirm.as_deref() != Some(caller.user.as_str()) {
         return Err(ApiError::bad_request(
-            "this erases every recording and everything else kept about you; to go ahead, repeat your user name as ?confirm=",
+            "this erases every recording and everything else kept about you; \
+             to go ahead, repeat your user name as ?confirm=",
         )
         .reject());
     }

@@ -448,7 +448,12 @@ async fn patch(id: String, caller: Caller, req: PatchRequest, state: AppState) -
         cache.invalidate(record.view.id.as_str());
     }
     state.ctx.reindex_visibility(&record.view.id, visibility.is_public()).await;
-    tracing::info!(record_id = %record.view.id, by = %caller.user, visibility = visibility.as_str(), "visibility changed");
+    tracing::info!(
+        record_id = %record.view.id,
+        by = %caller.user,
+        visibility = visibility.as_str(),
+        "visibility changed",
+    );
     let updated = readable_record(&state, &caller, &id).await.map_err(ApiError::reject)?;
     Ok(warp::reply::json(&updated.view).into_response())
 }

@@ -71,7 +71,13 @@ impl RouteMetrics {
             return;
         }
         let (route, method, _) = key;
-        let count = metrics::counter!(crate::telemetry::HTTP_REQUESTS, "route" => route, "method" => method, "status" => status.to_string());
+        let status_label = status.to_string();
+        let count = metrics::counter!(
+            crate::telemetry::HTTP_REQUESTS,
+            "route" => route,
+            "method" => method,
+            "status" => status_label,
+        );
         let duration = metrics::histogram!(crate::telemetry::HTTP_DURATION, "route" => route, "method" => method);
         count.increment(1);
         duration.record(seconds);

@@ -78,14 +78,21 @@ pub fn verified_body(
             },
         )
         .untuple_one();
-    before_body.and(warp::body::content_length_limit(MAX_BODY)).and(warp::body::bytes()).and_then(
-        |proof: Proof, signature: Option<String>, client: IpAddr, state: super::AppState, body: bytes::Bytes| async move {
-            if proof == Proof::Signature && !signed(&state.ctx.config.webhooks.secret, signature.as_deref(), &body) {
-                return Err(refused(&state, client).reject());
-            }
-            Ok::<_, warp::Rejection>(body)
-        },
-    )
+    before_body.and(warp::body::content_length_limit(MAX_BODY)).and(warp::body::bytes()).and_then(after_body)
+}
+
+/// With an HMAC offered, checks it over the body that was read.
+async fn after_body(
+    proof: Proof,
+    signature: Option<String>,
+    client: IpAddr,
+    state: super::AppState,
+    body: bytes::Bytes,
+) -> Result<bytes::Bytes, warp::Rejection> {
+    if proof == Proof::Signature && !signed(&state.ctx.config.webhooks.secret, signature.as_deref(), &body) {
+        return Err(refused(&state, client).reject());
+    }
+    Ok(body)
 }
 
 /// What every webhook route checks from the headers alone: the endpoint is off

@@ -175,7 +175,11 @@ impl S3Objects {
         if let Err(e) =
             self.client.abort_multipart_upload().bucket(&self.bucket).key(key).upload_id(upload_id).send().await
         {
-            tracing::warn!(key, error = %describe(&e), "could not abort a multipart upload; the bucket's lifecycle rule must clean it");
+            tracing::warn!(
+                key,
+                error = %describe(&e),
+                "could not abort a multipart upload; the bucket's lifecycle rule must clean it",
+            );
         }
     }
 
