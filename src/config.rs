@@ -461,14 +461,15 @@ impl Default for AuthConfig {
 
 impl Default for PipelineConfig {
     fn default() -> Self {
+        let limits = crate::audio::Limits::default();
         PipelineConfig {
             workers: 0,
             poll_interval_ms: 1000,
             lease_seconds: 360,
             sweep_interval_ms: 1000,
             analysis_deadline_seconds: 300,
-            max_audio_seconds: 3600,
-            max_audio_samples: 48_000 * 2 * 3600,
+            max_audio_seconds: limits.max_duration_s as u64,
+            max_audio_samples: limits.max_samples,
         }
     }
 }

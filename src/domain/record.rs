@@ -172,13 +172,17 @@ pub fn audio_content_type(declared: &str, filename: &str) -> Option<String> {
     Some(by_ext.to_owned())
 }
 
-/// A display name as an owner may choose one: trimmed, at most 64 characters,
-/// no control characters; empty means none.
-pub fn display_name(name: &str) -> Result<Option<String>, &'static str> {
+/// A name a person picks (a user name at sign-in, a display name): trimmed, at
+/// most 64 characters, no control characters; `None` when it breaks the rule.
+/// May be empty: whether that is allowed is the caller's rule.
+pub fn clean_name(name: &str) -> Option<&str> {
     let name = name.trim();
-    if name.chars().count() > 64 || name.chars().any(char::is_control) {
-        return Err("display_name must be at most 64 characters, without control characters");
-    }
+    (name.chars().count() <= 64 && !name.chars().any(char::is_control)).then_some(name)
+}
+
+/// A display name as an owner may choose one ([`clean_name`]); empty means none.
+pub fn display_name(name: &str) -> Result<Option<String>, &'static str> {
+    let name = clean_name(name).ok_or("display_name must be at most 64 characters, without control characters")?;
     Ok((!name.is_empty()).then(|| name.to_owned()))
 }
 

@@ -1,7 +1,8 @@
 //! `GET /api/audio/{id}`: a recording's audio, for playback (the web page's
 //! "voices like mine"). Who may see the record may play it: its owner, an admin,
 //! or anyone when it is public; `?ticket=` works (an `<audio>` element cannot
-//! send headers: `POST /api/tickets` `{"scope": "audio", "record_id"}`). Anyone else gets 404, as for the record itself.
+//! send headers: `POST /api/tickets` `{"scope": "audio", "record_id"}`). Anyone
+//! else gets 404, as for the record itself.
 //!
 //! With the embedded object store the file is served from the data dir (warp's
 //! file serving: ranges, so players can seek, and conditional requests); with S3

@@ -60,10 +60,11 @@ impl ApiError {
     }
     /// 429 with `Retry-After: secs`.
     pub fn too_many_requests(secs: u64) -> Self {
-        ApiError {
-            retry_after: Some(secs),
-            ..Self::new(StatusCode::TOO_MANY_REQUESTS, "rate_limited", "too many requests; slow down")
-        }
+        Self::throttled("rate_limited", "too many requests; slow down", secs)
+    }
+    /// 429 with its own `code` and message, and `Retry-After: secs`.
+    pub fn throttled(code: &'static str, message: impl Into<String>, secs: u64) -> Self {
+        ApiError { retry_after: Some(secs), ..Self::new(StatusCode::TOO_MANY_REQUESTS, code, message) }
     }
     pub fn internal(message: impl Into<String>) -> Self {
         Self::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", message)
@@ -164,10 +165,7 @@ impl From<UploadError> for ApiError {
         match e {
             UploadError::Store(s) => s.into(),
             UploadError::Object(o) => o.into(),
-            e @ UploadError::TooManyActive { .. } => ApiError {
-                retry_after: Some(30),
-                ..ApiError::new(StatusCode::TOO_MANY_REQUESTS, "too_many_uploads", e.to_string())
-            },
+            e @ UploadError::TooManyActive { .. } => ApiError::throttled("too_many_uploads", e.to_string(), 30),
             e @ UploadError::OverQuota { .. } => {
                 ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "over_quota", e.to_string())
             }

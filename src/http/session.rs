@@ -77,11 +77,9 @@ struct TokenResponse {
 /// A user name as the UI may pick one: 1–64 characters, no control characters,
 /// no surrounding spaces.
 fn check_name(user: &str) -> Result<&str, ApiError> {
-    let user = user.trim();
-    if user.is_empty() || user.chars().count() > 64 || user.chars().any(char::is_control) {
-        return Err(ApiError::bad_request("user must be 1 to 64 characters, without control characters"));
-    }
-    Ok(user)
+    crate::domain::record::clean_name(user)
+        .filter(|u| !u.is_empty())
+        .ok_or_else(|| ApiError::bad_request("user must be 1 to 64 characters, without control characters"))
 }
 
 async fn dev_token(req: TokenRequest, state: AppState) -> Result<Response, warp::Rejection> {

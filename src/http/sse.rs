@@ -30,15 +30,8 @@ pub fn routes(state: AppState) -> impl Filter<Extract = (impl Reply,), Error = w
 pub fn stream_slot(state: &AppState, user: &str) -> Result<super::stream_slots::Slot, warp::Rejection> {
     state.stream_slots.take(user).ok_or_else(|| {
         let max = state.ctx.config.sse.max_streams_per_user;
-        ApiError {
-            retry_after: Some(5),
-            ..ApiError::new(
-                warp::http::StatusCode::TOO_MANY_REQUESTS,
-                "too_many_streams",
-                format!("you have {max} live streams open already; close one first"),
-            )
-        }
-        .reject()
+        let message = format!("you have {max} live streams open already; close one first");
+        ApiError::throttled("too_many_streams", message, 5).reject()
     })
 }
 
