@@ -566,8 +566,13 @@ async function loadResult(id, root, title) {
         stat("Range", p.low_note && p.high_note ? `${p.low_note} – ${p.high_note}` : "—", p.low_hz ? `${fmt(p.low_hz)} – ${fmt(p.high_hz)} Hz` : "no voiced notes found"),
         stat("Comfortable range", p.comfort_low_note ? `${p.comfort_low_note} – ${p.comfort_high_note}` : "—", p.comfort_low_hz ? `${fmt(p.comfort_low_hz)} – ${fmt(p.comfort_high_hz)} Hz` : ""),
         stat("Middle of your voice", p.median_note || "—", p.median_hz ? `${fmt(p.median_hz)} Hz` : ""),
-        stat("Voiced", p.voiced_fraction !== undefined ? `${Math.round(100 * p.voiced_fraction)}%` : "—", "of the recording"),
+        stat(
+          "Singing used",
+          p.singing_seconds !== undefined ? `${fmt(p.singing_seconds, 1)} s` : "—",
+          p.usable_fraction !== undefined ? `${Math.round(100 * p.usable_fraction)}% of the recording; backing track and stray notes left out` : "",
+        ),
       ),
+      p.range_warning ? el("p", { class: "warning", role: "note", id: "range-warning" }, p.range_warning) : null,
       keyboard(p),
     ),
     el(

@@ -14,13 +14,14 @@ use super::chroma::{ChromaBank, N_CHROMA, estimate_tuning, piptrack_frame};
 use super::decode::{self, SampleSource};
 use super::frames::{HOP, N_FFT, N_MELS};
 use super::lanes;
-use super::mel::MelBank;
+use super::mel::{MelBank, hz_to_mel};
 use super::mfcc::{Dct, floor_db, power_to_db};
 use super::pyin::{FrameObservation, PyinParams, YinObserver, decode_track_windowed_until};
 use super::resample::Resampler;
 use super::rhythm::{Aggregate, OnsetEnvelope, beat_track};
 use super::spectral::{rms, spectral_frame, zero_crossing_rate};
 use super::stft::{Framer, PowerSpectrum};
+use super::vocal_range::{repair_subharmonics, sung_frames};
 use crate::domain::analysis::{
     Analysis, ChromaSummary, MfccSummary, PitchContour, PitchSummary, SpectralSummary, Stat, note_name, percentile,
     to_dbfs,
@@ -57,12 +58,14 @@ pub struct Limits {
     /// Set from outside (a passed deadline) to stop the analysis; checked for
     /// every decoded chunk and between the stages after decoding.
     pub cancel: Option<Arc<AtomicBool>>,
+    /// Also return the whole pitch track (`Analysis::pitch_track`).
+    pub keep_track: bool,
 }
 
 impl Default for Limits {
     fn default() -> Self {
         // An hour of 48 kHz stereo.
-        Limits { max_duration_s: 3600.0, max_samples: 48_000 * 2 * 3600, cancel: None }
+        Limits { max_duration_s: 3600.0, max_samples: 48_000 * 2 * 3600, cancel: None, keep_track: false }
     }
 }
 
@@ -82,6 +85,46 @@ impl Limits {
         self.max_duration_s.min(self.max_samples as f64 / per_second)
     }
 }
+
+/// Which pitch tracker the range comes from (`[analysis] pitch`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum PitchTracker {
+    /// The tracker the singing evaluation (`bench/singing/`, BENCHMARKS.md) scores
+    /// best: pYIN with the singer's-frames method, as of the last measurement.
+    #[default]
+    Auto,
+    /// pYIN (librosa's algorithm), on the analysis's own frames.
+    Pyin,
+    /// SwiftF0, the neural tracker, on 16 kHz mono beside the analysis.
+    Swiftf0,
+}
+
+impl PitchTracker {
+    /// What `auto` stands for.
+    pub fn resolved(self) -> Self {
+        match self {
+            PitchTracker::Auto => PitchTracker::Pyin,
+            other => other,
+        }
+    }
+}
+
+/// A pitch tracker run beside the analysis on the 16 kHz mono signal (the model
+/// layer's SwiftF0 implements it; the analysis only resamples and feeds it).
+pub trait PitchModel: Send {
+    /// The tracker's name, reported with the range.
+    fn name(&self) -> &'static str;
+    /// Samples (at 16 kHz) per output frame; frame `j` is centred on sample `j · hop`.
+    fn hop(&self) -> usize;
+    /// Takes the next 16 kHz mono samples.
+    fn push(&mut self, samples: &[f32]);
+    /// The pitch of every frame, `None` where unvoiced.
+    fn finish(self: Box<Self>) -> Vec<Option<f64>>;
+}
+
+/// The rate a [`PitchModel`] is fed at.
+pub const PITCH_MODEL_RATE: u32 = 16_000;
 
 /// Welford's running mean and variance.
 #[derive(Debug, Clone, Copy, Default)]
@@ -123,6 +166,8 @@ struct FrameFeatures {
     flatness: Running,
     zcr: Running,
     rms: Running,
+    /// Each frame's RMS level, dB (the range's level gate).
+    levels: Vec<f32>,
     /// Spectra held until the tuning is known, with their peaks.
     pending: Vec<Vec<f32>>,
     peaks: Vec<(f64, f32)>,
@@ -184,6 +229,7 @@ impl FrameFeatures {
             flatness: Running::default(),
             zcr: Running::default(),
             rms: Running::default(),
+            levels: Vec::new(),
             pending: Vec::new(),
             peaks: Vec::new(),
             chroma_bank: None,
@@ -206,7 +252,9 @@ impl FrameFeatures {
         self.rolloff.push(s.rolloff_hz);
         self.flatness.push(s.flatness);
         self.zcr.push(f64::from(zero_crossing_rate(frame)));
-        self.rms.push(f64::from(rms(frame)));
+        let level = rms(frame);
+        self.rms.push(f64::from(level));
+        self.levels.push(20.0 * level.max(1e-10).log10());
         self.chroma_frame();
         let obs = self.yin.observe(frame);
         self.observations.push(obs);
@@ -225,15 +273,17 @@ pub fn analyze<R: Read + Seek + Send + Sync + 'static>(
 
 /// Decodes and analyses a recording, also keeping up to `voice_seconds` of it
 /// as 16 kHz mono for the voice model.
+/// `pitch`: a tracker to take the range from instead of pYIN (`None`: pYIN).
 pub fn analyze_with_voice<R: Read + Seek + Send + Sync + 'static>(
     reader: R,
     ext: Option<&str>,
     limits: Limits,
     voice_seconds: f64,
+    pitch: Option<Box<dyn PitchModel>>,
 ) -> Result<(Analysis, Captured), AudioError> {
     let mut src = decode::open(reader, ext)?;
     let mut capture = VoiceCapture::new(voice_seconds);
-    let analysis = analyze_source_capturing(src.as_mut(), limits, Some(&mut capture))?;
+    let analysis = analyze_source_with(src.as_mut(), limits, Some(&mut capture), pitch)?;
     Ok((analysis, capture.finish()))
 }
 
@@ -246,7 +296,18 @@ pub fn analyze_source(src: &mut dyn SampleSource, limits: Limits) -> Result<Anal
 pub fn analyze_source_capturing(
     src: &mut dyn SampleSource,
     limits: Limits,
+    capture: Option<&mut VoiceCapture>,
+) -> Result<Analysis, AudioError> {
+    analyze_source_with(src, limits, capture, None)
+}
+
+/// Analyses an opened source, handing the mono signal to `capture` and, at
+/// 16 kHz, to `pitch`, whose track the range then comes from.
+pub fn analyze_source_with(
+    src: &mut dyn SampleSource,
+    limits: Limits,
     mut capture: Option<&mut VoiceCapture>,
+    mut pitch: Option<Box<dyn PitchModel>>,
 ) -> Result<Analysis, AudioError> {
     let rate = src.info().sample_rate;
     // Refused before decoding when the file says it is too long.
@@ -260,6 +321,10 @@ pub fn analyze_source_capturing(
     let mut loudness: Option<ebur128::EbuR128> = None;
     let mut resampler = Resampler::new(rate, SR).map_err(|e| AudioError::Unsupported(e.to_string()))?;
     let mut framer = Framer::new(N_FFT, HOP);
+    let mut pitch_rate = match pitch {
+        Some(_) => Some(Resampler::new(rate, PITCH_MODEL_RATE).map_err(|e| AudioError::Unsupported(e.to_string()))?),
+        None => None,
+    };
     let mut features = FrameFeatures::new();
     let max_frames = (limits.max_duration_s * f64::from(rate)) as u64;
     let too_long = |ch: usize| AudioError::TooLong { seconds: None, limit_s: limits.limit_s(rate, ch as u16) };
@@ -304,6 +369,9 @@ pub fn analyze_source_capturing(
         if let Some(c) = capture.as_deref_mut() {
             c.push(rate, &mono);
         }
+        if let (Some(r), Some(p)) = (&mut pitch_rate, &mut pitch) {
+            r.push(&mono, |y| p.push(y));
+        }
         resampler.push(&mono, |y| framer.push(y, |f| features.frame(f)));
     }
     if frames == 0 {
@@ -323,6 +391,18 @@ pub fn analyze_source_capturing(
     let params = PyinParams::new(FMIN_C2, FMAX_C6);
     let track = decode_track_windowed_until(&params, &features.observations, &|| limits.stopped())
         .ok_or(AudioError::Cancelled)?;
+    let (mut f0, tracker) = match (pitch, pitch_rate) {
+        (Some(mut p), Some(mut r)) => {
+            r.finish(|y| p.push(y));
+            let hop = p.hop();
+            let name = p.name();
+            (onto_analysis_frames(&p.finish(), hop, track.f0.len()), name)
+        }
+        _ => (track.f0, "pyin"),
+    };
+    limits.go_on()?;
+    let bands = MelBands::new();
+    repair_subharmonics(&mut f0, frame_s(), &|t, hz| bands.power(&features.mel_db, t, hz));
     let info = src.info();
     Ok(Analysis {
         duration_s: frames as f64 / f64::from(rate),
@@ -337,7 +417,7 @@ pub fn analyze_source_capturing(
         tempo_bpm: (bpm > 0.0).then_some(bpm),
         beat_count: beats.len(),
         mfcc,
-        pitch: pitch_summary(&track.f0),
+        pitch: pitch_summary(&f0, &features.levels, tracker),
         spectral: SpectralSummary {
             centroid_hz: features.centroid.stat(),
             bandwidth_hz: features.bandwidth.stat(),
@@ -346,8 +426,9 @@ pub fn analyze_source_capturing(
             zero_crossing_rate: features.zcr.stat(),
             rms: features.rms.stat(),
         },
-        pitch_contour: contour(&track.f0),
+        pitch_contour: contour(&f0),
         embedding: None,
+        pitch_track: limits.keep_track.then(|| PitchContour { step_s: frame_s(), hz: f0.clone() }),
         chroma: ChromaSummary {
             mean: features.chroma.iter().map(|s| s.stat().mean).collect(),
             std: features.chroma.iter().map(|s| s.stat().std).collect(),
@@ -380,12 +461,48 @@ fn mfcc_and_onsets(f: &FrameFeatures) -> (MfccSummary, Vec<f32>) {
     (summary, onsets.finish())
 }
 
-fn pitch_summary(f0: &[Option<f64>]) -> PitchSummary {
-    let mut voiced: Vec<f64> = f0.iter().flatten().copied().collect();
+/// Spectral power near a frequency, read back from the kept mel spectrogram
+/// (128 Slaney bands, about 22 Hz apart below 1 kHz: a voice's harmonics are
+/// resolved there).
+struct MelBands {
+    /// Mels per band step.
+    step: f64,
+}
+
+impl MelBands {
+    fn new() -> Self {
+        MelBands { step: hz_to_mel(f64::from(SR) / 2.0) / (N_MELS + 1) as f64 }
+    }
+
+    /// Power of the band centred nearest `hz` in frame `t`.
+    fn power(&self, mel_db: &[u16], t: usize, hz: f64) -> f64 {
+        let band = ((hz_to_mel(hz) / self.step).round() as usize).clamp(1, N_MELS) - 1;
+        mel_db.get(t * N_MELS + band).map_or(0.0, |&q| 10f64.powf(f64::from(DB_MIN + f32::from(q) * DB_STEP) / 10.0))
+    }
+}
+
+/// A tracker's frames (centred on `j · hop` at 16 kHz) onto the `n` analysis
+/// frames (centred on `i · 512` at 22 050 Hz): each takes the nearest.
+fn onto_analysis_frames(track: &[Option<f64>], hop: usize, n: usize) -> Vec<Option<f64>> {
+    let ratio = frame_s() * f64::from(PITCH_MODEL_RATE) / hop as f64;
+    (0..n).map(|i| track.get((i as f64 * ratio).round() as usize).copied().flatten()).collect()
+}
+
+/// Seconds between analysis frames.
+fn frame_s() -> f64 {
+    f64::from(HOP as u32) / f64::from(SR)
+}
+
+/// The range, comfortable range and median of the singer's frames of `f0`
+/// (see [`vocal_range`](super::vocal_range)); `levels` are the frames' levels, dB.
+fn pitch_summary(f0: &[Option<f64>], levels: &[f32], tracker: &str) -> PitchSummary {
+    let sung = sung_frames(f0, levels, frame_s());
+    let mut voiced = sung.hz;
     voiced.sort_by(f64::total_cmp);
     let p = |q| percentile(&voiced, q);
     let note = |hz: Option<f64>| hz.and_then(note_name);
     let (low, high, median, cl, ch) = (p(5.0), p(95.0), p(50.0), p(25.0), p(75.0));
+    let n_voiced = f0.iter().flatten().count();
     PitchSummary {
         low_hz: low,
         high_hz: high,
@@ -398,14 +515,18 @@ fn pitch_summary(f0: &[Option<f64>]) -> PitchSummary {
         comfort_high_hz: ch,
         comfort_low_note: note(cl),
         comfort_high_note: note(ch),
-        voiced_fraction: if f0.is_empty() { 0.0 } else { voiced.len() as f64 / f0.len() as f64 },
+        voiced_fraction: if f0.is_empty() { 0.0 } else { n_voiced as f64 / f0.len() as f64 },
+        singing_seconds: sung.singing_s,
+        usable_fraction: sung.usable_fraction,
+        range_warning: sung.warning,
+        tracker: tracker.into(),
     }
 }
 
 /// At most [`CONTOUR_POINTS`] points: the median voiced F0 of each block, or null
 /// when most of the block is unvoiced.
 fn contour(f0: &[Option<f64>]) -> PitchContour {
-    let frame_s = f64::from(HOP as u32) / f64::from(SR);
+    let frame_s = frame_s();
     if f0.is_empty() {
         return PitchContour { step_s: frame_s, hz: Vec::new() };
     }

@@ -20,8 +20,9 @@ pub mod rhythm;
 pub mod sniff;
 pub mod spectral;
 pub mod stft;
+pub mod vocal_range;
 
-pub use analyze::{Limits, analyze, analyze_with_voice};
+pub use analyze::{Limits, PitchModel, PitchTracker, analyze, analyze_with_voice};
 
 /// Why a recording could not be analysed.
 #[derive(Debug, thiserror::Error)]

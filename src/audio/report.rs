@@ -47,7 +47,17 @@ pub fn text(a: &Analysis, took: Duration) -> String {
         note(&p.median_note),
         hz(p.median_hz)
     );
-    let _ = writeln!(s, "voiced        {:.0}% of frames", p.voiced_fraction * 100.0);
+    let _ = writeln!(
+        s,
+        "voiced        {:.0}% of frames; the range is from {:.1} s of singing ({:.0}% of the recording, {})",
+        p.voiced_fraction * 100.0,
+        p.singing_seconds,
+        p.usable_fraction * 100.0,
+        if p.tracker.is_empty() { "pyin" } else { &p.tracker }
+    );
+    if let Some(w) = &p.range_warning {
+        let _ = writeln!(s, "note          {w}");
+    }
     let _ = writeln!(s, "brightness    centroid {:.0} Hz", a.spectral.centroid_hz.mean);
     let mf: Vec<String> = a.mfcc.mean.iter().take(13).map(|v| format!("{v:.1}")).collect();
     let _ = writeln!(s, "timbre        MFCC 1–13 means [{}]", mf.join(", "));

@@ -33,7 +33,7 @@ pub struct Analysis {
     pub beat_count: usize,
     /// MFCC summary at librosa's defaults (22 050 Hz, n_fft 2048, hop 512, 128 mels).
     pub mfcc: MfccSummary,
-    /// Vocal range from pYIN (fmin C2, fmax C6).
+    /// Vocal range (fmin C2, fmax C6) from the singer's frames of the pitch track.
     pub pitch: PitchSummary,
     /// Spectral shape, mean and standard deviation over frames.
     pub spectral: SpectralSummary,
@@ -44,6 +44,10 @@ pub struct Analysis {
     /// The voice embedding (model, version and, when asked for, the vector);
     /// null when the model was skipped or found no voice.
     pub embedding: Option<super::Embedding>,
+    /// The whole F0 track, one value per frame (null = unvoiced); only when asked
+    /// for (`orakgaraki analyze --track`), never stored with a record.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pitch_track: Option<PitchContour>,
 }
 
 /// Mean and standard deviation per coefficient.
@@ -76,6 +80,16 @@ pub struct PitchSummary {
     pub comfort_high_note: Option<String>,
     /// Share of frames that are voiced, 0..=1.
     pub voiced_fraction: f64,
+    /// Seconds of steady singing the range is computed from (accompaniment,
+    /// stray notes and octave slips left out).
+    pub singing_seconds: f64,
+    /// Those frames over the whole recording, 0..=1.
+    pub usable_fraction: f64,
+    /// Set, in words, when the recording cannot support a range answer (too
+    /// little singing, or mostly accompaniment); the figures are then a guess.
+    pub range_warning: Option<String>,
+    /// The pitch tracker the range comes from (`pyin` or `swiftf0`).
+    pub tracker: String,
 }
 
 /// Mean and standard deviation of a per-frame quantity.

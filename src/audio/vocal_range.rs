@@ -1,0 +1,409 @@
+//! Which pitched frames are the singer: the range where a backing track, reverb
+//! or noise is in the room.
+//!
+//! A pitch tracker follows whatever is most periodic. Between phrases that is the
+//! backing track, and under a loud accompaniment it is sometimes another part for
+//! a few notes. Both show up as pitch the singer never sang, and the range ends
+//! (5th and 95th percentiles) are exactly where a few seconds of them land.
+//!
+//! The method works on notes, not frames: runs of voiced frames whose pitch moves
+//! less than a semitone from frame to frame (vibrato and glides stay inside a
+//! run), at least [`MIN_NOTE_S`] long. Then:
+//! - **Subharmonics repaired** ([`repair_subharmonics`]): a note reported an octave
+//!   or a twelfth below the singer is moved up where its harmonics say it is.
+//! - **Level gate, relative to the singer.** The singer's level is the level most
+//!   of the sung time reaches (duration-weighted 80th percentile of the notes'
+//!   median frame levels). When the notes' levels fall into two classes well
+//!   apart and the quiet one is as quiet as the recording's quietest moments
+//!   (the backing the tracker followed while the singer rested), only the loud
+//!   class is kept; in any case nothing more than [`MAX_BELOW_DB`] below the
+//!   singer.
+//! - **Outliers.** A note more than [`MAX_LEAP_ST`] semitones from the
+//!   duration-weighted median of the kept notes around it (±[`CONTEXT_S`]) is a
+//!   tracker jumping to a drum or a far part, not the melody: dropped. (Melodies
+//!   do leap an octave — a chorale bass at a cadence — so the bound is wider.)
+//!
+//! What is left is reported with how much of the recording it is, and a plain
+//! warning when it is too little to answer with a range.
+
+/// Shortest run of steady pitch counted as a note.
+pub const MIN_NOTE_S: f64 = 0.1;
+/// Largest frame-to-frame pitch step inside one note, semitones.
+const STEP_ST: f64 = 1.0;
+/// A note is never kept this far below the singer's level, dB.
+pub const MAX_BELOW_DB: f64 = 15.0;
+/// Farthest a note may sit from the notes around it, semitones.
+pub const MAX_LEAP_ST: f64 = 16.0;
+/// Half-width of the neighbourhood a note is compared with, seconds.
+pub const CONTEXT_S: f64 = 3.0;
+/// Less sung time than this gives no trustworthy range.
+pub const MIN_SINGING_S: f64 = 3.0;
+
+/// The frames a range is computed from, and how much of the recording they are.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct SungFrames {
+    /// Pitch of every kept frame, Hz (unsorted, in time order).
+    pub hz: Vec<f64>,
+    /// Seconds of singing kept.
+    pub singing_s: f64,
+    /// Kept frames over all frames, 0..=1.
+    pub usable_fraction: f64,
+    /// Set when the recording cannot support a range answer, in words.
+    pub warning: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Note {
+    start: usize,
+    end: usize,
+    /// Median pitch, semitones (relative to A4).
+    st: f64,
+    /// Median frame level, dB.
+    level: f64,
+}
+
+impl Note {
+    fn len(&self) -> usize {
+        self.end - self.start
+    }
+    fn centre(&self) -> f64 {
+        (self.start + self.end) as f64 / 2.0
+    }
+}
+
+fn semitones(hz: f64) -> f64 {
+    12.0 * (hz / 440.0).log2()
+}
+
+fn median(v: &mut [f64]) -> f64 {
+    v.sort_by(f64::total_cmp);
+    if v.is_empty() { f64::NAN } else { v[v.len() / 2] }
+}
+
+/// The value at weighted quantile `q` (0..=1) of `(value, weight)` pairs.
+fn weighted_quantile(mut v: Vec<(f64, f64)>, q: f64) -> f64 {
+    v.sort_by(|a, b| a.0.total_cmp(&b.0));
+    let total: f64 = v.iter().map(|p| p.1).sum();
+    let mut acc = 0.0;
+    for &(x, w) in &v {
+        acc += w;
+        if acc >= q * total {
+            return x;
+        }
+    }
+    v.last().map_or(f64::NAN, |p| p.0)
+}
+
+/// Runs of voiced frames whose pitch moves less than [`STEP_ST`] per frame, at
+/// least `min_frames` long.
+fn runs(f0: &[Option<f64>], min_frames: usize) -> Vec<(usize, usize)> {
+    let mut out = Vec::new();
+    let mut start = None;
+    for t in 0..=f0.len() {
+        let here = f0.get(t).copied().flatten();
+        let breaks = match (start, here) {
+            (Some(_), Some(h)) => f0[t - 1].is_none_or(|p| (semitones(h) - semitones(p)).abs() > STEP_ST),
+            (Some(_), None) => true,
+            (None, _) => false,
+        };
+        if breaks {
+            if let Some(s) = start.take()
+                && t - s >= min_frames
+            {
+                out.push((s, t));
+            }
+        }
+        if start.is_none() && here.is_some() {
+            start = Some(t);
+        }
+    }
+    out
+}
+
+fn notes(f0: &[Option<f64>], level_db: &[f32], min_frames: usize) -> Vec<Note> {
+    runs(f0, min_frames)
+        .into_iter()
+        .map(|(s, e)| {
+            let mut p: Vec<f64> = f0[s..e].iter().flatten().map(|&h| semitones(h)).collect();
+            let mut l: Vec<f64> = level_db[s..e].iter().map(|&d| f64::from(d)).collect();
+            Note { start: s, end: e, st: median(&mut p), level: median(&mut l) }
+        })
+        .collect()
+}
+
+/// Highest harmonic looked at when weighing a note's harmonics.
+const HARMONICS: usize = 12;
+/// Harmonics above this frequency are left out (too little voice energy there
+/// to weigh, and the spectrum's bands are wide).
+const HARMONIC_CEILING_HZ: f64 = 5000.0;
+/// A note whose harmonics off every `m`-th carry less than this share of its
+/// harmonic energy is really at `m` times its pitch.
+pub const SUBHARMONIC_SHARE: f64 = 0.2;
+
+/// Moves notes the tracker put an octave (or a twelfth) below the singer up to
+/// where their harmonics say they are, when that also brings them nearer the
+/// melody around them (the duration-weighted median of the notes within
+/// ±[`CONTEXT_S`]).
+///
+/// Under a backing track the common period of the voice and a lower part is
+/// often the strongest, so the tracker reports `f/2` or `f/3`. The spectrum
+/// tells: at a true pitch `f` every harmonic `k·f` carries voice energy, while
+/// at a reported `f/m` the harmonics that are not multiples of `m` hold only the
+/// accompaniment. `power(t, hz)` is the spectral power near `hz` in frame `t`.
+pub fn repair_subharmonics(f0: &mut [Option<f64>], frame_s: f64, power: &dyn Fn(usize, f64) -> f64) {
+    let min_frames = ((MIN_NOTE_S / frame_s).ceil() as usize).max(1);
+    let notes: Vec<(usize, usize, f64)> = runs(f0, min_frames)
+        .into_iter()
+        .map(|(s, e)| {
+            let mut p: Vec<f64> = f0[s..e].iter().flatten().copied().collect();
+            (s, e, median(&mut p))
+        })
+        .collect();
+    let context = CONTEXT_S / frame_s;
+    let mut moves = Vec::new();
+    for &(s, e, f) in &notes {
+        let energy = |step: usize| -> f64 {
+            (step..=HARMONICS)
+                .step_by(step)
+                .map(|k| k as f64 * f)
+                .take_while(|&h| h <= HARMONIC_CEILING_HZ)
+                .map(|h| (s..e).map(|t| power(t, h)).sum::<f64>())
+                .sum()
+        };
+        let all = energy(1);
+        if all <= 0.0 {
+            continue;
+        }
+        // The melody around the note (its neighbours as the tracker heard them).
+        let centre = (s + e) as f64 / 2.0;
+        let around: Vec<(f64, f64)> = notes
+            .iter()
+            .filter(|n| ((n.0 + n.1) as f64 / 2.0 - centre).abs() <= context)
+            .map(|n| (semitones(n.2), (n.1 - n.0) as f64))
+            .collect();
+        let melody = weighted_quantile(around, 0.5);
+        for m in [2usize, 3] {
+            let up = f * m as f64;
+            if up > super::analyze::FMAX_C6 {
+                break;
+            }
+            // Moved only where the harmonics say so and the move brings it nearer the
+            // melody (a low note sung on a strong second harmonic stays where it is).
+            let nearer = (semitones(up) - melody).abs() < (semitones(f) - melody).abs();
+            if nearer && (all - energy(m)) / all < SUBHARMONIC_SHARE {
+                moves.push((s, e, m as f64));
+                break;
+            }
+        }
+    }
+    for (s, e, m) in moves {
+        for h in f0[s..e].iter_mut().flatten() {
+            *h *= m;
+        }
+    }
+}
+
+/// Two level classes at least this far apart (means, dB) are singer and accompaniment.
+pub const CLASS_GAP_DB: f64 = 6.0;
+
+/// How near the recording's quietest moments the quiet class must sit to be the
+/// accompaniment, dB.
+const FLOOR_MARGIN_DB: f64 = 4.0;
+
+/// The level splitting notes into a loud class (the singer) and a quiet one (the
+/// accompaniment the tracker followed while the singer rested), when the notes
+/// fall into two such classes: Otsu's threshold on the duration-weighted note
+/// levels, kept only when the classes' means are [`CLASS_GAP_DB`] apart, the
+/// quiet class is at most half of the pitched time (the singer sings most of it)
+/// and it is as quiet as the recording's quietest moments (`quietest`, the 5th
+/// percentile of all frames: breaths and rests, where a backing track plays on
+/// alone). In a clean recording those moments are near silence, and a soft
+/// passage, far above them, stays.
+fn accompaniment_split(notes: &[Note], quietest: f64) -> Option<f64> {
+    let mut by_level: Vec<(f64, f64)> = notes.iter().map(|n| (n.level, n.len() as f64)).collect();
+    by_level.sort_by(|a, b| a.0.total_cmp(&b.0));
+    let total_w: f64 = by_level.iter().map(|p| p.1).sum();
+    let total_lw: f64 = by_level.iter().map(|p| p.0 * p.1).sum();
+    let (mut w0, mut lw0) = (0.0, 0.0);
+    // (between-class variance, split, gap, quiet share, quiet mean)
+    let mut best: Option<(f64, f64, f64, f64, f64)> = None;
+    for i in 0..by_level.len().saturating_sub(1) {
+        w0 += by_level[i].1;
+        lw0 += by_level[i].0 * by_level[i].1;
+        if by_level[i + 1].0 <= by_level[i].0 {
+            continue;
+        }
+        let w1 = total_w - w0;
+        let (m0, m1) = (lw0 / w0, (total_lw - lw0) / w1);
+        let var = w0 * w1 * (m1 - m0).powi(2);
+        if best.is_none_or(|b| var > b.0) {
+            best = Some((var, by_level[i + 1].0, m1 - m0, w0 / total_w, m0));
+        }
+    }
+    best.filter(|b| b.2 >= CLASS_GAP_DB && b.3 <= 0.5 && b.4 <= quietest + FLOOR_MARGIN_DB).map(|b| b.1)
+}
+
+/// The singer's frames of a pitch track. `level_db` is each frame's level (any
+/// dB reference, the same for all frames); `frame_s` the frame period.
+pub fn sung_frames(f0: &[Option<f64>], level_db: &[f32], frame_s: f64) -> SungFrames {
+    let n = f0.len().min(level_db.len());
+    let (f0, level_db) = (&f0[..n], &level_db[..n]);
+    if n == 0 {
+        return SungFrames { warning: Some("no audio to find a voice in".into()), ..Default::default() };
+    }
+    let min_frames = ((MIN_NOTE_S / frame_s).ceil() as usize).max(1);
+    let all = notes(f0, level_db, min_frames);
+    let voiced = f0.iter().flatten().count();
+    let mut kept: Vec<Note> = Vec::new();
+    if !all.is_empty() {
+        let singer = weighted_quantile(all.iter().map(|n| (n.level, n.len() as f64)).collect(), 0.8);
+        let mut levels: Vec<f64> = level_db.iter().map(|&d| f64::from(d)).collect();
+        levels.sort_by(f64::total_cmp);
+        let quietest = levels[(levels.len() - 1) * 5 / 100];
+        let gate =
+            accompaniment_split(&all, quietest).map_or(singer - MAX_BELOW_DB, |split| split.max(singer - MAX_BELOW_DB));
+        let loud: Vec<Note> = all.iter().copied().filter(|n| n.level >= gate).collect();
+        let context = CONTEXT_S / frame_s;
+        kept = loud
+            .iter()
+            .copied()
+            .filter(|n| {
+                let around: Vec<(f64, f64)> = loud
+                    .iter()
+                    .filter(|m| (m.centre() - n.centre()).abs() <= context)
+                    .map(|m| (m.st, m.len() as f64))
+                    .collect();
+                (n.st - weighted_quantile(around, 0.5)).abs() <= MAX_LEAP_ST
+            })
+            .collect();
+    }
+    let hz: Vec<f64> = kept.iter().flat_map(|n| f0[n.start..n.end].iter().flatten().copied()).collect();
+    let singing_s = hz.len() as f64 * frame_s;
+    let warning = if singing_s < MIN_SINGING_S {
+        Some(format!(
+            "only {singing_s:.1} s of steady singing was found; sing for at least {MIN_SINGING_S:.0} s for a range"
+        ))
+    } else if (hz.len() as f64) < 0.4 * voiced as f64 {
+        Some(format!(
+            "most of the pitched sound ({:.0}%) is not the singer (a backing track or other voices); the range is from the {singing_s:.0} s that stood out as singing",
+            100.0 * (1.0 - hz.len() as f64 / voiced as f64)
+        ))
+    } else {
+        None
+    };
+    SungFrames { usable_fraction: hz.len() as f64 / n as f64, hz, singing_s, warning }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const FRAME_S: f64 = 512.0 / 22050.0;
+
+    fn hz(midi: f64) -> f64 {
+        440.0 * 2f64.powf((midi - 69.0) / 12.0)
+    }
+
+    /// A melody at −10 dB… 0 dB with backing notes (−12 dB) in every rest.
+    fn karaoke() -> (Vec<Option<f64>>, Vec<f32>, Vec<f64>) {
+        let (mut f0, mut lv, mut sung) = (Vec::new(), Vec::new(), Vec::new());
+        for (i, m) in [60.0, 62.0, 64.0, 65.0, 67.0, 65.0, 64.0, 62.0].iter().cycle().take(40).enumerate() {
+            for k in 0..20 {
+                let vib = 0.25 * (k as f64 * 0.8).sin();
+                f0.push(Some(hz(m + vib)));
+                lv.push(-20.0 - (i % 3) as f32);
+                sung.push(hz(m + vib));
+            }
+            // A rest where the tracker follows a bass note of the backing.
+            for _ in 0..8 {
+                f0.push(Some(hz(40.0)));
+                lv.push(-33.0);
+            }
+            f0.push(None);
+            lv.push(-60.0);
+        }
+        (f0, lv, sung)
+    }
+
+    #[test]
+    fn backing_notes_in_the_rests_are_not_the_singer() {
+        let (f0, lv, sung) = karaoke();
+        let s = sung_frames(&f0, &lv, FRAME_S);
+        assert_eq!(s.hz, sung, "every sung frame and nothing else");
+        assert!(s.warning.is_none());
+        assert!((s.singing_s - sung.len() as f64 * FRAME_S).abs() < 1e-9);
+    }
+
+    #[test]
+    fn a_clean_recording_keeps_its_soft_notes() {
+        let (f0, mut lv, _) = karaoke();
+        // No backing: the rests are silent, and one soft phrase sits 12 dB down.
+        let mut f0: Vec<Option<f64>> = f0.iter().map(|h| h.filter(|&h| h > hz(41.0))).collect();
+        for (t, l) in lv.iter_mut().enumerate() {
+            if f0[t].is_none() {
+                *l = -70.0;
+            } else if t < 200 {
+                *l -= 12.0;
+            }
+        }
+        f0.push(None);
+        let s = sung_frames(&f0, &lv, FRAME_S);
+        assert_eq!(s.hz.len(), f0.iter().flatten().count());
+    }
+
+    #[test]
+    fn a_note_far_from_the_melody_is_dropped_an_octave_leap_is_not() {
+        let (mut f0, lv, sung) = karaoke();
+        // The tracker jumps two octaves up for one loud note; later the singer
+        // really leaps an octave down for one note.
+        for h in f0.iter_mut().take(20).skip(5) {
+            *h = h.map(|x| x * 4.0);
+        }
+        for h in f0.iter_mut().take(29 * 20 + 20).skip(29 * 20) {
+            *h = h.map(|x| x / 2.0);
+        }
+        let s = sung_frames(&f0, &lv, FRAME_S);
+        assert!(s.hz.iter().all(|&h| h < hz(70.0)), "the stray note is gone");
+        assert_eq!(s.hz.len(), sung.len() - 15, "only the stray note's 15 frames");
+    }
+
+    /// Spectral power of a voice singing `truth[t]` (all harmonics) over a faint floor.
+    fn voice_power(truth: &[f64]) -> impl Fn(usize, f64) -> f64 + '_ {
+        move |t, hz| {
+            let k = hz / truth[t];
+            if (k - k.round()).abs() < 0.03 && k.round() >= 1.0 { 1.0 / k.round() } else { 0.001 }
+        }
+    }
+
+    #[test]
+    fn a_note_tracked_an_octave_low_is_moved_up_to_its_harmonics() {
+        let (f0, _, _) = karaoke();
+        let truth: Vec<f64> = f0.iter().map(|h| h.unwrap_or(100.0)).collect();
+        let mut tracked = f0.clone();
+        // Frames 29..49 are the second sung note: the tracker halves it.
+        for h in tracked.iter_mut().take(49).skip(29) {
+            *h = h.map(|x| x / 2.0);
+        }
+        repair_subharmonics(&mut tracked, FRAME_S, &voice_power(&truth));
+        assert_eq!(tracked, f0, "only the halved note moved, back where it was");
+    }
+
+    #[test]
+    fn a_true_low_note_stays_low() {
+        let (f0, _, _) = karaoke();
+        let truth: Vec<f64> = f0.iter().map(|h| h.unwrap_or(100.0)).collect();
+        let mut tracked = f0.clone();
+        repair_subharmonics(&mut tracked, FRAME_S, &voice_power(&truth));
+        assert_eq!(tracked, f0, "every harmonic is present: nothing to repair");
+    }
+
+    #[test]
+    fn too_little_singing_says_so() {
+        let f0: Vec<Option<f64>> = (0..60).map(|t| (t < 40).then(|| hz(60.0))).collect();
+        let lv = vec![-20.0; 60];
+        let s = sung_frames(&f0, &lv, FRAME_S);
+        assert!(s.warning.as_deref().is_some_and(|w| w.contains("at least 3 s")), "{:?}", s.warning);
+        let none = sung_frames(&[], &[], FRAME_S);
+        assert!(none.hz.is_empty() && none.warning.is_some());
+    }
+}
