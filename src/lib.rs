@@ -9,7 +9,8 @@
 //! - [`domain`] — records, the status machine, retry policy, analysis results.
 //!   Pure: no I/O, no clock.
 //! - [`audio`] — decoding and measurements: pure functions from bytes to numbers.
-//! - [`model`] — the GE2E voice embedding in burn: front end, network, shipped weights.
+//! - [`model`] — the GE2E voice embedding in burn (front end, network, shipped
+//!   weights) and the SwiftF0 pitch tracker (hand-written kernels, shipped weights).
 //! - [`auth`] — bearer JWTs and signed upload URLs (computation over a secret).
 //! - [`store`] — the outside world: the record database (diesel, SQLite),
 //!   object storage, data-dir secrets and lock. One trait per system.

@@ -4,14 +4,16 @@
 //! normalisation, WebRTC-VAD silence trimming, 40-band mel frames, 1.6 s
 //! partials); `encoder` is the network (3 × LSTM 256 → linear → ReLU → L2);
 //! `weights` loads the converted pretrained tensors; `embed` puts them together
-//! into one utterance embedding. Pure computation: no I/O beyond reading a
-//! weights file named in the configuration.
+//! into one utterance embedding. `swiftf0` is the neural pitch tracker the
+//! vocal range can come from (`[analysis] pitch`). Pure computation: no I/O
+//! beyond reading a weights file named in the configuration.
 
 pub mod embed;
 pub mod encoder;
 pub mod frontend;
 pub mod lstm_cpu;
 pub mod packed_gemm;
+pub mod swiftf0;
 pub mod weights;
 
 pub use embed::{Embedder, embed_partials};
