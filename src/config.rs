@@ -20,6 +20,7 @@ pub struct Config {
     pub uploads: UploadConfig,
     pub auth: AuthConfig,
     pub pipeline: PipelineConfig,
+    pub analysis: AnalysisConfig,
     pub model: ModelConfig,
     pub catalog: CatalogConfig,
     pub vectors: VectorsConfig,
@@ -143,8 +144,20 @@ impl PipelineConfig {
             max_duration_s: self.max_audio_seconds as f64,
             max_samples: self.max_audio_samples,
             cancel: Some(cancel),
+            keep_track: false,
         }
     }
+}
+
+/// How a recording is analysed.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct AnalysisConfig {
+    /// The pitch tracker the vocal range comes from: `auto` (the one the singing
+    /// evaluation scores best, see BENCHMARKS.md), `pyin` or `swiftf0` (the neural
+    /// tracker: better under a loud backing track by frame accuracy, about 5×
+    /// the whole analysis's cost).
+    pub pitch: crate::audio::PitchTracker,
 }
 
 impl PipelineConfig {

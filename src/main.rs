@@ -1,4 +1,4 @@
-//! The `orakgaraki` command: `serve` (the default), `token`, `analyze`, `embed`, `reembed`, `catalog`, `migrate`.
+//! The `orakgaraki` command: `serve` (the default), `token`, `analyze`, `embed`, `pitch`, `reembed`, `catalog`, `migrate`.
 
 use anyhow::Context;
 use clap::{Args, Parser, Subcommand};
@@ -57,6 +57,13 @@ enum Command {
         /// Skip the voice embedding (the model pass).
         #[arg(long)]
         no_embedding: bool,
+        /// With --json, also print the whole pitch track (`pitch_track`: one F0
+        /// per analysis frame, null where unvoiced).
+        #[arg(long)]
+        track: bool,
+        /// The pitch tracker the range comes from (default: `[analysis] pitch`).
+        #[arg(long, value_enum)]
+        pitch: Option<PitchArg>,
         /// Analyse this many times in this process (without the embedding) and print
         /// each run's wall and CPU seconds instead (benchmarks).
         #[arg(long, value_name = "N")]
@@ -74,6 +81,16 @@ enum Command {
         repeat: Option<usize>,
         #[command(flatten)]
         common: Common,
+    },
+    /// Print a recording's SwiftF0 pitch track as CSV (seconds, Hz, confidence;
+    /// voiced where the confidence is at least 0.5).
+    Pitch {
+        /// The recording.
+        file: PathBuf,
+        /// Track this many times (the file decoded once) and print each run's wall
+        /// and CPU seconds instead (benchmarks).
+        #[arg(long, value_name = "N")]
+        repeat: Option<usize>,
     },
     /// Re-embed every completed record whose embedding is missing or from another
     /// model version (resumable: run it again to continue).
@@ -103,6 +120,25 @@ enum CatalogAction {
         #[command(flatten)]
         common: Common,
     },
+}
+
+/// `--pitch`'s values.
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+enum PitchArg {
+    Auto,
+    Pyin,
+    Swiftf0,
+}
+
+impl PitchArg {
+    fn tracker(self) -> orakgaraki::audio::PitchTracker {
+        use orakgaraki::audio::PitchTracker as T;
+        match self {
+            PitchArg::Auto => T::Auto,
+            PitchArg::Pyin => T::Pyin,
+            PitchArg::Swiftf0 => T::Swiftf0,
+        }
+    }
 }
 
 fn load(common: &Common, bind: Option<String>) -> anyhow::Result<Config> {
@@ -157,14 +193,20 @@ fn main() -> anyhow::Result<()> {
             }
             println!("{}", serde_json::json!({ "seconds": wall, "cpu_seconds": cpu }));
         }
-        Command::Analyze { file, json, no_embedding, repeat: None, common } => {
+        Command::Analyze { file, json, no_embedding, track, pitch, repeat: None, common } => {
             let config = load(&common, None)?;
             let (f, ext) = open_audio(&file)?;
             let started = std::time::Instant::now();
             let embed = !no_embedding && config.model.enabled;
+            let limits = orakgaraki::audio::Limits { keep_track: track, ..Default::default() };
+            let tracker = pitch.map_or(config.analysis.pitch, PitchArg::tracker).resolved();
+            let pitch_model = match tracker {
+                orakgaraki::audio::PitchTracker::Swiftf0 => Some(orakgaraki::model::swiftf0::tracker()?),
+                _ => None,
+            };
             let voice_seconds = if embed { config.model.max_seconds } else { 0.0 };
             let (mut a, voice) =
-                orakgaraki::audio::analyze_with_voice(f, ext.as_deref(), Default::default(), voice_seconds)
+                orakgaraki::audio::analyze_with_voice(f, ext.as_deref(), limits, voice_seconds, pitch_model)
                     .with_context(|| format!("cannot analyse {}", file.display()))?;
             if embed {
                 let encoder =
@@ -204,6 +246,31 @@ fn main() -> anyhow::Result<()> {
                         runs.push(t.elapsed().as_secs_f64());
                     }
                     println!("{}", serde_json::json!({ "seconds": runs }));
+                }
+            }
+        }
+        Command::Pitch { file, repeat } => {
+            use orakgaraki::model::swiftf0::{FMAX, FMIN, HOP, SAMPLE_RATE, SwiftF0};
+            let (f, ext) = open_audio(&file)?;
+            let audio = orakgaraki::audio::capture::capture_voice(f, ext.as_deref(), 3600.0)
+                .with_context(|| format!("cannot decode {}", file.display()))?;
+            let model = SwiftF0::pretrained()?;
+            match repeat {
+                None => {
+                    println!("seconds,hz,confidence");
+                    for (t, p) in model.detect(&audio.samples, FMIN, FMAX).iter().enumerate() {
+                        println!("{:.3},{:.2},{:.4}", (t * HOP) as f64 / f64::from(SAMPLE_RATE), p.hz, p.confidence);
+                    }
+                }
+                Some(n) => {
+                    let (mut wall, mut cpu) = (Vec::with_capacity(n), Vec::with_capacity(n));
+                    for _ in 0..n.max(1) {
+                        let (t, c) = (std::time::Instant::now(), thread_cpu_seconds());
+                        std::hint::black_box(model.detect(&audio.samples, FMIN, FMAX));
+                        wall.push(t.elapsed().as_secs_f64());
+                        cpu.push(thread_cpu_seconds().zip(c).map(|(after, before)| after - before));
+                    }
+                    println!("{}", serde_json::json!({ "seconds": wall, "cpu_seconds": cpu }));
                 }
             }
         }
