@@ -159,41 +159,48 @@ pub fn repair_subharmonics(f0: &mut [Option<f64>], frame_s: f64, power: &dyn Fn(
             (s, e, median(&mut p))
         })
         .collect();
+    // First what the harmonics say of each note on its own…
+    let said: Vec<Option<f64>> = notes
+        .iter()
+        .map(|&(s, e, f)| {
+            let energy = |step: usize| -> f64 {
+                (step..=HARMONICS)
+                    .step_by(step)
+                    .map(|k| k as f64 * f)
+                    .take_while(|&h| h <= HARMONIC_CEILING_HZ)
+                    .map(|h| (s..e).map(|t| power(t, h)).sum::<f64>())
+                    .sum()
+            };
+            let all = energy(1);
+            if all <= 0.0 {
+                return None;
+            }
+            [2usize, 3]
+                .into_iter()
+                .take_while(|&m| f * m as f64 <= super::analyze::FMAX_C6)
+                .find(|&m| (all - energy(m)) / all < SUBHARMONIC_SHARE)
+                .map(|m| m as f64)
+        })
+        .collect();
+    // …then a move is made only where it brings the note nearer the melody around
+    // it, as the harmonics say that melody goes (a low note sung on a strong second
+    // harmonic stays where it is; under a loud backing track, where most notes
+    // slip, the melody is the moved one).
+    let heard: Vec<f64> = notes.iter().zip(&said).map(|(n, m)| semitones(n.2 * m.unwrap_or(1.0))).collect();
     let context = CONTEXT_S / frame_s;
     let mut moves = Vec::new();
-    for &(s, e, f) in &notes {
-        let energy = |step: usize| -> f64 {
-            (step..=HARMONICS)
-                .step_by(step)
-                .map(|k| k as f64 * f)
-                .take_while(|&h| h <= HARMONIC_CEILING_HZ)
-                .map(|h| (s..e).map(|t| power(t, h)).sum::<f64>())
-                .sum()
-        };
-        let all = energy(1);
-        if all <= 0.0 {
-            continue;
-        }
-        // The melody around the note (its neighbours as the tracker heard them).
+    for (i, &(s, e, f)) in notes.iter().enumerate() {
+        let Some(m) = said[i] else { continue };
         let centre = (s + e) as f64 / 2.0;
         let around: Vec<(f64, f64)> = notes
             .iter()
-            .filter(|n| ((n.0 + n.1) as f64 / 2.0 - centre).abs() <= context)
-            .map(|n| (semitones(n.2), (n.1 - n.0) as f64))
+            .zip(&heard)
+            .filter(|(n, _)| ((n.0 + n.1) as f64 / 2.0 - centre).abs() <= context)
+            .map(|(n, &st)| (st, (n.1 - n.0) as f64))
             .collect();
         let melody = weighted_quantile(around, 0.5);
-        for m in [2usize, 3] {
-            let up = f * m as f64;
-            if up > super::analyze::FMAX_C6 {
-                break;
-            }
-            // Moved only where the harmonics say so and the move brings it nearer the
-            // melody (a low note sung on a strong second harmonic stays where it is).
-            let nearer = (semitones(up) - melody).abs() < (semitones(f) - melody).abs();
-            if nearer && (all - energy(m)) / all < SUBHARMONIC_SHARE {
-                moves.push((s, e, m as f64));
-                break;
-            }
+        if (semitones(f * m) - melody).abs() < (semitones(f) - melody).abs() {
+            moves.push((s, e, m));
         }
     }
     for (s, e, m) in moves {
