@@ -4,7 +4,7 @@
 //! resynthesised on chorale tenor lines, stored as 16 kHz Opus).
 
 use orakgaraki::audio::analyze::{FMAX_C6, FMIN_C2, SR};
-use orakgaraki::audio::decode::{self, SampleSource};
+use orakgaraki::audio::decode;
 use orakgaraki::audio::frames::for_each_frame;
 use orakgaraki::audio::pyin::{FrameObservation, PyinParams, YinObserver, decode_track, decode_track_windowed};
 use orakgaraki::audio::resample::Resampler;

@@ -6,7 +6,7 @@
 //! Each clip is longer than one of the port's windows, so the windowing is
 //! checked against onnxruntime's single pass too.
 
-use orakgaraki::audio::decode::{self, SampleSource};
+use orakgaraki::audio::decode;
 use orakgaraki::model::swiftf0::{FMAX, FMIN, SwiftF0};
 use std::path::PathBuf;
 

@@ -106,12 +106,11 @@ fn runs(f0: &[Option<f64>], min_frames: usize) -> Vec<(usize, usize)> {
             (Some(_), None) => true,
             (None, _) => false,
         };
-        if breaks {
-            if let Some(s) = start.take()
-                && t - s >= min_frames
-            {
-                out.push((s, t));
-            }
+        if breaks
+            && let Some(s) = start.take()
+            && t - s >= min_frames
+        {
+            out.push((s, t));
         }
         if start.is_none() && here.is_some() {
             start = Some(t);

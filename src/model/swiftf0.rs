@@ -609,10 +609,10 @@ fn conv_tiles_body<const CO: usize, const L: usize, const FMA: bool>(job: &Tile,
                 }
             }
             let n = L.min(job.frames - t0);
-            for co in 0..CO {
+            for (co, (a, bias)) in acc.iter().zip(job.bias).enumerate() {
                 let dst = co * plane + b * job.frames + t0;
-                for l in 0..n {
-                    out[dst + l] = acc[co][l] + job.bias[co];
+                for (o, v) in out[dst..dst + n].iter_mut().zip(a) {
+                    *o = v + bias;
                 }
             }
         }
