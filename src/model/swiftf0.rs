@@ -12,9 +12,11 @@
 //! strongest logit; the confidence is the voicing sigmoid (a frame is voiced at
 //! ≥ 0.5).
 //!
-//! The convolutions are hand-written (the burn backends this project ships
-//! spend more time in im2col and dispatch than in arithmetic for 12 channels):
-//! each output tile of all 12 channels × 8 frames stays in vector registers
+//! The convolutions are hand-written, not burn graph ops: the goal was
+//! onnxruntime's speed on one core, which direct convolution with register tiles
+//! reaches (BENCHMARKS.md; burn's CPU conv2d, im2col and a general matrix product
+//! per layer, was not measured). Each output tile of 6 channels × 16 frames stays
+//! in vector registers
 //! while the kernel's taps stream past it, compiled for AVX2 + FMA where the CPU
 //! has them (chosen at run time) and for the baseline otherwise. Long inputs are
 //! run in windows with the receptive field's context on both sides, which gives
@@ -60,10 +62,10 @@ const WINDOW: usize = 512;
 /// Hops whose samples all stay under this are digital silence: confidence 0
 /// (the package's `SILENCE_PEAK`: the model never saw exact zeros).
 const SILENCE_PEAK: f32 = 1e-3;
-/// Frames per register tile: one AVX register of floats (two SSE ones). Tiles of
-/// 16 frames in AVX-512 registers measured 1.6–2× slower on an AVX-512 server
-/// (`orakgaraki pitch --repeat`), so AVX2 is used there too.
-const LANES: usize = 8;
+/// Frames per register tile: two AVX registers of floats. (Tiles of all twelve
+/// channels × 16 frames in AVX-512 registers measured 1.6–2× slower than AVX2 on
+/// an AVX-512 server, `orakgaraki pitch --repeat`, so AVX2 is used there too.)
+const TILE: usize = 16;
 
 /// One frame's answer.
 #[derive(Debug, Clone, Copy, PartialEq, Default)]
@@ -397,8 +399,8 @@ impl SwiftF0 {
         let frames = x.frames;
         // The input with the layer's zero padding around it, and room for whole
         // tiles of frames on the right.
-        let tiles = frames.div_ceil(LANES);
-        let row = tiles * LANES + c.kw - 1;
+        let tiles = frames.div_ceil(TILE);
+        let row = tiles * TILE + c.kw - 1;
         let rows = x.bands + c.pad[0] + c.pad[1];
         let mut padded = vec![0f32; c.cin * rows * row];
         for ci in 0..c.cin {
@@ -419,8 +421,8 @@ impl SwiftF0 {
         let mut y = Picture::zeros(c.cout, bands, frames);
         let job = Tile { padded: &padded, taps: &taps, w: &c.w, bias: &c.bias, row, bands, frames, tiles };
         match c.cout {
-            CH => conv_tiles::<CH>(&job, &mut y.data, self.simd),
-            4 => conv_tiles::<4>(&job, &mut y.data, self.simd),
+            CH => conv_tiles::<CH, 6>(&job, &mut y.data, self.simd),
+            4 => conv_tiles::<4, 4>(&job, &mut y.data, self.simd),
             n => unreachable!("no {n}-channel layer in this model"),
         }
         y
@@ -571,48 +573,55 @@ struct Tile<'a> {
     tiles: usize,
 }
 
-fn conv_tiles<const CO: usize>(job: &Tile, out: &mut [f32], simd: Simd) {
+/// `CO` output channels in register blocks of `CB` (6 of the trunk's 12, all 4 of
+/// the head's).
+fn conv_tiles<const CO: usize, const CB: usize>(job: &Tile, out: &mut [f32], simd: Simd) {
     #[cfg(target_arch = "x86_64")]
     if simd == Simd::Avx2 {
         // SAFETY: the CPU has AVX2 and FMA (checked at load time).
-        return unsafe { conv_tiles_avx2::<CO>(job, out) };
+        return unsafe { conv_tiles_avx2::<CO, CB>(job, out) };
     }
     let _ = simd;
-    conv_tiles_body::<CO, LANES, false>(job, out);
+    conv_tiles_body::<CO, CB, false>(job, out);
 }
 
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2,fma")]
-unsafe fn conv_tiles_avx2<const CO: usize>(job: &Tile, out: &mut [f32]) {
-    conv_tiles_body::<CO, LANES, true>(job, out);
+unsafe fn conv_tiles_avx2<const CO: usize, const CB: usize>(job: &Tile, out: &mut [f32]) {
+    conv_tiles_body::<CO, CB, true>(job, out);
 }
 
-/// Every output tile of `CO` channels × [`LANES`] frames, accumulated in
-/// registers over all taps, then written with the bias. `FMA`: fused
+/// Every output tile of [`TILE`] frames, `CB` output channels at a time, accumulated
+/// in registers over all taps, then written with the bias. Six channels × 16
+/// frames are twelve AVX registers: per tap two loads of input and six weight
+/// broadcasts feed twelve multiply-adds (all twelve channels × 8 frames needed
+/// thirteen loads for the same work, and the loads were the limit). `FMA`: fused
 /// multiply-adds (one instruction where the CPU has them; a slow library call
 /// where it does not, so the baseline build multiplies and adds).
 #[inline(always)]
-fn conv_tiles_body<const CO: usize, const L: usize, const FMA: bool>(job: &Tile, out: &mut [f32]) {
+fn conv_tiles_body<const CO: usize, const CB: usize, const FMA: bool>(job: &Tile, out: &mut [f32]) {
     let plane = job.bands * job.frames;
     for b in 0..job.bands {
         for tile in 0..job.tiles {
-            let t0 = tile * L;
+            let t0 = tile * TILE;
             let base = b * job.row + t0;
-            let mut acc = [[0f32; L]; CO];
-            for (k, &tap) in job.taps.iter().enumerate() {
-                let x: &[f32; L] = job.padded[base + tap..base + tap + L].try_into().unwrap_or(&[0.0; L]);
-                let w: &[f32; CO] = job.w[k * CO..k * CO + CO].try_into().unwrap_or(&[0.0; CO]);
-                for co in 0..CO {
-                    for l in 0..L {
-                        acc[co][l] = if FMA { w[co].mul_add(x[l], acc[co][l]) } else { acc[co][l] + w[co] * x[l] };
+            let n = TILE.min(job.frames - t0);
+            for c0 in (0..CO).step_by(CB) {
+                let mut acc = [[0f32; TILE]; CB];
+                for (k, &tap) in job.taps.iter().enumerate() {
+                    let x: &[f32; TILE] = job.padded[base + tap..base + tap + TILE].try_into().unwrap_or(&[0.0; TILE]);
+                    let w: &[f32; CB] = job.w[k * CO + c0..k * CO + c0 + CB].try_into().unwrap_or(&[0.0; CB]);
+                    for j in 0..CB {
+                        for l in 0..TILE {
+                            acc[j][l] = if FMA { w[j].mul_add(x[l], acc[j][l]) } else { acc[j][l] + w[j] * x[l] };
+                        }
                     }
                 }
-            }
-            let n = L.min(job.frames - t0);
-            for (co, (a, bias)) in acc.iter().zip(job.bias).enumerate() {
-                let dst = co * plane + b * job.frames + t0;
-                for (o, v) in out[dst..dst + n].iter_mut().zip(a) {
-                    *o = v + bias;
+                for (j, a) in acc.iter().enumerate() {
+                    let dst = (c0 + j) * plane + b * job.frames + t0;
+                    for (o, v) in out[dst..dst + n].iter_mut().zip(a) {
+                        *o = v + job.bias[c0 + j];
+                    }
                 }
             }
         }
