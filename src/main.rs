@@ -61,9 +61,10 @@ enum Command {
         /// per analysis frame, null where unvoiced).
         #[arg(long)]
         track: bool,
-        /// The pitch tracker the range comes from (default: `[analysis] pitch`).
-        #[arg(long, value_enum)]
-        pitch: Option<PitchArg>,
+        /// The pitch tracker the range comes from: auto, pyin or swiftf0 (default:
+        /// `[analysis] pitch`).
+        #[arg(long)]
+        pitch: Option<orakgaraki::audio::PitchTracker>,
         /// Analyse this many times in this process (without the embedding) and print
         /// each run's wall and CPU seconds instead (benchmarks).
         #[arg(long, value_name = "N")]
@@ -122,23 +123,18 @@ enum CatalogAction {
     },
 }
 
-/// `--pitch`'s values.
-#[derive(Debug, Clone, Copy, clap::ValueEnum)]
-enum PitchArg {
-    Auto,
-    Pyin,
-    Swiftf0,
-}
-
-impl PitchArg {
-    fn tracker(self) -> orakgaraki::audio::PitchTracker {
-        use orakgaraki::audio::PitchTracker as T;
-        match self {
-            PitchArg::Auto => T::Auto,
-            PitchArg::Pyin => T::Pyin,
-            PitchArg::Swiftf0 => T::Swiftf0,
-        }
+/// Runs `once` `n` times (at least once) and prints each run's wall and CPU
+/// seconds as JSON (the `--repeat` benchmarks).
+fn print_timed_runs(n: usize, mut once: impl FnMut() -> anyhow::Result<()>) -> anyhow::Result<()> {
+    let (mut wall, mut cpu) = (Vec::with_capacity(n), Vec::with_capacity(n));
+    for _ in 0..n.max(1) {
+        let (t, c) = (std::time::Instant::now(), thread_cpu_seconds());
+        once()?;
+        wall.push(t.elapsed().as_secs_f64());
+        cpu.push(thread_cpu_seconds().zip(c).map(|(after, before)| after - before));
     }
+    println!("{}", serde_json::json!({ "seconds": wall, "cpu_seconds": cpu }));
+    Ok(())
 }
 
 fn load(common: &Common, bind: Option<String>) -> anyhow::Result<Config> {
@@ -181,29 +177,19 @@ fn main() -> anyhow::Result<()> {
             let now = orakgaraki::clock::now_ms() / 1000;
             println!("{}", keys.issue(&user, role, now, ttl.unwrap_or(config.auth.token_ttl_seconds))?);
         }
-        Command::Analyze { file, repeat: Some(n), .. } => {
-            let (mut wall, mut cpu) = (Vec::with_capacity(n), Vec::with_capacity(n));
-            for _ in 0..n.max(1) {
-                let (t, c) = (std::time::Instant::now(), thread_cpu_seconds());
-                let (f, ext) = open_audio(&file)?;
-                orakgaraki::audio::analyze(f, ext.as_deref(), Default::default())
-                    .with_context(|| format!("cannot analyse {}", file.display()))?;
-                wall.push(t.elapsed().as_secs_f64());
-                cpu.push(thread_cpu_seconds().zip(c).map(|(after, before)| after - before));
-            }
-            println!("{}", serde_json::json!({ "seconds": wall, "cpu_seconds": cpu }));
-        }
+        Command::Analyze { file, repeat: Some(n), .. } => print_timed_runs(n, || {
+            let (f, ext) = open_audio(&file)?;
+            orakgaraki::audio::analyze(f, ext.as_deref(), Default::default())
+                .with_context(|| format!("cannot analyse {}", file.display()))?;
+            Ok(())
+        })?,
         Command::Analyze { file, json, no_embedding, track, pitch, repeat: None, common } => {
             let config = load(&common, None)?;
             let (f, ext) = open_audio(&file)?;
             let started = std::time::Instant::now();
             let embed = !no_embedding && config.model.enabled;
             let limits = orakgaraki::audio::Limits { keep_track: track, ..Default::default() };
-            let tracker = pitch.map_or(config.analysis.pitch, PitchArg::tracker).resolved();
-            let pitch_model = match tracker {
-                orakgaraki::audio::PitchTracker::Swiftf0 => Some(orakgaraki::model::swiftf0::tracker()?),
-                _ => None,
-            };
+            let pitch_model = orakgaraki::model::pitch_model(pitch.unwrap_or(config.analysis.pitch))?;
             let voice_seconds = if embed { config.model.max_seconds } else { 0.0 };
             let (mut a, voice) =
                 orakgaraki::audio::analyze_with_voice(f, ext.as_deref(), limits, voice_seconds, pitch_model)
@@ -252,7 +238,8 @@ fn main() -> anyhow::Result<()> {
         Command::Pitch { file, repeat } => {
             use orakgaraki::model::swiftf0::{FMAX, FMIN, HOP, SAMPLE_RATE, SwiftF0};
             let (f, ext) = open_audio(&file)?;
-            let audio = orakgaraki::audio::capture::capture_voice(f, ext.as_deref(), 3600.0)
+            let longest = orakgaraki::audio::Limits::default().max_duration_s;
+            let audio = orakgaraki::audio::capture::capture_voice(f, ext.as_deref(), longest)
                 .with_context(|| format!("cannot decode {}", file.display()))?;
             let model = SwiftF0::pretrained()?;
             match repeat {
@@ -262,16 +249,10 @@ fn main() -> anyhow::Result<()> {
                         println!("{:.3},{:.2},{:.4}", (t * HOP) as f64 / f64::from(SAMPLE_RATE), p.hz, p.confidence);
                     }
                 }
-                Some(n) => {
-                    let (mut wall, mut cpu) = (Vec::with_capacity(n), Vec::with_capacity(n));
-                    for _ in 0..n.max(1) {
-                        let (t, c) = (std::time::Instant::now(), thread_cpu_seconds());
-                        std::hint::black_box(model.detect(&audio.samples, FMIN, FMAX));
-                        wall.push(t.elapsed().as_secs_f64());
-                        cpu.push(thread_cpu_seconds().zip(c).map(|(after, before)| after - before));
-                    }
-                    println!("{}", serde_json::json!({ "seconds": wall, "cpu_seconds": cpu }));
-                }
+                Some(n) => print_timed_runs(n, || {
+                    std::hint::black_box(model.detect(&audio.samples, FMIN, FMAX));
+                    Ok(())
+                })?,
             }
         }
         Command::Reembed { common } => {

@@ -25,13 +25,8 @@ pub async fn analyze(ctx: &Ctx, job: &Job, cancel: Arc<AtomicBool>) -> Result<An
     let model_cfg = &ctx.config.model;
     let voice_seconds = if model_cfg.enabled { model_cfg.max_seconds } else { 0.0 };
     let limits = ctx.config.pipeline.limits(cancel);
-    let pitch = match ctx.config.analysis.pitch.resolved() {
-        audio::PitchTracker::Swiftf0 => Some(
-            crate::model::swiftf0::tracker()
-                .map_err(|e| JobFailure { message: format!("the pitch model: {e}"), permanent: false })?,
-        ),
-        _ => None,
-    };
+    let pitch = crate::model::pitch_model(ctx.config.analysis.pitch)
+        .map_err(|e| JobFailure { message: format!("the pitch model: {e}"), permanent: false })?;
     let analysis = tokio::task::spawn_blocking(move || {
         let file = std::fs::File::open(&copy.path)?;
         let reader = std::io::BufReader::with_capacity(256 * 1024, file);

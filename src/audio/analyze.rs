@@ -100,6 +100,20 @@ pub enum PitchTracker {
     Swiftf0,
 }
 
+impl std::str::FromStr for PitchTracker {
+    type Err = String;
+
+    /// The names `[analysis] pitch` takes (`auto`, `pyin`, `swiftf0`).
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "auto" => Ok(PitchTracker::Auto),
+            "pyin" => Ok(PitchTracker::Pyin),
+            "swiftf0" => Ok(PitchTracker::Swiftf0),
+            other => Err(format!("unknown pitch tracker {other:?}: auto, pyin or swiftf0")),
+        }
+    }
+}
+
 impl PitchTracker {
     /// What `auto` stands for.
     pub fn resolved(self) -> Self {
@@ -307,7 +321,7 @@ pub fn analyze_source_with(
     src: &mut dyn SampleSource,
     limits: Limits,
     mut capture: Option<&mut VoiceCapture>,
-    mut pitch: Option<Box<dyn PitchModel>>,
+    pitch: Option<Box<dyn PitchModel>>,
 ) -> Result<Analysis, AudioError> {
     let rate = src.info().sample_rate;
     // Refused before decoding when the file says it is too long.
@@ -321,8 +335,11 @@ pub fn analyze_source_with(
     let mut loudness: Option<ebur128::EbuR128> = None;
     let mut resampler = Resampler::new(rate, SR).map_err(|e| AudioError::Unsupported(e.to_string()))?;
     let mut framer = Framer::new(N_FFT, HOP);
-    let mut pitch_rate = match pitch {
-        Some(_) => Some(Resampler::new(rate, PITCH_MODEL_RATE).map_err(|e| AudioError::Unsupported(e.to_string()))?),
+    // The side tracker with its own resampler to 16 kHz.
+    let mut side = match pitch {
+        Some(p) => {
+            Some((Resampler::new(rate, PITCH_MODEL_RATE).map_err(|e| AudioError::Unsupported(e.to_string()))?, p))
+        }
         None => None,
     };
     let mut features = FrameFeatures::new();
@@ -369,7 +386,7 @@ pub fn analyze_source_with(
         if let Some(c) = capture.as_deref_mut() {
             c.push(rate, &mono);
         }
-        if let (Some(r), Some(p)) = (&mut pitch_rate, &mut pitch) {
+        if let Some((r, p)) = &mut side {
             r.push(&mono, |y| p.push(y));
         }
         resampler.push(&mono, |y| framer.push(y, |f| features.frame(f)));
@@ -391,14 +408,14 @@ pub fn analyze_source_with(
     let params = PyinParams::new(FMIN_C2, FMAX_C6);
     let track = decode_track_windowed_until(&params, &features.observations, &|| limits.stopped())
         .ok_or(AudioError::Cancelled)?;
-    let (mut f0, tracker) = match (pitch, pitch_rate) {
-        (Some(mut p), Some(mut r)) => {
+    let (mut f0, tracker) = match side {
+        Some((mut r, mut p)) => {
             r.finish(|y| p.push(y));
             let hop = p.hop();
             let name = p.name();
             (onto_analysis_frames(&p.finish(), hop, track.f0.len()), name)
         }
-        _ => (track.f0, "pyin"),
+        None => (track.f0, "pyin"),
     };
     limits.go_on()?;
     let bands = MelBands::new();

@@ -45,6 +45,17 @@ pub fn load_encoder(path: &std::path::Path, device: &burn::tensor::Device) -> Re
     SpeakerEncoder::from_safetensors(&bytes, device)
 }
 
+/// The pitch model the analysis runs beside pYIN for `tracker` (once `auto` is
+/// resolved), or `None` when the range comes from pYIN itself.
+pub fn pitch_model(
+    tracker: crate::audio::PitchTracker,
+) -> Result<Option<Box<dyn crate::audio::PitchModel>>, ModelError> {
+    match tracker.resolved() {
+        crate::audio::PitchTracker::Swiftf0 => swiftf0::tracker().map(Some),
+        _ => Ok(None),
+    }
+}
+
 /// Why an embedding could not be made.
 #[derive(Debug, thiserror::Error)]
 pub enum ModelError {

@@ -163,8 +163,8 @@ impl Simd {
     }
 }
 
-/// What the trunk's layers are: (kernel, band dilation, padding, residual).
-/// Residual blocks add the block's input before the second layer's ReLU.
+/// The trunk's layers: (kernel, band dilation, padding). After the first, they go
+/// in residual pairs: the second of each adds the pair's input before its ReLU.
 const TRUNK: [([usize; 2], usize, [usize; 4]); 13] = [
     ([3, 3], 1, [1, 1, 1, 1]),
     ([7, 3], 1, [3, 3, 1, 1]),
@@ -267,9 +267,7 @@ impl SwiftF0 {
     /// The graph on one stretch of audio: `max(len / 256, 1)` frames.
     fn run(&self, audio: &[f32], fmin: f64, fmax: f64) -> Vec<PitchFrame> {
         let t = (audio.len() / HOP).max(1);
-        let input = self.front_end(audio, t);
-        let mut x = Picture::zeros(3, BANDS, t);
-        x.data.copy_from_slice(&input);
+        let x = Picture { channels: 3, bands: BANDS, frames: t, data: self.front_end(audio, t) };
         // The trunk: a stem, then residual pairs.
         let mut a = self.conv(&self.trunk[0], &x, None);
         for pair in self.trunk[1..].chunks_exact(2) {
@@ -282,7 +280,7 @@ impl SwiftF0 {
         let peaks = self.conv_linear(&self.peak, &h);
         let mean_level: Vec<f32> = (0..t)
             .map(|f| {
-                let s: f32 = (0..3 * BANDS).map(|r| input[r * t + f]).sum();
+                let s: f32 = (0..3 * BANDS).map(|r| x.data[r * t + f]).sum();
                 s / (3 * BANDS) as f32
             })
             .collect();
