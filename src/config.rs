@@ -145,6 +145,7 @@ impl PipelineConfig {
             max_samples: self.max_audio_samples,
             cancel: Some(cancel),
             keep_track: false,
+            follow_melody: false,
         }
     }
 }

@@ -8,7 +8,7 @@ range ends (5th/95th percentile of voiced pitch), the comfortable range
 (25th–75th) and the median, compared with the same statistics of the truth, and
 frame scores (mir_eval: raw pitch and chroma accuracy at 50 cents, voicing recall
 and false alarms) plus octave errors. `ours` runs `orakgaraki analyze --json
---track` (`ours-X` adds `--pitch X`); the range it is scored on is the one the
+--track` (`ours-X` adds `--pitch X`, `ours-melody` adds `--melody`); the range it is scored on is the one the
 service reports. librosa's `pyin` and SwiftF0 (onnxruntime) are the anchors: their
 range is the plain percentiles of their voiced frames.
 librosa and SwiftF0 results are cached next to the clips (they never change).
@@ -43,8 +43,9 @@ def stats(hz: np.ndarray) -> dict | None:
     return dict(zip(["low", "comfort_low", "median", "comfort_high", "high"], map(float, p)))
 
 
-def run_ours(path: str, pitch: str | None) -> dict:
-    extra = ["--pitch", pitch] if pitch else []
+def run_ours(path: str, variant: str | None) -> dict:
+    # `ours-melody`: held to the predominant melody; `ours-X`: the range from tracker X.
+    extra = ["--melody"] if variant == "melody" else ["--pitch", variant] if variant else []
     out = subprocess.run([BIN, "analyze", "--json", "--no-embedding", "--track", *extra, path], capture_output=True, text=True)
     if out.returncode != 0:
         raise RuntimeError(f"{path}: {out.stderr}")

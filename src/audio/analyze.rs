@@ -19,9 +19,10 @@ use super::mfcc::{Dct, floor_db, power_to_db};
 use super::pyin::{FrameObservation, PyinParams, YinObserver, decode_track_windowed_until};
 use super::resample::Resampler;
 use super::rhythm::{Aggregate, OnsetEnvelope, beat_track};
+use super::salience::{Candidates, Salience, predominant};
 use super::spectral::{rms, spectral_frame, zero_crossing_rate};
 use super::stft::{Framer, PowerSpectrum};
-use super::vocal_range::{repair_subharmonics, sung_frames};
+use super::vocal_range::{follow_melody, repair_subharmonics, sung_frames};
 use crate::domain::analysis::{
     Analysis, ChromaSummary, MfccSummary, PitchContour, PitchSummary, SpectralSummary, Stat, note_name, percentile,
     to_dbfs,
@@ -60,12 +61,24 @@ pub struct Limits {
     pub cancel: Option<Arc<AtomicBool>>,
     /// Also return the whole pitch track (`Analysis::pitch_track`).
     pub keep_track: bool,
+    /// Hold the tracker to the predominant melody
+    /// ([`follow_melody`](super::vocal_range::follow_melody)). Off by default:
+    /// it keeps the range on the singer under a backing track 5 dB down, but on
+    /// low male speech the salience's line sits an octave or more above the
+    /// voice (BENCHMARKS.md, "Vocal range where people sing").
+    pub follow_melody: bool,
 }
 
 impl Default for Limits {
     fn default() -> Self {
         // An hour of 48 kHz stereo.
-        Limits { max_duration_s: 3600.0, max_samples: 48_000 * 2 * 3600, cancel: None, keep_track: false }
+        Limits {
+            max_duration_s: 3600.0,
+            max_samples: 48_000 * 2 * 3600,
+            cancel: None,
+            keep_track: false,
+            follow_melody: false,
+        }
     }
 }
 
@@ -169,6 +182,9 @@ struct FrameFeatures {
     power: PowerSpectrum,
     bank: MelBank,
     yin: YinObserver,
+    /// The salience and each frame's candidates (the predominant melody's
+    /// input), when the melody is followed.
+    melody: Option<(Salience, Candidates)>,
     spec: Vec<f32>,
     mel: Vec<f32>,
     mel_db: Vec<u16>,
@@ -225,12 +241,13 @@ impl FrameFeatures {
         }
     }
 
-    fn new() -> Self {
+    fn new(melody: bool) -> Self {
         let power = PowerSpectrum::new(N_FFT);
         let bins = power.bins();
         FrameFeatures {
             bank: MelBank::new(f64::from(SR), N_FFT, N_MELS, 0.0, f64::from(SR) / 2.0),
             yin: YinObserver::new(PyinParams::new(FMIN_C2, FMAX_C6)),
+            melody: melody.then(|| (Salience::new(f64::from(SR), N_FFT), Candidates::default())),
             power,
             spec: vec![0.0; bins],
             mel: vec![0.0; N_MELS],
@@ -270,6 +287,9 @@ impl FrameFeatures {
         self.rms.push(f64::from(level));
         self.levels.push(20.0 * level.max(1e-10).log10());
         self.chroma_frame();
+        if let Some((salience, candidates)) = &mut self.melody {
+            candidates.push_frame(salience, &self.spec);
+        }
         let obs = self.yin.observe(frame);
         self.observations.push(obs);
     }
@@ -342,7 +362,7 @@ pub fn analyze_source_with(
         }
         None => None,
     };
-    let mut features = FrameFeatures::new();
+    let mut features = FrameFeatures::new(limits.follow_melody);
     let max_frames = (limits.max_duration_s * f64::from(rate)) as u64;
     let too_long = |ch: usize| AudioError::TooLong { seconds: None, limit_s: limits.limit_s(rate, ch as u16) };
 
@@ -418,6 +438,9 @@ pub fn analyze_source_with(
         None => (track.f0, "pyin"),
     };
     limits.go_on()?;
+    if let Some((_, candidates)) = &features.melody {
+        follow_melody(&mut f0, &predominant(candidates));
+    }
     let bands = MelBands::new();
     repair_subharmonics(&mut f0, frame_s(), &|t, hz| bands.power(&features.mel_db, t, hz));
     let info = src.info();

@@ -17,6 +17,7 @@ pub mod report;
 pub mod resample;
 pub mod rfft;
 pub mod rhythm;
+pub mod salience;
 pub mod sniff;
 pub mod spectral;
 pub mod stft;

@@ -9,6 +9,10 @@
 //! The method works on notes, not frames: runs of voiced frames whose pitch moves
 //! less than a semitone from frame to frame (vibrato and glides stay inside a
 //! run), at least [`MIN_NOTE_S`] long. Then:
+//! - **Held to the melody** ([`follow_melody`]): before anything else, a frame
+//!   more than a semitone from the predominant melody (the strongest harmonic
+//!   line, [`salience`](super::salience)) takes the melody's pitch; under a
+//!   backing track 5 dB down this is what keeps the tracker on the singer.
 //! - **Subharmonics repaired** ([`repair_subharmonics`]): a note reported an octave
 //!   or a twelfth below the singer is moved up where its harmonics say it is.
 //! - **Level gate, relative to the singer.** The singer's level is the level most
@@ -207,6 +211,30 @@ pub fn repair_subharmonics(f0: &mut [Option<f64>], frame_s: f64, power: &dyn Fn(
             *h *= m;
         }
     }
+}
+
+/// Farthest a tracker's frame may sit from the predominant melody and still be
+/// taken as the same line, semitones.
+pub const MELODY_AGREE_ST: f64 = 1.0;
+
+/// The tracker's pitch where it follows the predominant melody
+/// ([`salience::predominant`](super::salience::predominant)), the melody's where it
+/// does not: under a loud backing track the tracker follows another part (or the
+/// common period an octave below) for whole phrases, while the harmonic salience
+/// still hears the singer as the strongest line. Where the two agree the
+/// tracker's finer pitch stays; unvoiced frames stay unvoiced (the voicing is the
+/// tracker's). Returns how many frames moved.
+pub fn follow_melody(f0: &mut [Option<f64>], melody: &[Option<f64>]) -> usize {
+    let mut moved = 0;
+    for (f, m) in f0.iter_mut().zip(melody) {
+        if let (Some(hz), Some(mel)) = (f.as_mut(), *m)
+            && (semitones(mel) - semitones(*hz)).abs() > MELODY_AGREE_ST
+        {
+            *hz = mel;
+            moved += 1;
+        }
+    }
+    moved
 }
 
 /// Two level classes at least this far apart (means, dB) are singer and accompaniment.
@@ -411,5 +439,16 @@ mod tests {
         assert!(s.warning.as_deref().is_some_and(|w| w.contains("at least 3 s")), "{:?}", s.warning);
         let none = sung_frames(&[], &[], FRAME_S);
         assert!(none.hz.is_empty() && none.warning.is_some());
+    }
+
+    #[test]
+    fn the_melody_overrides_a_tracker_on_another_part_and_nothing_else() {
+        // The tracker: on the singer (60), then a fifth below on the backing (53)
+        // for a phrase, a frame 20 cents off, and an unvoiced rest.
+        let f0 = [Some(hz(60.0)), Some(hz(53.0)), Some(hz(53.0)), Some(hz(60.2)), None, Some(hz(62.0))];
+        let melody = [Some(hz(60.0)), Some(hz(60.0)), Some(hz(60.0)), Some(hz(60.0)), Some(hz(60.0)), None];
+        let mut got = f0;
+        assert_eq!(follow_melody(&mut got, &melody), 2);
+        assert_eq!(got, [Some(hz(60.0)), Some(hz(60.0)), Some(hz(60.0)), Some(hz(60.2)), None, Some(hz(62.0))]);
     }
 }

@@ -1,0 +1,378 @@
+//! The predominant melody: harmonic-sum pitch salience per frame, and the path
+//! through it that a singer's line takes.
+//!
+//! A pitch tracker like pYIN reads one periodicity out of the whole mixture; under
+//! a backing track as loud as 5 dB below the voice it follows the accompaniment
+//! for whole phrases. Salience asks a different question per frame: for every
+//! candidate pitch, how much spectral energy sits on its harmonics? The singer's
+//! voice is the loudest single harmonic source in the room and rich in harmonics
+//! up to several kHz, so it stands out there even where the backing's parts
+//! together are nearly as loud (Salamon & Gómez, "Melody extraction from
+//! polyphonic music signals using pitch contour characteristics", 2012, whose
+//! salience function this is).
+//!
+//! - **Salience** ([`Salience::frame`]): the spectral peaks within
+//!   [`PEAK_RANGE_DB`] of the frame's loudest, below [`PEAK_CEILING_HZ`], each
+//!   adds its magnitude to every pitch it could be the `h`-th harmonic of
+//!   (`h` ≤ [`HARMONICS`], weight [`HARMONIC_DECAY`]`^(h−1)`), spread over ±1
+//!   semitone of 10-cent bins with a cos² taper.
+//! - **Candidates**: the frame's [`CANDIDATES`] highest salience peaks, each
+//!   refined between bins and kept with its salience over the frame's highest.
+//! - **Path** ([`predominant`]): a Viterbi path over the candidates whose score is
+//!   the log relative salience, less [`JUMP_COST`] per semitone moved between
+//!   frames: the line that stays loud and moves like a melody.
+//!
+//! Hand-written: no crate computes a harmonic-sum salience; the spectrum comes
+//! from the analysis' own STFT, and this costs a few tens of multiply-adds per
+//! spectral peak and harmonic.
+
+/// Lowest pitch, Hz (C2, the bottom of the analysed range).
+pub const FMIN_HZ: f64 = 65.406_391_325_149_66;
+/// Salience bins per semitone (10 cents each).
+pub const BINS_PER_SEMITONE: usize = 10;
+/// Salience bins: four octaves, C2 to C6.
+pub const BINS: usize = 48 * BINS_PER_SEMITONE;
+/// Harmonics a spectral peak can be of.
+pub const HARMONICS: usize = 20;
+/// Weight of the `h`-th harmonic: `HARMONIC_DECAY^(h−1)`.
+pub const HARMONIC_DECAY: f32 = 0.8;
+/// Spectral peaks this far below the frame's loudest are left out, dB.
+pub const PEAK_RANGE_DB: f32 = 40.0;
+/// Spectral peaks above this are left out (a voice's harmonics that matter), Hz.
+pub const PEAK_CEILING_HZ: f64 = 5000.0;
+/// Salience peaks kept per frame.
+pub const CANDIDATES: usize = 8;
+/// Path cost of moving one semitone between frames, in log-salience units.
+pub const JUMP_COST: f32 = 0.5;
+/// Relative salience never scores below this (a weak candidate still bridges).
+const SALIENCE_FLOOR: f32 = 1e-3;
+/// Half-width of a peak's spread, bins (one semitone).
+const SPREAD: usize = BINS_PER_SEMITONE;
+/// `salience[i + STORE_OFFSET]` holds bin i; the bins below 0 and above the
+/// top collect spill only.
+const STORE_OFFSET: usize = 2 * SPREAD;
+/// Sub-bin offsets the spread kernel is tabulated at.
+const KERNEL_STEPS: usize = 16;
+
+/// One pitch a frame's salience points at.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Candidate {
+    /// Position on the salience axis, bins above [`FMIN_HZ`] (fractional).
+    pub bin: f32,
+    /// Salience over the frame's highest, 0..=1.
+    pub weight: f32,
+}
+
+impl Candidate {
+    /// The candidate's pitch, Hz.
+    pub fn hz(&self) -> f64 {
+        FMIN_HZ * 2f64.powf(f64::from(self.bin) / (12 * BINS_PER_SEMITONE) as f64)
+    }
+}
+
+/// The salience of one frame at a time, from its power spectrum.
+pub struct Salience {
+    /// Hz per spectrum bin.
+    bin_hz: f64,
+    /// Spectrum bins up to [`PEAK_CEILING_HZ`].
+    ceiling: usize,
+    /// `kernel[s][j]`: the cos² taper at offset `j − SPREAD − s / KERNEL_STEPS`.
+    kernel: Vec<[f32; 2 * SPREAD + 2]>,
+    /// `12·BINS_PER_SEMITONE·log2(h)` for `h` = 1..=HARMONICS.
+    harmonic_bins: [f32; HARMONICS],
+    /// `HARMONIC_DECAY^(h−1)`.
+    harmonic_weight: [f32; HARMONICS],
+    magnitude: Vec<f32>,
+    salience: Vec<f32>,
+}
+
+impl Salience {
+    /// For spectra of an `n_fft`-point STFT at `sr` Hz.
+    pub fn new(sr: f64, n_fft: usize) -> Self {
+        let bin_hz = sr / n_fft as f64;
+        let ceiling = ((PEAK_CEILING_HZ / bin_hz) as usize).min(n_fft / 2);
+        let kernel = (0..KERNEL_STEPS)
+            .map(|s| {
+                let mut k = [0f32; 2 * SPREAD + 2];
+                let frac = s as f64 / KERNEL_STEPS as f64;
+                for (j, w) in k.iter_mut().enumerate() {
+                    // Bin `floor(b) − SPREAD + j` against the exact position b.
+                    let d = (j as f64 - SPREAD as f64 - frac) / SPREAD as f64;
+                    if d.abs() < 1.0 {
+                        *w = (std::f64::consts::FRAC_PI_2 * d).cos().powi(2) as f32;
+                    }
+                }
+                k
+            })
+            .collect();
+        let per_octave = (12 * BINS_PER_SEMITONE) as f32;
+        Salience {
+            bin_hz,
+            ceiling,
+            kernel,
+            harmonic_bins: std::array::from_fn(|i| per_octave * ((i + 1) as f32).log2()),
+            harmonic_weight: std::array::from_fn(|i| HARMONIC_DECAY.powi(i as i32)),
+            magnitude: vec![0.0; ceiling + 1],
+            salience: vec![0.0; STORE_OFFSET + BINS + 2 * SPREAD + 2],
+        }
+    }
+
+    /// The salience of one frame (`power`: its power spectrum), appended to
+    /// `out` as its candidates, strongest first (none for a silent frame).
+    pub fn frame(&mut self, power: &[f32], out: &mut Vec<Candidate>) {
+        let n = self.ceiling.min(power.len().saturating_sub(1));
+        let mut loudest = 0f32;
+        for (m, &p) in self.magnitude.iter_mut().zip(&power[..n]) {
+            *m = p.max(0.0).sqrt();
+            loudest = loudest.max(*m);
+        }
+        if loudest <= 0.0 || n < 3 {
+            return;
+        }
+        self.salience.fill(0.0);
+        let floor = loudest * 10f32.powf(-PEAK_RANGE_DB / 20.0);
+        let per_octave = (12 * BINS_PER_SEMITONE) as f64;
+        for k in 1..n - 1 {
+            let (l, c, r) = (self.magnitude[k - 1], self.magnitude[k], self.magnitude[k + 1]);
+            if c <= floor || c <= l || c < r {
+                continue;
+            }
+            // The peak between bins: a parabola through the log magnitudes.
+            let (ll, lc, lr) = (l.max(1e-20).ln(), c.ln(), r.max(1e-20).ln());
+            let den = ll - 2.0 * lc + lr;
+            let d = if den < 0.0 { (0.5 * (ll - lr) / den).clamp(-0.5, 0.5) } else { 0.0 };
+            let amp = (lc - 0.25 * (ll - lr) * d).exp();
+            let hz = (k as f64 + f64::from(d)) * self.bin_hz;
+            let top = (per_octave * (hz / FMIN_HZ).log2()) as f32;
+            for (&down, &w) in self.harmonic_bins.iter().zip(&self.harmonic_weight) {
+                let b = top - down;
+                if b < -(SPREAD as f32) {
+                    break;
+                }
+                if b >= (BINS + SPREAD) as f32 {
+                    continue;
+                }
+                // The kernel covers bins floor(b) − SPREAD + j, stored at
+                // floor(b) + SPREAD + j: never below 0 since b ≥ −SPREAD.
+                let shifted = b + SPREAD as f32;
+                let base = shifted.floor();
+                let step = (((shifted - base) * KERNEL_STEPS as f32) as usize).min(KERNEL_STEPS - 1);
+                let start = base as usize;
+                let a = w * amp;
+                let dst = &mut self.salience[start..start + 2 * SPREAD + 2];
+                for (s, &kw) in dst.iter_mut().zip(&self.kernel[step]) {
+                    *s += a * kw;
+                }
+            }
+        }
+        self.peaks(out);
+    }
+
+    /// The salience's highest local maxima, refined between bins.
+    fn peaks(&self, out: &mut Vec<Candidate>) {
+        let s = &self.salience[STORE_OFFSET..STORE_OFFSET + BINS];
+        let top = s.iter().copied().fold(0f32, f32::max);
+        if top <= 0.0 {
+            return;
+        }
+        let mut found: [Candidate; CANDIDATES] = [Candidate { bin: 0.0, weight: 0.0 }; CANDIDATES];
+        let mut count = 0;
+        for i in 1..BINS - 1 {
+            let (l, c, r) = (s[i - 1], s[i], s[i + 1]);
+            if c <= l || c < r || c < top * SALIENCE_FLOOR {
+                continue;
+            }
+            let den = l - 2.0 * c + r;
+            let d = if den < 0.0 { (0.5 * (l - r) / den).clamp(-0.5, 0.5) } else { 0.0 };
+            let cand = Candidate { bin: i as f32 + d, weight: c / top };
+            // Insertion into the strongest CANDIDATES, strongest first.
+            let mut at = count.min(CANDIDATES);
+            while at > 0 && found[at - 1].weight < cand.weight {
+                at -= 1;
+            }
+            if at < CANDIDATES {
+                let last = count.min(CANDIDATES - 1);
+                found.copy_within(at..last, at + 1);
+                found[at] = cand;
+                count = (count + 1).min(CANDIDATES);
+            }
+        }
+        out.extend_from_slice(&found[..count]);
+    }
+}
+
+/// Every frame's candidates, in one buffer.
+#[derive(Debug, Default, Clone)]
+pub struct Candidates {
+    all: Vec<Candidate>,
+    /// `ends[t]`: one past frame `t`'s last candidate in `all`.
+    ends: Vec<u32>,
+}
+
+impl Candidates {
+    /// Computes and appends one frame's candidates.
+    pub fn push_frame(&mut self, salience: &mut Salience, power: &[f32]) {
+        salience.frame(power, &mut self.all);
+        self.ends.push(self.all.len() as u32);
+    }
+
+    /// Frames held.
+    pub fn len(&self) -> usize {
+        self.ends.len()
+    }
+
+    /// No frames held.
+    pub fn is_empty(&self) -> bool {
+        self.ends.is_empty()
+    }
+
+    /// Frame `t`'s candidates, strongest first.
+    pub fn frame(&self, t: usize) -> &[Candidate] {
+        let start = if t == 0 { 0 } else { self.ends[t - 1] as usize };
+        &self.all[start..self.ends[t] as usize]
+    }
+}
+
+/// The predominant melody: per frame the pitch (Hz) of the best path through the
+/// candidates, `None` where a frame has none (silence). Each stretch of frames
+/// with candidates is decoded on its own.
+pub fn predominant(c: &Candidates) -> Vec<Option<f64>> {
+    let mut out = vec![None; c.len()];
+    let jump = JUMP_COST / BINS_PER_SEMITONE as f32;
+    let mut t = 0;
+    while t < c.len() {
+        if c.frame(t).is_empty() {
+            t += 1;
+            continue;
+        }
+        let start = t;
+        while t < c.len() && !c.frame(t).is_empty() {
+            t += 1;
+        }
+        // Viterbi over frames start..t: scores of the previous frame's candidates
+        // and, per frame, which previous candidate each came from.
+        let score = |k: &Candidate| (k.weight.max(SALIENCE_FLOOR)).ln();
+        let mut prev: Vec<f32> = c.frame(start).iter().map(score).collect();
+        let mut back: Vec<Vec<u8>> = Vec::with_capacity(t - start);
+        back.push(Vec::new());
+        for f in start + 1..t {
+            let (before, now) = (c.frame(f - 1), c.frame(f));
+            let mut next = Vec::with_capacity(now.len());
+            let mut from = Vec::with_capacity(now.len());
+            for k in now {
+                let (best, arg) = before
+                    .iter()
+                    .zip(&prev)
+                    .enumerate()
+                    .map(|(j, (b, &s))| (s - jump * (k.bin - b.bin).abs(), j))
+                    .fold((f32::NEG_INFINITY, 0), |a, x| if x.0 > a.0 { x } else { a });
+                next.push(best + score(k));
+                from.push(arg as u8);
+            }
+            prev = next;
+            back.push(from);
+        }
+        let mut k =
+            prev.iter().enumerate().fold((0, f32::NEG_INFINITY), |a, (j, &s)| if s > a.1 { (j, s) } else { a }).0;
+        for f in (start..t).rev() {
+            out[f] = Some(c.frame(f)[k].hz());
+            if f > start {
+                k = usize::from(back[f - start][k]);
+            }
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::audio::frames::{HOP, N_FFT, for_each_frame};
+    use crate::audio::stft::PowerSpectrum;
+
+    const SR: f64 = 22_050.0;
+
+    /// A harmonic tone: `harmonics` partials at 1/k amplitude.
+    fn tone(hz: f64, harmonics: usize, gain: f64, n: usize) -> Vec<f32> {
+        (0..n)
+            .map(|i| {
+                let t = i as f64 / SR;
+                let s: f64 = (1..=harmonics)
+                    .filter(|&k| k as f64 * hz < SR / 2.0)
+                    .map(|k| (2.0 * std::f64::consts::PI * k as f64 * hz * t).sin() / k as f64)
+                    .sum();
+                (gain * s) as f32
+            })
+            .collect()
+    }
+
+    fn candidates(y: &[f32]) -> Candidates {
+        let mut ps = PowerSpectrum::new(N_FFT);
+        let mut power = vec![0.0; ps.bins()];
+        let mut sal = Salience::new(SR, N_FFT);
+        let mut c = Candidates::default();
+        for_each_frame(y, N_FFT, HOP, |f| {
+            ps.compute(f, &mut power);
+            c.push_frame(&mut sal, &power);
+        });
+        c
+    }
+
+    fn cents(a: f64, b: f64) -> f64 {
+        1200.0 * (a / b).log2()
+    }
+
+    #[test]
+    fn a_harmonic_tone_peaks_at_its_fundamental() {
+        for hz in [82.4, 146.8, 261.6, 440.0, 880.0] {
+            let c = candidates(&tone(hz, 12, 0.1, 22_050));
+            let mid = c.frame(c.len() / 2);
+            assert!(!mid.is_empty());
+            assert!(cents(mid[0].hz(), hz).abs() < 15.0, "{hz} Hz: strongest at {} Hz", mid[0].hz());
+            assert!((mid[0].weight - 1.0).abs() < 1e-6);
+        }
+    }
+
+    #[test]
+    fn silence_has_no_candidates_and_no_melody() {
+        let c = candidates(&vec![0.0; 11_025]);
+        assert!((0..c.len()).all(|t| c.frame(t).is_empty()));
+        assert!(predominant(&c).iter().all(Option::is_none));
+    }
+
+    #[test]
+    fn the_louder_line_wins_over_a_quieter_chord() {
+        // A rich "voice" line (20 partials) stepping 220 → 247 → 262 Hz over a
+        // held two-note accompaniment 8 dB under it: the path is the line.
+        let n = 11_025;
+        let mut y = Vec::new();
+        for hz in [220.0, 246.9, 261.6] {
+            y.extend(tone(hz, 20, 0.1, n));
+        }
+        let backing: Vec<f32> =
+            tone(130.8, 8, 0.04, 3 * n).iter().zip(tone(196.0, 8, 0.04, 3 * n)).map(|(a, b)| a + b).collect();
+        let mix: Vec<f32> = y.iter().zip(&backing).map(|(a, b)| a + b).collect();
+        let path = predominant(&candidates(&mix));
+        let at = |s: f64| path[(s * SR / HOP as f64) as usize].expect("voiced");
+        for (s, hz) in [(0.25, 220.0), (0.75, 246.9), (1.25, 261.6)] {
+            assert!(cents(at(s), hz).abs() < 20.0, "at {s} s: {} Hz, want {hz}", at(s));
+        }
+    }
+
+    #[test]
+    fn one_loud_frame_elsewhere_does_not_pull_the_path() {
+        // A steady 200 Hz line with one frame whose strongest candidate is far
+        // away: the path pays more to leap there and back than it gains.
+        let mut c = Candidates::default();
+        let line = Candidate { bin: 120.0 * (200.0 / FMIN_HZ).log2() as f32, weight: 1.0 };
+        for t in 0..20 {
+            let far = Candidate { bin: line.bin + 190.0, weight: 1.0 };
+            let near = Candidate { weight: 0.3, ..line };
+            let frame = if t == 10 { [far, near] } else { [line, far] };
+            c.all.extend_from_slice(&frame[..if t == 10 { 2 } else { 1 }]);
+            c.ends.push(c.all.len() as u32);
+        }
+        let path = predominant(&c);
+        assert!(path.iter().all(|p| p.is_some_and(|hz| cents(hz, 200.0).abs() < 1.0)), "{path:?}");
+    }
+}
