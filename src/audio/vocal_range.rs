@@ -9,10 +9,11 @@
 //! The method works on notes, not frames: runs of voiced frames whose pitch moves
 //! less than a semitone from frame to frame (vibrato and glides stay inside a
 //! run), at least [`MIN_NOTE_S`] long. Then:
-//! - **Held to the melody** ([`follow_melody`]): before anything else, a frame
-//!   more than a semitone from the predominant melody (the strongest harmonic
-//!   line, [`salience`](super::salience)) takes the melody's pitch; under a
-//!   backing track 5 dB down this is what keeps the tracker on the singer.
+//! - **Held to the melody** ([`follow_melody`], when `Limits::follow_melody` asks
+//!   for it): before anything else, a frame more than a semitone from the
+//!   predominant melody (the strongest harmonic line,
+//!   [`salience`](super::salience)) takes the melody's pitch; under a backing
+//!   track 5 dB down this is what keeps the tracker on the singer.
 //! - **Subharmonics repaired** ([`repair_subharmonics`]): a note reported an octave
 //!   or a twelfth below the singer is moved up where its harmonics say it is.
 //! - **Level gate, relative to the singer.** The singer's level is the level most
