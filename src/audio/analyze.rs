@@ -33,9 +33,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 /// The analysis rate (librosa's default).
 pub const SR: u32 = 22_050;
-/// C2 and C6: the vocal range the product reports.
-pub const FMIN_C2: f64 = 65.406_391_325_149_66;
-pub const FMAX_C6: f64 = 1_046.502_261_202_394_5;
+pub use super::frames::{FMAX_C6, FMIN_C2};
 /// MFCCs summarised.
 pub const N_MFCC: usize = 20;
 /// Points in the plotted pitch contour, at most.

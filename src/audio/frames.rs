@@ -11,6 +11,9 @@ use super::stft::{Framer, PowerSpectrum};
 pub const N_FFT: usize = 2048;
 pub const HOP: usize = 512;
 pub const N_MELS: usize = 128;
+/// C2 and C6: the vocal range the product reports.
+pub const FMIN_C2: f64 = 65.406_391_325_149_66;
+pub const FMAX_C6: f64 = 1_046.502_261_202_394_5;
 
 /// Calls `f` with every centered frame of `y`.
 pub fn for_each_frame(y: &[f32], frame: usize, hop: usize, mut f: impl FnMut(&[f32])) {

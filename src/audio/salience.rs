@@ -27,7 +27,7 @@
 //! spectral peak and harmonic.
 
 /// Lowest pitch, Hz (C2, the bottom of the analysed range).
-pub const FMIN_HZ: f64 = 65.406_391_325_149_66;
+pub const FMIN_HZ: f64 = super::frames::FMIN_C2;
 /// Salience bins per semitone (10 cents each).
 pub const BINS_PER_SEMITONE: usize = 10;
 /// Salience bins: four octaves, C2 to C6.
@@ -139,8 +139,7 @@ impl Salience {
             }
             // The peak between bins: a parabola through the log magnitudes.
             let (ll, lc, lr) = (l.max(1e-20).ln(), c.ln(), r.max(1e-20).ln());
-            let den = ll - 2.0 * lc + lr;
-            let d = if den < 0.0 { (0.5 * (ll - lr) / den).clamp(-0.5, 0.5) } else { 0.0 };
+            let d = vertex(ll, lc, lr);
             let amp = (lc - 0.25 * (ll - lr) * d).exp();
             let hz = (k as f64 + f64::from(d)) * self.bin_hz;
             let top = (per_octave * (hz / FMIN_HZ).log2()) as f32;
@@ -182,9 +181,7 @@ impl Salience {
             if c <= l || c < r || c < top * SALIENCE_FLOOR {
                 continue;
             }
-            let den = l - 2.0 * c + r;
-            let d = if den < 0.0 { (0.5 * (l - r) / den).clamp(-0.5, 0.5) } else { 0.0 };
-            let cand = Candidate { bin: i as f32 + d, weight: c / top };
+            let cand = Candidate { bin: i as f32 + vertex(l, c, r), weight: c / top };
             // Insertion into the strongest CANDIDATES, strongest first.
             let mut at = count.min(CANDIDATES);
             while at > 0 && found[at - 1].weight < cand.weight {
@@ -199,6 +196,13 @@ impl Salience {
         }
         out.extend_from_slice(&found[..count]);
     }
+}
+
+/// Where the parabola through three neighbouring values `l, c, r` peaks, in bins
+/// from the middle one (within ±½; 0 when they do not curve down).
+fn vertex(l: f32, c: f32, r: f32) -> f32 {
+    let den = l - 2.0 * c + r;
+    if den < 0.0 { (0.5 * (l - r) / den).clamp(-0.5, 0.5) } else { 0.0 }
 }
 
 /// Every frame's candidates, in one buffer.

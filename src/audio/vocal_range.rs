@@ -181,7 +181,7 @@ pub fn repair_subharmonics(f0: &mut [Option<f64>], frame_s: f64, power: &dyn Fn(
             }
             [2usize, 3]
                 .into_iter()
-                .take_while(|&m| f * m as f64 <= super::analyze::FMAX_C6)
+                .take_while(|&m| f * m as f64 <= super::frames::FMAX_C6)
                 .find(|&m| (all - energy(m)) / all < SUBHARMONIC_SHARE)
                 .map(|m| m as f64)
         })
