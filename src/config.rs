@@ -138,14 +138,18 @@ pub struct PipelineConfig {
 }
 
 impl PipelineConfig {
-    /// The analysis limits, stopped by `cancel`.
-    pub fn limits(&self, cancel: std::sync::Arc<std::sync::atomic::AtomicBool>) -> crate::audio::Limits {
+    /// The analysis limits, stopped by `cancel`, for the range from `pitch`.
+    pub fn limits(
+        &self,
+        cancel: std::sync::Arc<std::sync::atomic::AtomicBool>,
+        pitch: crate::audio::PitchTracker,
+    ) -> crate::audio::Limits {
         crate::audio::Limits {
             max_duration_s: self.max_audio_seconds as f64,
             max_samples: self.max_audio_samples,
             cancel: Some(cancel),
             keep_track: false,
-            follow_melody: false,
+            follow_melody: pitch.follows_melody(),
         }
     }
 }

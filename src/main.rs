@@ -61,11 +61,6 @@ enum Command {
         /// per analysis frame, null where unvoiced).
         #[arg(long)]
         track: bool,
-        /// Hold the tracker to the predominant melody (harmonic salience): keeps
-        /// the range on the singer under a loud backing track; experimental, an
-        /// octave high on low male speech.
-        #[arg(long)]
-        melody: bool,
         /// The pitch tracker the range comes from: auto, pyin or swiftf0 (default:
         /// `[analysis] pitch`).
         #[arg(long)]
@@ -188,13 +183,15 @@ fn main() -> anyhow::Result<()> {
                 .with_context(|| format!("cannot analyse {}", file.display()))?;
             Ok(())
         })?,
-        Command::Analyze { file, json, no_embedding, track, melody, pitch, repeat: None, common } => {
+        Command::Analyze { file, json, no_embedding, track, pitch, repeat: None, common } => {
             let config = load(&common, None)?;
             let (f, ext) = open_audio(&file)?;
             let started = std::time::Instant::now();
             let embed = !no_embedding && config.model.enabled;
-            let limits = orakgaraki::audio::Limits { keep_track: track, follow_melody: melody, ..Default::default() };
-            let pitch_model = orakgaraki::model::pitch_model(pitch.unwrap_or(config.analysis.pitch))?;
+            let pitch = pitch.unwrap_or(config.analysis.pitch);
+            let limits =
+                orakgaraki::audio::Limits { keep_track: track, follow_melody: pitch.follows_melody(), ..Default::default() };
+            let pitch_model = orakgaraki::model::pitch_model(pitch)?;
             let voice_seconds = if embed { config.model.max_seconds } else { 0.0 };
             let (mut a, voice) =
                 orakgaraki::audio::analyze_with_voice(f, ext.as_deref(), limits, voice_seconds, pitch_model)

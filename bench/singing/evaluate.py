@@ -8,7 +8,7 @@ range ends (5th/95th percentile of voiced pitch), the comfortable range
 (25th–75th) and the median, compared with the same statistics of the truth, and
 frame scores (mir_eval: raw pitch and chroma accuracy at 50 cents, voicing recall
 and false alarms) plus octave errors. `ours` runs `orakgaraki analyze --json
---track` (`ours-X` adds `--pitch X`, `ours-melody` adds `--melody`); the range it is scored on is the one the
+--track` (`ours-X` adds `--pitch X`: `ours-pyin` is pYIN without the melody); the range it is scored on is the one the
 service reports. librosa's `pyin` and SwiftF0 (onnxruntime) are the anchors: their
 range is the plain percentiles of their voiced frames.
 librosa and SwiftF0 results are cached next to the clips (they never change).
@@ -44,8 +44,8 @@ def stats(hz: np.ndarray) -> dict | None:
 
 
 def run_ours(path: str, variant: str | None) -> dict:
-    # `ours-melody`: held to the predominant melody; `ours-X`: the range from tracker X.
-    extra = ["--melody"] if variant == "melody" else ["--pitch", variant] if variant else []
+    # `ours`: the default (`auto`); `ours-X`: the range from tracker X (`pyin`: pYIN alone).
+    extra = ["--pitch", variant] if variant else []
     out = subprocess.run([BIN, "analyze", "--json", "--no-embedding", "--track", *extra, path], capture_output=True, text=True)
     if out.returncode != 0:
         raise RuntimeError(f"{path}: {out.stderr}")
@@ -57,7 +57,10 @@ def run_ours(path: str, variant: str | None) -> dict:
     rep = None
     if p.get("low_hz"):
         rep = {"low": p["low_hz"], "high": p["high_hz"], "median": p["median_hz"], "comfort_low": p["comfort_low_hz"], "comfort_high": p["comfort_high_hz"]}
-    return {"t": t.tolist(), "hz": hz.tolist(), "reported": rep}
+    # The frames the range counted as the singer (the rest of the track is what
+    # the tracker heard: backing in the rests, notes too short to count).
+    singer = tr.get("singer") or [h > 0 for h in hz]
+    return {"t": t.tolist(), "hz": hz.tolist(), "reported": rep, "singer": [bool(s) for s in singer]}
 
 
 def run_librosa(path: str) -> dict:
@@ -113,6 +116,10 @@ def score(truth: np.ndarray, frame_s: float, est: dict) -> dict:
     both = (ref_on_est > 0) & (est_hz > 0)
     d = np.abs(cents(est_hz[both], ref_on_est[both]))
     octave = np.sum((d > 600) & (np.abs(d - 1200 * np.round(d / 1200)) <= 100))
+    # Of the frames the range is computed from, how many are not the singer's
+    # pitch (nobody sings there, or more than a semitone off).
+    counted = (est_hz > 0) & np.array(est.get("singer") or est_hz > 0, dtype=bool)
+    off = counted & ((ref_on_est <= 0) | (np.abs(cents(np.where(counted, est_hz, 1.0), np.where(ref_on_est > 0, ref_on_est, 1.0))) > 100))
     want = stats(truth)
     got = est.get("reported") or stats(est_hz)
     r = {
@@ -121,6 +128,7 @@ def score(truth: np.ndarray, frame_s: float, est: dict) -> dict:
         "recall": m["Voicing Recall"],
         "false_alarm": m["Voicing False Alarm"],
         "octave_frames": int(octave),
+        "counted_off": float(off.sum() / max(1, counted.sum())),
         "ref_voiced_frames": int(np.sum(ref_on_est > 0)),
         "truth": want,
         "got": got,
@@ -159,8 +167,8 @@ def init(bin_path):
 
 def table(results: dict, methods: list[str]) -> str:
     rows = [
-        "| condition | method | range ends ±1 st | comfortable ±50 ct | median ±50 ct | RPA | RCA | voicing recall | false alarm | octave errors | median / worst range-end error (st) |",
-        "|---|---|---|---|---|---|---|---|---|---|---|",
+        "| condition | method | range ends ±1 st | comfortable ±50 ct | median ±50 ct | RPA | RCA | voicing recall | false alarm | octave errors | counted, not the singer | median / worst range-end error (st) |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for cond, _ in CONDITIONS:
         for m in methods:
@@ -172,8 +180,10 @@ def table(results: dict, methods: list[str]) -> str:
             errs = [max(abs(r["low_err"]), abs(r["high_err"])) for r in rs if r["low_err"] is not None]
             octv = sum(r["octave_frames"] for r in rs) / max(1, sum(r["ref_voiced_frames"] for r in rs))
             worst = f"{np.median(errs):.2f} / {max(errs):.2f}" if errs else "—"
+            offs = [r["counted_off"] for r in rs if "counted_off" in r]
+            counted_off = f"{100 * np.mean(offs):.1f}%" if offs else "—"
             rows.append(
-                f"| {cond} | {m} | {pct('range_ok')} | {pct('comfort_ok')} | {pct('median_ok')} | {mean('rpa')} | {mean('rca')} | {mean('recall')} | {mean('false_alarm')} | {100 * octv:.2f}% | {worst} |"
+                f"| {cond} | {m} | {pct('range_ok')} | {pct('comfort_ok')} | {pct('median_ok')} | {mean('rpa')} | {mean('rca')} | {mean('recall')} | {mean('false_alarm')} | {100 * octv:.2f}% | {counted_off} | {worst} |"
             )
     return "\n".join(rows)
 

@@ -24,7 +24,7 @@ pub async fn analyze(ctx: &Ctx, job: &Job, cancel: Arc<AtomicBool>) -> Result<An
     let ext = std::path::Path::new(&job.filename).extension().and_then(|e| e.to_str()).map(str::to_ascii_lowercase);
     let model_cfg = &ctx.config.model;
     let voice_seconds = if model_cfg.enabled { model_cfg.max_seconds } else { 0.0 };
-    let limits = ctx.config.pipeline.limits(cancel);
+    let limits = ctx.config.pipeline.limits(cancel, ctx.config.analysis.pitch);
     let pitch = crate::model::pitch_model(ctx.config.analysis.pitch)
         .map_err(|e| JobFailure { message: format!("the pitch model: {e}"), permanent: false })?;
     let analysis = tokio::task::spawn_blocking(move || {

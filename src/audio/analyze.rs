@@ -22,7 +22,7 @@ use super::rhythm::{Aggregate, OnsetEnvelope, beat_track};
 use super::salience::{Candidates, Salience, predominant};
 use super::spectral::{rms, spectral_frame, zero_crossing_rate};
 use super::stft::{Framer, PowerSpectrum};
-use super::vocal_range::{follow_melody, repair_subharmonics, sung_frames};
+use super::vocal_range::{SungFrames, follow_melody, repair_subharmonics, sung_frames};
 use crate::domain::analysis::{
     Analysis, ChromaSummary, MfccSummary, PitchContour, PitchSummary, SpectralSummary, Stat, note_name, percentile,
     to_dbfs,
@@ -60,10 +60,9 @@ pub struct Limits {
     /// Also return the whole pitch track (`Analysis::pitch_track`).
     pub keep_track: bool,
     /// Hold the tracker to the predominant melody
-    /// ([`follow_melody`](super::vocal_range::follow_melody)). Off by default:
-    /// it keeps the range on the singer under a backing track 5 dB down, but on
-    /// low male speech the salience's line sits an octave or more above the
-    /// voice (BENCHMARKS.md, "Vocal range where people sing").
+    /// ([`follow_melody`](super::vocal_range::follow_melody)): what keeps the
+    /// range on the singer under a loud backing track. On unless a tracker other
+    /// than `auto` is asked for ([`PitchTracker::follows_melody`]).
     pub follow_melody: bool,
 }
 
@@ -75,7 +74,7 @@ impl Default for Limits {
             max_samples: 48_000 * 2 * 3600,
             cancel: None,
             keep_track: false,
-            follow_melody: false,
+            follow_melody: true,
         }
     }
 }
@@ -102,10 +101,10 @@ impl Limits {
 #[serde(rename_all = "lowercase")]
 pub enum PitchTracker {
     /// The tracker the singing evaluation (`bench/singing/`, BENCHMARKS.md) scores
-    /// best: pYIN with the singer's-frames method, as of the last measurement.
+    /// best: pYIN held to the predominant melody, as of the last measurement.
     #[default]
     Auto,
-    /// pYIN (librosa's algorithm), on the analysis's own frames.
+    /// pYIN (librosa's algorithm) alone, on the analysis's own frames.
     Pyin,
     /// SwiftF0, the neural tracker, on 16 kHz mono beside the analysis.
     Swiftf0,
@@ -126,7 +125,12 @@ impl std::str::FromStr for PitchTracker {
 }
 
 impl PitchTracker {
-    /// What `auto` stands for.
+    /// Whether the tracker is held to the predominant melody (`auto` is).
+    pub fn follows_melody(self) -> bool {
+        self == PitchTracker::Auto
+    }
+
+    /// The tracker `auto` runs (held to the melody).
     pub fn resolved(self) -> Self {
         match self {
             PitchTracker::Auto => PitchTracker::Pyin,
@@ -436,11 +440,11 @@ pub fn analyze_source_with(
         None => (track.f0, "pyin"),
     };
     limits.go_on()?;
-    if let Some((_, candidates)) = &features.melody {
-        follow_melody(&mut f0, &predominant(candidates));
-    }
+    let melody = features.melody.as_ref().map(|(_, candidates)| predominant(candidates)).unwrap_or_default();
+    follow_melody(&mut f0, &melody);
     let bands = MelBands::new();
     repair_subharmonics(&mut f0, frame_s(), &|t, hz| bands.power(&features.mel_db, t, hz));
+    let sung = sung_frames(&f0, &features.levels, frame_s());
     let info = src.info();
     Ok(Analysis {
         duration_s: frames as f64 / f64::from(rate),
@@ -455,7 +459,7 @@ pub fn analyze_source_with(
         tempo_bpm: (bpm > 0.0).then_some(bpm),
         beat_count: beats.len(),
         mfcc,
-        pitch: pitch_summary(&f0, &features.levels, tracker),
+        pitch: pitch_summary(&f0, &sung, tracker),
         spectral: SpectralSummary {
             centroid_hz: features.centroid.stat(),
             bandwidth_hz: features.bandwidth.stat(),
@@ -466,7 +470,12 @@ pub fn analyze_source_with(
         },
         pitch_contour: contour(&f0),
         embedding: None,
-        pitch_track: limits.keep_track.then(|| PitchContour { step_s: frame_s(), hz: f0.clone() }),
+        pitch_track: limits.keep_track.then(|| PitchContour {
+            step_s: frame_s(),
+            hz: f0.clone(),
+            singer: sung.kept,
+            melody: melody.iter().map(|c| c.map(|c| c.hz())).collect(),
+        }),
         chroma: ChromaSummary {
             mean: features.chroma.iter().map(|s| s.stat().mean).collect(),
             std: features.chroma.iter().map(|s| s.stat().std).collect(),
@@ -533,9 +542,8 @@ fn frame_s() -> f64 {
 
 /// The range, comfortable range and median of the singer's frames of `f0`
 /// (see [`vocal_range`](super::vocal_range)); `levels` are the frames' levels, dB.
-fn pitch_summary(f0: &[Option<f64>], levels: &[f32], tracker: &str) -> PitchSummary {
-    let sung = sung_frames(f0, levels, frame_s());
-    let mut voiced = sung.hz;
+fn pitch_summary(f0: &[Option<f64>], sung: &SungFrames, tracker: &str) -> PitchSummary {
+    let mut voiced = sung.hz.clone();
     voiced.sort_by(f64::total_cmp);
     let p = |q| percentile(&voiced, q);
     let note = |hz: Option<f64>| hz.and_then(note_name);
@@ -556,7 +564,7 @@ fn pitch_summary(f0: &[Option<f64>], levels: &[f32], tracker: &str) -> PitchSumm
         voiced_fraction: if f0.is_empty() { 0.0 } else { n_voiced as f64 / f0.len() as f64 },
         singing_seconds: sung.singing_s,
         usable_fraction: sung.usable_fraction,
-        range_warning: sung.warning,
+        range_warning: sung.warning.clone(),
         tracker: tracker.into(),
     }
 }
@@ -566,7 +574,7 @@ fn pitch_summary(f0: &[Option<f64>], levels: &[f32], tracker: &str) -> PitchSumm
 fn contour(f0: &[Option<f64>]) -> PitchContour {
     let frame_s = frame_s();
     if f0.is_empty() {
-        return PitchContour { step_s: frame_s, hz: Vec::new() };
+        return PitchContour { step_s: frame_s, hz: Vec::new(), ..Default::default() };
     }
     let block = f0.len().div_ceil(CONTOUR_POINTS);
     let hz = f0
@@ -580,5 +588,5 @@ fn contour(f0: &[Option<f64>]) -> PitchContour {
             percentile(&v, 50.0)
         })
         .collect();
-    PitchContour { step_s: frame_s * block as f64, hz }
+    PitchContour { step_s: frame_s * block as f64, hz, ..Default::default() }
 }

@@ -21,6 +21,15 @@
 //! - **Path** ([`predominant`]): a Viterbi path over the candidates whose score is
 //!   the log relative salience, less [`JUMP_COST`] per semitone moved between
 //!   frames: the line that stays loud and moves like a melody.
+//! - **Subharmonic evidence** ([`Candidate::below`]): harmonic summation with
+//!   decaying weights favours a multiple of a low voice's pitch (its energy sits
+//!   in higher harmonics, around the first formant), so each candidate `c` also
+//!   carries, for `c/2 … c/5`, how strongly the harmonics of `c/k` that `c` does
+//!   not explain sound against the envelope of those it does. A genuine
+//!   fundamental's harmonics all lie on one smooth envelope (≈ 0 dB); where
+//!   nothing sounds at `c/k`, those slots hold only other sources (−10 dB and
+//!   far below). Whoever follows the path decides with it
+//!   ([`vocal_range::follow_melody`](super::vocal_range::follow_melody)).
 //!
 //! Hand-written: no crate computes a harmonic-sum salience; the spectrum comes
 //! from the analysis' own STFT, and this costs a few tens of multiply-adds per
@@ -54,6 +63,15 @@ const STORE_OFFSET: usize = 2 * SPREAD;
 /// Sub-bin offsets the spread kernel is tabulated at.
 const KERNEL_STEPS: usize = 16;
 
+/// Subharmonics `c/k` each candidate carries evidence for: `k` = 2..=this.
+pub const SUBHARMONICS: usize = 5;
+/// Harmonics of `c/k` looked at: 2..=this (the fundamental itself is left out:
+/// a low voice's is often weak, and that weakness is the case in question).
+const EVIDENCE_HARMONICS: usize = 11;
+/// `below[k − 2]` when `c/k` could not be judged (below C2, or too few of its
+/// harmonics under [`PEAK_CEILING_HZ`]).
+const NO_EVIDENCE: i8 = i8::MIN;
+
 /// One pitch a frame's salience points at.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Candidate {
@@ -61,12 +79,39 @@ pub struct Candidate {
     pub bin: f32,
     /// Salience over the frame's highest, 0..=1.
     pub weight: f32,
+    /// For `k` = 2..=[`SUBHARMONICS`], at `k − 2`: the median level, dB (whole),
+    /// of the harmonics of `c/k` that are not multiples of `k` against the
+    /// envelope through the neighbouring multiples (see the module doc).
+    below: [i8; SUBHARMONICS - 1],
 }
 
 impl Candidate {
+    /// A candidate at `bin` with relative salience `weight` and no subharmonic
+    /// evidence.
+    pub fn new(bin: f32, weight: f32) -> Self {
+        Candidate { bin, weight, below: [NO_EVIDENCE; SUBHARMONICS - 1] }
+    }
+
+    /// The same candidate with `db` as the evidence for `hz()/k`.
+    #[cfg(test)]
+    pub(crate) fn with_subharmonic_db(mut self, k: usize, db: f32) -> Self {
+        self.below[k - 2] = db as i8;
+        self
+    }
+
     /// The candidate's pitch, Hz.
     pub fn hz(&self) -> f64 {
         FMIN_HZ * 2f64.powf(f64::from(self.bin) / (12 * BINS_PER_SEMITONE) as f64)
+    }
+
+    /// How strongly `hz()/k` sounds as a pitch of its own: the median level, dB,
+    /// of its harmonics that this candidate does not explain, against the
+    /// envelope of those it does (≈ 0 for a genuine fundamental, far below where
+    /// `hz()/k` is only a subharmonic). `None` for `k` outside 2..=[`SUBHARMONICS`]
+    /// or where it could not be judged.
+    pub fn subharmonic_db(&self, k: usize) -> Option<f32> {
+        let v = *self.below.get(k.checked_sub(2)?)?;
+        (v != NO_EVIDENCE).then_some(f32::from(v))
     }
 }
 
@@ -112,7 +157,7 @@ impl Salience {
             kernel,
             harmonic_bins: std::array::from_fn(|i| per_octave * ((i + 1) as f32).log2()),
             harmonic_weight: std::array::from_fn(|i| HARMONIC_DECAY.powi(i as i32)),
-            magnitude: vec![0.0; ceiling + 1],
+            magnitude: vec![0.0; ceiling],
             salience: vec![0.0; STORE_OFFSET + BINS + 2 * SPREAD + 2],
         }
     }
@@ -126,6 +171,7 @@ impl Salience {
             *m = p.max(0.0).sqrt();
             loudest = loudest.max(*m);
         }
+        self.magnitude[n..].fill(0.0);
         if loudest <= 0.0 || n < 3 {
             return;
         }
@@ -174,14 +220,14 @@ impl Salience {
         if top <= 0.0 {
             return;
         }
-        let mut found: [Candidate; CANDIDATES] = [Candidate { bin: 0.0, weight: 0.0 }; CANDIDATES];
+        let mut found: [Candidate; CANDIDATES] = [Candidate::new(0.0, 0.0); CANDIDATES];
         let mut count = 0;
         for i in 1..BINS - 1 {
             let (l, c, r) = (s[i - 1], s[i], s[i + 1]);
             if c <= l || c < r || c < top * SALIENCE_FLOOR {
                 continue;
             }
-            let cand = Candidate { bin: i as f32 + vertex(l, c, r), weight: c / top };
+            let cand = Candidate::new(i as f32 + vertex(l, c, r), c / top);
             // Insertion into the strongest CANDIDATES, strongest first.
             let mut at = count.min(CANDIDATES);
             while at > 0 && found[at - 1].weight < cand.weight {
@@ -194,7 +240,63 @@ impl Salience {
                 count = (count + 1).min(CANDIDATES);
             }
         }
+        for cand in &mut found[..count] {
+            let hz = cand.hz();
+            for (k, slot) in (2..=SUBHARMONICS).zip(&mut cand.below) {
+                *slot = self.subharmonic_evidence(hz / k as f64, k).map_or(NO_EVIDENCE, |db| {
+                    db.round().clamp(f32::from(NO_EVIDENCE) + 1.0, f32::from(i8::MAX)) as i8
+                });
+            }
+        }
         out.extend_from_slice(&found[..count]);
+    }
+
+    /// The log magnitude (ln) of the frame's strongest spectrum bin within ±3%
+    /// of `hz` (at least the nearest bin and its neighbours).
+    fn log_level(&self, hz: f64) -> f32 {
+        let centre = hz / self.bin_hz;
+        let reach = (0.03 * centre).max(1.0);
+        let lo = ((centre - reach).round().max(0.0)) as usize;
+        let hi = ((centre + reach).round() as usize).min(self.magnitude.len() - 1);
+        let m = self.magnitude[lo.min(hi)..=hi].iter().copied().fold(0f32, f32::max);
+        m.max(1e-12).ln()
+    }
+
+    /// The evidence that `f` sounds as a pitch itself rather than only as the
+    /// `k`-th subharmonic of `k·f`: the median, over `f`'s harmonics 2..=
+    /// [`EVIDENCE_HARMONICS`] that are not multiples of `k`, of each one's level
+    /// against the log-linear envelope through the multiples of `k` on either
+    /// side (the upper one alone below the first), dB. `None` below C2 or with
+    /// fewer than two such harmonics under the spectrum's ceiling.
+    fn subharmonic_evidence(&self, f: f64, k: usize) -> Option<f32> {
+        if f < FMIN_HZ * 0.97 {
+            return None;
+        }
+        let top = (self.magnitude.len() - 1) as f64 * self.bin_hz;
+        let mut ratios = [0f32; EVIDENCE_HARMONICS];
+        let mut count = 0;
+        for n in (2..=EVIDENCE_HARMONICS).filter(|n| n % k != 0) {
+            let (a, b) = (n / k * k, n / k * k + k);
+            if b as f64 * f > top {
+                break;
+            }
+            let upper = self.log_level(b as f64 * f);
+            let envelope = if a == 0 {
+                upper
+            } else {
+                let t = (n - a) as f32 / k as f32;
+                (1.0 - t) * self.log_level(a as f64 * f) + t * upper
+            };
+            ratios[count] = self.log_level(n as f64 * f) - envelope;
+            count += 1;
+        }
+        if count < 2 {
+            return None;
+        }
+        let r = &mut ratios[..count];
+        r.sort_by(f32::total_cmp);
+        let median = if count % 2 == 1 { r[count / 2] } else { 0.5 * (r[count / 2 - 1] + r[count / 2]) };
+        Some(median * 20.0 / std::f32::consts::LN_10)
     }
 }
 
@@ -230,18 +332,23 @@ impl Candidates {
         self.ends.is_empty()
     }
 
+    /// Where frame `t`'s candidates start in `all`.
+    fn offset(&self, t: usize) -> usize {
+        if t == 0 { 0 } else { self.ends[t - 1] as usize }
+    }
+
     /// Frame `t`'s candidates, strongest first.
     pub fn frame(&self, t: usize) -> &[Candidate] {
-        let start = if t == 0 { 0 } else { self.ends[t - 1] as usize };
-        &self.all[start..self.ends[t] as usize]
+        &self.all[self.offset(t)..self.ends[t] as usize]
     }
 }
 
-/// The predominant melody: per frame the pitch (Hz) of the best path through the
-/// candidates, `None` where a frame has none (silence). Each stretch of frames
-/// with candidates is decoded on its own.
-pub fn predominant(c: &Candidates) -> Vec<Option<f64>> {
+/// The predominant melody: per frame the candidate the best path goes through,
+/// `None` where a frame has none (silence). Each stretch of frames with
+/// candidates is decoded on its own.
+pub fn predominant(c: &Candidates) -> Vec<Option<Candidate>> {
     let mut out = vec![None; c.len()];
+    let mut back = vec![0u8; c.all.len()];
     let jump = JUMP_COST / BINS_PER_SEMITONE as f32;
     let mut t = 0;
     while t < c.len() {
@@ -254,16 +361,14 @@ pub fn predominant(c: &Candidates) -> Vec<Option<f64>> {
             t += 1;
         }
         // Viterbi over frames start..t: scores of the previous frame's candidates
-        // and, per frame, which previous candidate each came from.
+        // and, per candidate (parallel to `c.all`), which previous one it came from.
         let score = |k: &Candidate| (k.weight.max(SALIENCE_FLOOR)).ln();
         let mut prev: Vec<f32> = c.frame(start).iter().map(score).collect();
-        let mut back: Vec<Vec<u8>> = Vec::with_capacity(t - start);
-        back.push(Vec::new());
+        let mut next = Vec::with_capacity(CANDIDATES);
         for f in start + 1..t {
             let (before, now) = (c.frame(f - 1), c.frame(f));
-            let mut next = Vec::with_capacity(now.len());
-            let mut from = Vec::with_capacity(now.len());
-            for k in now {
+            next.clear();
+            for (i, k) in now.iter().enumerate() {
                 let (best, arg) = before
                     .iter()
                     .zip(&prev)
@@ -271,18 +376,15 @@ pub fn predominant(c: &Candidates) -> Vec<Option<f64>> {
                     .map(|(j, (b, &s))| (s - jump * (k.bin - b.bin).abs(), j))
                     .fold((f32::NEG_INFINITY, 0), |a, x| if x.0 > a.0 { x } else { a });
                 next.push(best + score(k));
-                from.push(arg as u8);
+                back[c.offset(f) + i] = arg as u8;
             }
-            prev = next;
-            back.push(from);
+            std::mem::swap(&mut prev, &mut next);
         }
         let mut k =
             prev.iter().enumerate().fold((0, f32::NEG_INFINITY), |a, (j, &s)| if s > a.1 { (j, s) } else { a }).0;
         for f in (start..t).rev() {
-            out[f] = Some(c.frame(f)[k].hz());
-            if f > start {
-                k = usize::from(back[f - start][k]);
-            }
+            out[f] = Some(c.frame(f)[k]);
+            k = usize::from(back[c.offset(f) + k]);
         }
     }
     out
@@ -338,6 +440,26 @@ mod tests {
     }
 
     #[test]
+    fn a_candidates_octave_below_is_judged_by_its_own_harmonics() {
+        // A low voice at 110 Hz whose fundamental is weak: its octave (220 Hz)
+        // is a candidate, and 110's odd harmonics sound on the envelope. A tone
+        // at 220 Hz alone: nothing sounds at 110's odd harmonics.
+        let low: Vec<f32> =
+            tone(110.0, 30, 0.1, 22_050).iter().zip(tone(110.0, 1, -0.09, 22_050)).map(|(a, b)| a + b).collect();
+        let high = tone(220.0, 15, 0.1, 22_050);
+        let octave_db = |y: &[f32]| {
+            let c = candidates(y);
+            let mid = c.frame(c.len() / 2);
+            let at = mid.iter().find(|k| cents(k.hz(), 220.0).abs() < 30.0).expect("a candidate at 220 Hz");
+            at.subharmonic_db(2).expect("110 Hz is judged")
+        };
+        let (sounding, absent) = (octave_db(&low), octave_db(&high));
+        assert!(sounding > -3.0, "110 Hz sounding: {sounding} dB");
+        assert!(absent < -20.0, "110 Hz absent: {absent} dB");
+        assert_eq!(candidates(&high).frame(20)[0].subharmonic_db(6), None);
+    }
+
+    #[test]
     fn silence_has_no_candidates_and_no_melody() {
         let c = candidates(&vec![0.0; 11_025]);
         assert!((0..c.len()).all(|t| c.frame(t).is_empty()));
@@ -357,7 +479,7 @@ mod tests {
             tone(130.8, 8, 0.04, 3 * n).iter().zip(tone(196.0, 8, 0.04, 3 * n)).map(|(a, b)| a + b).collect();
         let mix: Vec<f32> = y.iter().zip(&backing).map(|(a, b)| a + b).collect();
         let path = predominant(&candidates(&mix));
-        let at = |s: f64| path[(s * SR / HOP as f64) as usize].expect("voiced");
+        let at = |s: f64| path[(s * SR / HOP as f64) as usize].expect("voiced").hz();
         for (s, hz) in [(0.25, 220.0), (0.75, 246.9), (1.25, 261.6)] {
             assert!(cents(at(s), hz).abs() < 20.0, "at {s} s: {} Hz, want {hz}", at(s));
         }
@@ -368,15 +490,15 @@ mod tests {
         // A steady 200 Hz line with one frame whose strongest candidate is far
         // away: the path pays more to leap there and back than it gains.
         let mut c = Candidates::default();
-        let line = Candidate { bin: 120.0 * (200.0 / FMIN_HZ).log2() as f32, weight: 1.0 };
+        let line = Candidate::new(120.0 * (200.0 / FMIN_HZ).log2() as f32, 1.0);
         for t in 0..20 {
-            let far = Candidate { bin: line.bin + 190.0, weight: 1.0 };
+            let far = Candidate::new(line.bin + 190.0, 1.0);
             let near = Candidate { weight: 0.3, ..line };
             let frame = if t == 10 { [far, near] } else { [line, far] };
             c.all.extend_from_slice(&frame[..if t == 10 { 2 } else { 1 }]);
             c.ends.push(c.all.len() as u32);
         }
         let path = predominant(&c);
-        assert!(path.iter().all(|p| p.is_some_and(|hz| cents(hz, 200.0).abs() < 1.0)), "{path:?}");
+        assert!(path.iter().all(|p| p.is_some_and(|c| cents(c.hz(), 200.0).abs() < 1.0)), "{path:?}");
     }
 }

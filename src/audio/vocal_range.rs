@@ -31,6 +31,8 @@
 //! What is left is reported with how much of the recording it is, and a plain
 //! warning when it is too little to answer with a range.
 
+use super::salience::{Candidate, SUBHARMONICS};
+
 /// Shortest run of steady pitch counted as a note.
 pub const MIN_NOTE_S: f64 = 0.1;
 /// Largest frame-to-frame pitch step inside one note, semitones.
@@ -55,6 +57,8 @@ pub struct SungFrames {
     pub usable_fraction: f64,
     /// Set when the recording cannot support a range answer, in words.
     pub warning: Option<String>,
+    /// Per frame of the track, whether it was kept as the singer's.
+    pub kept: Vec<bool>,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -214,9 +218,36 @@ pub fn repair_subharmonics(f0: &mut [Option<f64>], frame_s: f64, power: &dyn Fn(
     }
 }
 
-/// Farthest a tracker's frame may sit from the predominant melody and still be
-/// taken as the same line, semitones.
+/// Farthest a tracker's frame may sit from the predominant melody (or from one
+/// of its subharmonics) and still be taken as on it, semitones.
 pub const MELODY_AGREE_ST: f64 = 1.0;
+
+/// Where the tracker sits on a subharmonic `m/k` of the melody `m`, the tracker
+/// stays when `m/k`'s own harmonics (those `m` does not explain) sound at least
+/// this loud against the envelope through the ones it does, dB: a genuine
+/// fundamental's harmonics lie on one envelope (≈ 0 dB); −3 dB is half its power.
+pub const SUBHARMONIC_EVIDENCE_DB: f32 = -3.0;
+
+/// How a tracker's frame relates to the melody's.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Relation {
+    /// Within [`MELODY_AGREE_ST`].
+    Agrees,
+    /// On the melody's `k`-th subharmonic.
+    Below(usize),
+    /// Anywhere else: another line.
+    Elsewhere,
+}
+
+fn relation(tracker_hz: f64, melody_hz: f64) -> Relation {
+    let up = semitones(melody_hz) - semitones(tracker_hz);
+    if up.abs() <= MELODY_AGREE_ST {
+        return Relation::Agrees;
+    }
+    (2..=SUBHARMONICS)
+        .find(|&k| (up - 12.0 * (k as f64).log2()).abs() <= MELODY_AGREE_ST)
+        .map_or(Relation::Elsewhere, Relation::Below)
+}
 
 /// The tracker's pitch where it follows the predominant melody
 /// ([`salience::predominant`](super::salience::predominant)), the melody's where it
@@ -224,15 +255,48 @@ pub const MELODY_AGREE_ST: f64 = 1.0;
 /// common period an octave below) for whole phrases, while the harmonic salience
 /// still hears the singer as the strongest line. Where the two agree the
 /// tracker's finer pitch stays; unvoiced frames stay unvoiced (the voicing is the
-/// tracker's). Returns how many frames moved.
-pub fn follow_melody(f0: &mut [Option<f64>], melody: &[Option<f64>]) -> usize {
+/// tracker's).
+///
+/// Where the tracker sits on a subharmonic of the melody (an octave, a twelfth,
+/// two octaves below), either can be wrong: the tracker locks onto the common
+/// period of voice and backing, and the salience onto a multiple of a low voice
+/// whose energy is in its upper harmonics. The spectrum decides, per run of such
+/// frames: the tracker stays where the melody's candidates say the lower pitch
+/// sounds on its own ([`Candidate::subharmonic_db`], median over the run, at least
+/// [`SUBHARMONIC_EVIDENCE_DB`]). Returns how many frames moved.
+pub fn follow_melody(f0: &mut [Option<f64>], melody: &[Option<Candidate>]) -> usize {
+    let n = f0.len().min(melody.len());
+    let rel: Vec<Option<Relation>> =
+        (0..n).map(|t| Some(relation(f0[t]?, melody[t]?.hz()))).collect();
     let mut moved = 0;
-    for (f, m) in f0.iter_mut().zip(melody) {
-        if let (Some(hz), Some(mel)) = (f.as_mut(), *m)
-            && (semitones(mel) - semitones(*hz)).abs() > MELODY_AGREE_ST
-        {
-            *hz = mel;
-            moved += 1;
+    let mut t = 0;
+    let mut evidence = Vec::new();
+    while t < n {
+        let Some(r) = rel[t] else {
+            t += 1;
+            continue;
+        };
+        let start = t;
+        while t < n && rel[t] == Some(r) {
+            t += 1;
+        }
+        let take = match r {
+            Relation::Agrees => false,
+            Relation::Elsewhere => true,
+            Relation::Below(k) => {
+                evidence.clear();
+                evidence.extend(melody[start..t].iter().flatten().filter_map(|c| c.subharmonic_db(k)));
+                evidence.sort_by(f32::total_cmp);
+                evidence.get(evidence.len() / 2).is_none_or(|&db| db < SUBHARMONIC_EVIDENCE_DB)
+            }
+        };
+        if take {
+            for (f, m) in f0[start..t].iter_mut().zip(&melody[start..t]) {
+                if let (Some(hz), Some(c)) = (f.as_mut(), m) {
+                    *hz = c.hz();
+                    moved += 1;
+                }
+            }
         }
     }
     moved
@@ -313,6 +377,12 @@ pub fn sung_frames(f0: &[Option<f64>], level_db: &[f32], frame_s: f64) -> SungFr
             .collect();
     }
     let hz: Vec<f64> = kept.iter().flat_map(|n| f0[n.start..n.end].iter().flatten().copied()).collect();
+    let mut mask = vec![false; n];
+    for note in &kept {
+        for (m, f) in mask[note.start..note.end].iter_mut().zip(&f0[note.start..note.end]) {
+            *m = f.is_some();
+        }
+    }
     let singing_s = hz.len() as f64 * frame_s;
     let warning = if singing_s < MIN_SINGING_S {
         Some(format!(
@@ -326,7 +396,7 @@ pub fn sung_frames(f0: &[Option<f64>], level_db: &[f32], frame_s: f64) -> SungFr
     } else {
         None
     };
-    SungFrames { usable_fraction: hz.len() as f64 / n as f64, hz, singing_s, warning }
+    SungFrames { usable_fraction: hz.len() as f64 / n as f64, hz, singing_s, warning, kept: mask }
 }
 
 #[cfg(test)]
@@ -442,14 +512,60 @@ mod tests {
         assert!(none.hz.is_empty() && none.warning.is_some());
     }
 
+    /// A melody candidate at MIDI note `midi`, with `db` as the evidence for its
+    /// octave below.
+    fn line(midi: f64, octave_below_db: Option<f32>) -> Option<Candidate> {
+        let bin = (120.0 * (hz(midi) / super::super::salience::FMIN_HZ).log2()) as f32;
+        let c = Candidate::new(bin, 1.0);
+        Some(octave_below_db.map_or(c, |db| c.with_subharmonic_db(2, db)))
+    }
+
+    fn close(a: &[Option<f64>], b: &[Option<f64>]) -> bool {
+        a.len() == b.len()
+            && a.iter().zip(b).all(|(x, y)| match (x, y) {
+                (Some(x), Some(y)) => (semitones(*x) - semitones(*y)).abs() < 0.01,
+                (None, None) => true,
+                _ => false,
+            })
+    }
+
     #[test]
     fn the_melody_overrides_a_tracker_on_another_part_and_nothing_else() {
         // The tracker: on the singer (60), then a fifth below on the backing (53)
         // for a phrase, a frame 20 cents off, and an unvoiced rest.
         let f0 = [Some(hz(60.0)), Some(hz(53.0)), Some(hz(53.0)), Some(hz(60.2)), None, Some(hz(62.0))];
-        let melody = [Some(hz(60.0)), Some(hz(60.0)), Some(hz(60.0)), Some(hz(60.0)), Some(hz(60.0)), None];
+        let melody = [line(60.0, None), line(60.0, None), line(60.0, None), line(60.0, None), line(60.0, None), None];
         let mut got = f0;
         assert_eq!(follow_melody(&mut got, &melody), 2);
-        assert_eq!(got, [Some(hz(60.0)), Some(hz(60.0)), Some(hz(60.0)), Some(hz(60.2)), None, Some(hz(62.0))]);
+        let want = [Some(hz(60.0)), Some(hz(60.0)), Some(hz(60.0)), Some(hz(60.2)), None, Some(hz(62.0))];
+        assert!(close(&got, &want), "{got:?}");
+    }
+
+    #[test]
+    fn an_octave_below_the_melody_stays_only_where_its_own_harmonics_sound() {
+        // Two phrases where the tracker is an octave under the melody (60 → 48).
+        // In the first, 48's odd harmonics sound on the envelope (a low voice
+        // whose energy is in its upper harmonics: the salience took its octave);
+        // in the second they are 15 dB under it (the tracker locked onto the
+        // common period with a backing part): the melody wins there. One frame of
+        // the first phrase says otherwise; the phrase's median decides.
+        let f0 = [Some(hz(48.0)); 7];
+        let mut melody = [line(60.0, Some(-0.5)); 7];
+        melody[1] = line(60.0, Some(-20.0));
+        melody[3] = None;
+        for m in &mut melody[4..] {
+            *m = line(60.0, Some(-15.0));
+        }
+        let mut got = f0;
+        assert_eq!(follow_melody(&mut got, &melody), 3);
+        let mut want = [Some(hz(48.0)); 7];
+        for w in &mut want[4..] {
+            *w = Some(hz(60.0));
+        }
+        assert!(close(&got, &want), "{got:?}");
+        // Without evidence (a subharmonic the spectrum could not judge) the melody
+        // wins, as for any other line.
+        let mut got = [Some(hz(48.0)); 2];
+        assert_eq!(follow_melody(&mut got, &[line(60.0, None), line(60.0, None)]), 2);
     }
 }

@@ -128,6 +128,14 @@ pub struct PitchContour {
     /// Seconds between points.
     pub step_s: f64,
     pub hz: Vec<Option<f64>>,
+    /// Per point, whether the range counted it as the singer (the whole track
+    /// only; empty on the stored contour).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub singer: Vec<bool>,
+    /// Per point, the predominant melody's pitch (the whole track only, when the
+    /// tracker is held to it; empty otherwise).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub melody: Vec<Option<f64>>,
 }
 
 /// Full scale amplitude to dBFS; `None` for silence.
