@@ -159,7 +159,8 @@ impl PipelineConfig {
 #[serde(default, deny_unknown_fields)]
 pub struct AnalysisConfig {
     /// The pitch tracker the vocal range comes from: `auto` (the one the singing
-    /// evaluation scores best, see BENCHMARKS.md), `pyin` or `swiftf0` (the neural
+    /// evaluation scores best, see BENCHMARKS.md: pYIN held to the predominant
+    /// melody), `pyin` (alone) or `swiftf0` (the neural
     /// tracker: better under a loud backing track by frame accuracy, about 5×
     /// the whole analysis's cost).
     pub pitch: crate::audio::PitchTracker,

@@ -189,8 +189,11 @@ fn main() -> anyhow::Result<()> {
             let started = std::time::Instant::now();
             let embed = !no_embedding && config.model.enabled;
             let pitch = pitch.unwrap_or(config.analysis.pitch);
-            let limits =
-                orakgaraki::audio::Limits { keep_track: track, follow_melody: pitch.follows_melody(), ..Default::default() };
+            let limits = orakgaraki::audio::Limits {
+                keep_track: track,
+                follow_melody: pitch.follows_melody(),
+                ..Default::default()
+            };
             let pitch_model = orakgaraki::model::pitch_model(pitch)?;
             let voice_seconds = if embed { config.model.max_seconds } else { 0.0 };
             let (mut a, voice) =

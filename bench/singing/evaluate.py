@@ -1,7 +1,7 @@
 """Scores vocal-range answers against the sung ground truth, side by side.
 
     python evaluate.py CLIPS_DIR --bin target/release/orakgaraki [--out results.json]
-        [--methods ours,ours-swiftf0,librosa-pyin,swift-f0] [--benchmarks BENCHMARKS.md]
+        [--methods ours,ours-pyin,ours-swiftf0,librosa-pyin,swift-f0] [--benchmarks BENCHMARKS.md]
 
 For every clip and condition each method gives a frame track; from it come the
 range ends (5th/95th percentile of voiced pitch), the comfortable range
@@ -192,7 +192,7 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("clips")
     ap.add_argument("--bin", required=True)
-    ap.add_argument("--methods", default="ours,librosa-pyin,swift-f0")
+    ap.add_argument("--methods", default="ours,ours-pyin,ours-swiftf0,librosa-pyin,swift-f0")
     ap.add_argument("--out", default=None)
     ap.add_argument("--benchmarks", default=None, help="write the table between the singing markers of this file")
     ap.add_argument("--jobs", type=int, default=os.cpu_count())

@@ -22,7 +22,7 @@ use super::rhythm::{Aggregate, OnsetEnvelope, beat_track};
 use super::salience::{Candidates, Salience, predominant};
 use super::spectral::{rms, spectral_frame, zero_crossing_rate};
 use super::stft::{Framer, PowerSpectrum};
-use super::vocal_range::{SungFrames, follow_melody, repair_subharmonics, sung_frames};
+use super::vocal_range::{SungFrames, follow_melody, on_melody, repair_subharmonics, sung_frames};
 use crate::domain::analysis::{
     Analysis, ChromaSummary, MfccSummary, PitchContour, PitchSummary, SpectralSummary, Stat, note_name, percentile,
     to_dbfs,
@@ -95,6 +95,9 @@ impl Limits {
         self.max_duration_s.min(self.max_samples as f64 / per_second)
     }
 }
+
+/// The level of a frame with no melody candidate (silence), dB.
+const SILENT_DB: f32 = -200.0;
 
 /// Which pitch tracker the range comes from (`[analysis] pitch`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
@@ -443,8 +446,19 @@ pub fn analyze_source_with(
     let melody = features.melody.as_ref().map(|(_, candidates)| predominant(candidates)).unwrap_or_default();
     follow_melody(&mut f0, &melody);
     let bands = MelBands::new();
-    repair_subharmonics(&mut f0, frame_s(), &|t, hz| bands.power(&features.mel_db, t, hz));
-    let sung = sung_frames(&f0, &features.levels, frame_s());
+    let settled = on_melody(&f0, &melody);
+    repair_subharmonics(&mut f0, &settled, frame_s(), &|t, hz| bands.power(&features.mel_db, t, hz));
+    // The singer's level is the melody line's where there is one (its harmonics'
+    // power: a backing part it follows in the rests is far quieter than the
+    // backing as a whole), else the frame's.
+    let line_levels: Vec<f32>;
+    let levels: &[f32] = if melody.is_empty() {
+        &features.levels
+    } else {
+        line_levels = melody.iter().map(|c| c.map_or(SILENT_DB, |c| c.level_db)).collect();
+        &line_levels
+    };
+    let sung = sung_frames(&f0, levels, frame_s());
     let info = src.info();
     Ok(Analysis {
         duration_s: frames as f64 / f64::from(rate),

@@ -79,6 +79,13 @@ pub struct Candidate {
     pub bin: f32,
     /// Salience over the frame's highest, 0..=1.
     pub weight: f32,
+    /// How loud the line is: the power at its harmonics up to
+    /// [`PEAK_CEILING_HZ`], dB. Unlike the salience it does not depend on where
+    /// in the voice's range the pitch lies, and unlike the frame's level it
+    /// leaves out what sounds between the harmonics (drums, other parts): where
+    /// the singer rests and the path follows a backing part, it drops by that
+    /// part's share of the backing.
+    pub level_db: f32,
     /// For `k` = 2..=[`SUBHARMONICS`], at `k − 2`: the median level, dB (whole),
     /// of the harmonics of `c/k` that are not multiples of `k` against the
     /// envelope through the neighbouring multiples (see the module doc).
@@ -89,7 +96,7 @@ impl Candidate {
     /// A candidate at `bin` with relative salience `weight` and no subharmonic
     /// evidence.
     pub fn new(bin: f32, weight: f32) -> Self {
-        Candidate { bin, weight, below: [NO_EVIDENCE; SUBHARMONICS - 1] }
+        Candidate { bin, weight, level_db: 0.0, below: [NO_EVIDENCE; SUBHARMONICS - 1] }
     }
 
     /// The same candidate with `db` as the evidence for `hz()/k`.
@@ -243,23 +250,39 @@ impl Salience {
         for cand in &mut found[..count] {
             let hz = cand.hz();
             for (k, slot) in (2..=SUBHARMONICS).zip(&mut cand.below) {
-                *slot = self.subharmonic_evidence(hz / k as f64, k).map_or(NO_EVIDENCE, |db| {
-                    db.round().clamp(f32::from(NO_EVIDENCE) + 1.0, f32::from(i8::MAX)) as i8
-                });
+                *slot = self
+                    .subharmonic_evidence(hz / k as f64, k)
+                    .map_or(NO_EVIDENCE, |db| db.round().clamp(f32::from(NO_EVIDENCE) + 1.0, f32::from(i8::MAX)) as i8);
             }
         }
-        out.extend_from_slice(&found[..count]);
+        let found = &mut found[..count];
+        for c in found.iter_mut() {
+            c.level_db = self.harmonic_level_db(c.hz());
+        }
+        out.extend_from_slice(found);
     }
 
-    /// The log magnitude (ln) of the frame's strongest spectrum bin within ±3%
-    /// of `hz` (at least the nearest bin and its neighbours).
-    fn log_level(&self, hz: f64) -> f32 {
+    /// The frame's strongest spectrum magnitude within ±3% of `hz` (at least
+    /// the nearest bin and its neighbours).
+    fn peak_magnitude(&self, hz: f64) -> f32 {
         let centre = hz / self.bin_hz;
         let reach = (0.03 * centre).max(1.0);
         let lo = ((centre - reach).round().max(0.0)) as usize;
         let hi = ((centre + reach).round() as usize).min(self.magnitude.len() - 1);
-        let m = self.magnitude[lo.min(hi)..=hi].iter().copied().fold(0f32, f32::max);
-        m.max(1e-12).ln()
+        self.magnitude[lo.min(hi)..=hi].iter().copied().fold(0f32, f32::max)
+    }
+
+    /// [`peak_magnitude`](Self::peak_magnitude), ln.
+    fn log_level(&self, hz: f64) -> f32 {
+        self.peak_magnitude(hz).max(1e-12).ln()
+    }
+
+    /// The power at `f`'s harmonics below the ceiling, dB.
+    fn harmonic_level_db(&self, f: f64) -> f32 {
+        let top = (self.magnitude.len() - 1) as f64 * self.bin_hz;
+        let power: f32 =
+            (1..).map(|n| n as f64 * f).take_while(|&h| h <= top).map(|h| self.peak_magnitude(h).powi(2)).sum();
+        10.0 * power.max(1e-20).log10()
     }
 
     /// The evidence that `f` sounds as a pitch itself rather than only as the

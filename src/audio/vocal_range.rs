@@ -10,13 +10,16 @@
 //! less than a semitone from frame to frame (vibrato and glides stay inside a
 //! run), at least [`MIN_NOTE_S`] long. Then:
 //! - **Held to the melody** ([`follow_melody`], when `Limits::follow_melody` asks
-//!   for it): before anything else, a frame more than a semitone from the
-//!   predominant melody (the strongest harmonic line,
-//!   [`salience`](super::salience)) takes the melody's pitch; under a backing
-//!   track 5 dB down this is what keeps the tracker on the singer.
-//! - **Subharmonics repaired** ([`repair_subharmonics`]): a note reported an octave
-//!   or a twelfth below the singer is moved up where its harmonics say it is.
-//! - **Level gate, relative to the singer.** The singer's level is the level most
+//!   for it, as `auto` does): before anything else, a frame more than a semitone
+//!   from the predominant melody (the strongest harmonic line,
+//!   [`salience`](super::salience)) takes the melody's pitch, unless it sits on a
+//!   subharmonic of it that the spectrum says sounds; under a backing track 5 dB
+//!   down this is what keeps the tracker on the singer.
+//! - **Subharmonics repaired** ([`repair_subharmonics`]): a note off the melody
+//!   reported an octave or a twelfth below the singer is moved up where its
+//!   harmonics say it is.
+//! - **Level gate, relative to the singer.** Levels are the melody line's own
+//!   where there is one (see `Candidate::level_db`). The singer's level is the level most
 //!   of the sung time reaches (duration-weighted 80th percentile of the notes'
 //!   median frame levels). When the notes' levels fall into two classes well
 //!   apart and the quiet one is as quiet as the recording's quietest moments
@@ -158,7 +161,9 @@ pub const SUBHARMONIC_SHARE: f64 = 0.2;
 /// tells: at a true pitch `f` every harmonic `k·f` carries voice energy, while
 /// at a reported `f/m` the harmonics that are not multiples of `m` hold only the
 /// accompaniment. `power(t, hz)` is the spectral power near `hz` in frame `t`.
-pub fn repair_subharmonics(f0: &mut [Option<f64>], frame_s: f64, power: &dyn Fn(usize, f64) -> f64) {
+/// A note most of whose frames are `settled` (on the predominant melody, which
+/// weighed their octave with a finer spectrum: [`on_melody`]) stays as it is.
+pub fn repair_subharmonics(f0: &mut [Option<f64>], settled: &[bool], frame_s: f64, power: &dyn Fn(usize, f64) -> f64) {
     let min_frames = ((MIN_NOTE_S / frame_s).ceil() as usize).max(1);
     let notes: Vec<(usize, usize, f64)> = runs(f0, min_frames)
         .into_iter()
@@ -171,6 +176,9 @@ pub fn repair_subharmonics(f0: &mut [Option<f64>], frame_s: f64, power: &dyn Fn(
     let said: Vec<Option<f64>> = notes
         .iter()
         .map(|&(s, e, f)| {
+            if 2 * settled.get(s..e).map_or(0, |m| m.iter().filter(|&&x| x).count()) > e - s {
+                return None;
+            }
             let energy = |step: usize| -> f64 {
                 (step..=HARMONICS)
                     .step_by(step)
@@ -249,6 +257,15 @@ fn relation(tracker_hz: f64, melody_hz: f64) -> Relation {
         .map_or(Relation::Elsewhere, Relation::Below)
 }
 
+/// Per frame, whether the tracker's pitch is on the melody's (within
+/// [`MELODY_AGREE_ST`]).
+pub fn on_melody(f0: &[Option<f64>], melody: &[Option<Candidate>]) -> Vec<bool> {
+    f0.iter()
+        .zip(melody)
+        .map(|(f, m)| matches!((f, m), (Some(f), Some(m)) if relation(*f, m.hz()) == Relation::Agrees))
+        .collect()
+}
+
 /// The tracker's pitch where it follows the predominant melody
 /// ([`salience::predominant`](super::salience::predominant)), the melody's where it
 /// does not: under a loud backing track the tracker follows another part (or the
@@ -266,8 +283,7 @@ fn relation(tracker_hz: f64, melody_hz: f64) -> Relation {
 /// [`SUBHARMONIC_EVIDENCE_DB`]). Returns how many frames moved.
 pub fn follow_melody(f0: &mut [Option<f64>], melody: &[Option<Candidate>]) -> usize {
     let n = f0.len().min(melody.len());
-    let rel: Vec<Option<Relation>> =
-        (0..n).map(|t| Some(relation(f0[t]?, melody[t]?.hz()))).collect();
+    let rel: Vec<Option<Relation>> = (0..n).map(|t| Some(relation(f0[t]?, melody[t]?.hz()))).collect();
     let mut moved = 0;
     let mut t = 0;
     let mut evidence = Vec::new();
@@ -489,7 +505,7 @@ mod tests {
         for h in tracked.iter_mut().take(49).skip(29) {
             *h = h.map(|x| x / 2.0);
         }
-        repair_subharmonics(&mut tracked, FRAME_S, &voice_power(&truth));
+        repair_subharmonics(&mut tracked, &[], FRAME_S, &voice_power(&truth));
         assert_eq!(tracked, f0, "only the halved note moved, back where it was");
     }
 
@@ -498,7 +514,7 @@ mod tests {
         let (f0, _, _) = karaoke();
         let truth: Vec<f64> = f0.iter().map(|h| h.unwrap_or(100.0)).collect();
         let mut tracked = f0.clone();
-        repair_subharmonics(&mut tracked, FRAME_S, &voice_power(&truth));
+        repair_subharmonics(&mut tracked, &[], FRAME_S, &voice_power(&truth));
         assert_eq!(tracked, f0, "every harmonic is present: nothing to repair");
     }
 
