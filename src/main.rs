@@ -177,10 +177,16 @@ fn main() -> anyhow::Result<()> {
             let now = orakgaraki::clock::now_ms() / 1000;
             println!("{}", keys.issue(&user, role, now, ttl.unwrap_or(config.auth.token_ttl_seconds))?);
         }
-        Command::Analyze { file, repeat: Some(n), .. } => print_timed_runs(n, || {
+        Command::Analyze { file, repeat: Some(n), pitch, .. } => print_timed_runs(n, || {
+            // The analysis `--pitch` names (the side model excepted: `pitch` times it).
+            let follow_melody = pitch.unwrap_or_default().follows_melody();
             let (f, ext) = open_audio(&file)?;
-            orakgaraki::audio::analyze(f, ext.as_deref(), Default::default())
-                .with_context(|| format!("cannot analyse {}", file.display()))?;
+            orakgaraki::audio::analyze(
+                f,
+                ext.as_deref(),
+                orakgaraki::audio::Limits { follow_melody, ..Default::default() },
+            )
+            .with_context(|| format!("cannot analyse {}", file.display()))?;
             Ok(())
         })?,
         Command::Analyze { file, json, no_embedding, track, pitch, repeat: None, common } => {
