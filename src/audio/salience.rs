@@ -207,7 +207,9 @@ impl Salience {
                 // The kernel covers bins floor(b) − SPREAD + j, stored at
                 // floor(b) + SPREAD + j: never below 0 since b ≥ −SPREAD.
                 let shifted = b + SPREAD as f32;
-                let base = shifted.floor();
+                // `shifted` ≥ 0, so truncation is the floor (without a libm call
+                // on CPUs the build does not assume SSE4.1 for).
+                let base = (shifted as u32) as f32;
                 let step = (((shifted - base) * KERNEL_STEPS as f32) as usize).min(KERNEL_STEPS - 1);
                 let start = base as usize;
                 let a = w * amp;
@@ -267,8 +269,10 @@ impl Salience {
     fn peak_magnitude(&self, hz: f64) -> f32 {
         let centre = hz / self.bin_hz;
         let reach = (0.03 * centre).max(1.0);
-        let lo = ((centre - reach).round().max(0.0)) as usize;
-        let hi = ((centre + reach).round() as usize).min(self.magnitude.len() - 1);
+        // Rounded by adding ½ and truncating (both ends are ≥ −½ here; a negative
+        // low end saturates to bin 0): no libm call in this inner loop.
+        let lo = (centre - reach + 0.5) as usize;
+        let hi = ((centre + reach + 0.5) as usize).min(self.magnitude.len() - 1);
         self.magnitude[lo.min(hi)..=hi].iter().copied().fold(0f32, f32::max)
     }
 
