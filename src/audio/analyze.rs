@@ -458,7 +458,8 @@ pub fn analyze_source_with(
         line_levels = melody.iter().map(|c| c.map_or(SILENT_DB, |c| c.level_db)).collect();
         &line_levels
     };
-    let sung = sung_frames(&f0, levels, frame_s());
+    let mut sung = sung_frames(&f0, levels, frame_s());
+    let singer = std::mem::take(&mut sung.kept);
     let info = src.info();
     Ok(Analysis {
         duration_s: frames as f64 / f64::from(rate),
@@ -473,7 +474,7 @@ pub fn analyze_source_with(
         tempo_bpm: (bpm > 0.0).then_some(bpm),
         beat_count: beats.len(),
         mfcc,
-        pitch: pitch_summary(&f0, &sung, tracker),
+        pitch: pitch_summary(&f0, sung, tracker),
         spectral: SpectralSummary {
             centroid_hz: features.centroid.stat(),
             bandwidth_hz: features.bandwidth.stat(),
@@ -487,7 +488,7 @@ pub fn analyze_source_with(
         pitch_track: limits.keep_track.then(|| PitchContour {
             step_s: frame_s(),
             hz: f0.clone(),
-            singer: sung.kept,
+            singer,
             melody: melody.iter().map(|c| c.map(|c| c.hz())).collect(),
         }),
         chroma: ChromaSummary {
@@ -555,9 +556,9 @@ fn frame_s() -> f64 {
 }
 
 /// The range, comfortable range and median of the singer's frames of `f0`
-/// (see [`vocal_range`](super::vocal_range)); `levels` are the frames' levels, dB.
-fn pitch_summary(f0: &[Option<f64>], sung: &SungFrames, tracker: &str) -> PitchSummary {
-    let mut voiced = sung.hz.clone();
+/// (`sung`, see [`vocal_range`](super::vocal_range)).
+fn pitch_summary(f0: &[Option<f64>], sung: SungFrames, tracker: &str) -> PitchSummary {
+    let mut voiced = sung.hz;
     voiced.sort_by(f64::total_cmp);
     let p = |q| percentile(&voiced, q);
     let note = |hz: Option<f64>| hz.and_then(note_name);
@@ -578,7 +579,7 @@ fn pitch_summary(f0: &[Option<f64>], sung: &SungFrames, tracker: &str) -> PitchS
         voiced_fraction: if f0.is_empty() { 0.0 } else { n_voiced as f64 / f0.len() as f64 },
         singing_seconds: sung.singing_s,
         usable_fraction: sung.usable_fraction,
-        range_warning: sung.warning.clone(),
+        range_warning: sung.warning,
         tracker: tracker.into(),
     }
 }

@@ -256,12 +256,9 @@ impl Salience {
                     .subharmonic_evidence(hz / k as f64, k)
                     .map_or(NO_EVIDENCE, |db| db.round().clamp(f32::from(NO_EVIDENCE) + 1.0, f32::from(i8::MAX)) as i8);
             }
+            cand.level_db = self.harmonic_level_db(hz);
         }
-        let found = &mut found[..count];
-        for c in found.iter_mut() {
-            c.level_db = self.harmonic_level_db(c.hz());
-        }
-        out.extend_from_slice(found);
+        out.extend_from_slice(&found[..count]);
     }
 
     /// The frame's strongest spectrum magnitude within ±3% of `hz` (at least
@@ -281,9 +278,14 @@ impl Salience {
         self.peak_magnitude(hz).max(1e-12).ln()
     }
 
+    /// The highest frequency the kept spectrum reaches, Hz.
+    fn top_hz(&self) -> f64 {
+        (self.magnitude.len() - 1) as f64 * self.bin_hz
+    }
+
     /// The power at `f`'s harmonics below the ceiling, dB.
     fn harmonic_level_db(&self, f: f64) -> f32 {
-        let top = (self.magnitude.len() - 1) as f64 * self.bin_hz;
+        let top = self.top_hz();
         let power: f32 =
             (1..).map(|n| n as f64 * f).take_while(|&h| h <= top).map(|h| self.peak_magnitude(h).powi(2)).sum();
         10.0 * power.max(1e-20).log10()
@@ -299,7 +301,7 @@ impl Salience {
         if f < FMIN_HZ * 0.97 {
             return None;
         }
-        let top = (self.magnitude.len() - 1) as f64 * self.bin_hz;
+        let top = self.top_hz();
         let mut ratios = [0f32; EVIDENCE_HARMONICS];
         let mut count = 0;
         for n in (2..=EVIDENCE_HARMONICS).filter(|n| n % k != 0) {
