@@ -228,6 +228,8 @@ impl Salience {
         self.imaginary.fill(0.0);
         let floor = loudest * 10f32.powf(-PEAK_RANGE_DB / 20.0);
         let per_octave = (12 * BINS_PER_SEMITONE) as f64;
+        // Copies (40 floats), so that `lay` may borrow `self` inside the loop.
+        let (bins, weights) = (self.harmonic_bins, self.harmonic_weight);
         for k in 1..n - 1 {
             let (l, c, r) = (self.magnitude[k - 1], self.magnitude[k], self.magnitude[k + 1]);
             if c <= floor || c <= l || c < r {
@@ -239,7 +241,6 @@ impl Salience {
             let amp = (lc - 0.25 * (ll - lr) * d).exp();
             let hz = (k as f64 + f64::from(d)) * self.bin_hz;
             let top = (per_octave * (hz / FMIN_HZ).log2()) as f32;
-            let (bins, weights) = (self.harmonic_bins, self.harmonic_weight);
             for (&down, &w) in bins.iter().zip(&weights) {
                 let b = top - down;
                 // Weights fall with `h`: once a harmonic's share is under the
@@ -355,7 +356,7 @@ impl Salience {
 
     /// The highest frequency the kept spectrum reaches, Hz.
     fn top_hz(&self) -> f64 {
-        (self.magnitude.len() - 1) as f64 * self.bin_hz
+        (self.ceiling - 1) as f64 * self.bin_hz
     }
 
     /// The power at `f`'s harmonics below the ceiling, dB.
